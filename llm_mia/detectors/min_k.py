@@ -1,0 +1,72 @@
+"""Min-K% Prob and Min-K%++."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import TARGET, Detector, DetectorInput, check_fraction, lowest_mean, register
+
+SIGMA_EPS = 1e-6
+"""Below this standard deviation a next-token distribution is treated as degenerate."""
+
+
+@register
+@dataclass(frozen=True)
+class MinK(Detector):
+    """Mean of the lowest k-fraction of token log-probabilities.
+
+    score = mean of the max(1, floor(k*n)) smallest lp_t over the n scored tokens.
+    Non-members tend to contain a few outlier tokens with very low probability.
+
+    Shi et al. (2024), "Detecting Pretraining Data from Large Language Models", ICLR.
+    """
+
+    name = "min_k"
+    formula = "mean of the max(1, floor(k*n)) smallest lp_t"
+    citation = "Shi et al. 2024, Detecting Pretraining Data from Large Language Models (ICLR)"
+    k: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_fraction(self.k)
+
+    def score(self, inp: DetectorInput) -> float:
+        return lowest_mean(inp.stats[TARGET].logprobs, self.k)
+
+
+@register
+@dataclass(frozen=True)
+class MinKPlusPlus(Detector):
+    """Min-K% over token log-probabilities standardised by the model's own next-token distribution.
+
+    z_t = (lp_t - mu_t) / sigma_t, with mu_t = E_{v~p(.|x_<t)}[log p(v|x_<t)] and
+    sigma_t^2 = Var_{v~p(.|x_<t)}[log p(v|x_<t)] (probability-weighted moments);
+    score = mean of the max(1, floor(k*n)) smallest z_t.
+    Edge case: where sigma_t <= 1e-6 (a degenerate distribution: uniform over its support
+    or a point mass, up to float32 rounding) z_t = 0: the token is exactly as likely as the
+    distribution's typical token, so it carries no evidence either way.
+
+    Zhang et al. (2025), "Min-K%++: Improved Baseline for Detecting Pre-Training Data from
+    Large Language Models", ICLR.
+    """
+
+    name = "min_k_pp"
+    formula = "mean of the max(1, floor(k*n)) smallest (lp_t - mu_t) / sigma_t"
+    citation = "Zhang et al. 2025, Min-K%++ (ICLR)"
+    k: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_fraction(self.k)
+
+    def score(self, inp: DetectorInput) -> float:
+        return lowest_mean(standardized_logprobs(inp.stats[TARGET]), self.k)
+
+
+def standardized_logprobs(stats) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """z_t = (lp_t - mu_t) / sigma_t, and 0 where sigma_t <= SIGMA_EPS (float64)."""
+    lp = stats.logprobs.astype(np.float64)
+    mu = stats.dist_mean.astype(np.float64)
+    sigma = np.sqrt(np.maximum(stats.dist_var.astype(np.float64), 0.0))
+    degenerate = sigma <= SIGMA_EPS
+    return np.where(degenerate, 0.0, (lp - mu) / np.where(degenerate, 1.0, sigma))

@@ -1,0 +1,164 @@
+"""Evaluate detectors on labelled score records: AUROC, TPR at low FPR, bootstrap CIs.
+
+Every document that a detector could not use is counted with its reason (skipped by the
+scorer, no label, no score for this detector); nothing is left out silently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import metrics
+from .errors import EvaluationError
+from .types import STATUS_OK, ScoreRecord
+
+FPR_BUDGETS = (0.01, 0.001)
+
+
+@dataclass(frozen=True)
+class TprAtFpr:
+    budget: float
+    tpr: float
+    ci: tuple[float, float]
+    too_few_nonmembers: bool  # the budget allows no false positive: this is TPR at FPR 0
+
+
+@dataclass(frozen=True)
+class DetectorEvaluation:
+    detector: str
+    auroc: float | None
+    auroc_ci: tuple[float, float] | None
+    tpr: list[TprAtFpr]
+    n_members: int
+    n_nonmembers: int
+    excluded: dict[str, int] = field(default_factory=dict)
+    problem: str | None = None  # why no metric could be computed
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    rows: list[DetectorEvaluation]
+    n_documents: int
+    n_bootstrap: int
+    seed: int
+    confidence: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        """A plain-text table, one row per detector, with footnotes."""
+        head = ["detector", "AUROC [95% CI]"] + [f"TPR@{_pct(b)}FPR [CI]" for b in FPR_BUDGETS]
+        head += ["members", "non-members", "excluded"]
+        lines, notes = [], []
+        for r in self.rows:
+            if r.auroc is None:
+                cells = [r.detector, "n/a"] + ["n/a"] * len(FPR_BUDGETS)
+                notes.append(f"{r.detector}: {r.problem}")
+            else:
+                assert r.auroc_ci is not None
+                cells = [r.detector, f"{r.auroc:.3f} [{r.auroc_ci[0]:.3f}, {r.auroc_ci[1]:.3f}]"]
+                for t in r.tpr:
+                    flag = " (!)" if t.too_few_nonmembers else ""
+                    cells.append(f"{100 * t.tpr:.1f}% [{100 * t.ci[0]:.1f}, {100 * t.ci[1]:.1f}]{flag}")
+            cells += [str(r.n_members), str(r.n_nonmembers), str(sum(r.excluded.values()))]
+            lines.append(cells)
+        widths = [max(len(c[i]) for c in [head] + lines) for i in range(len(head))]
+        fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+        out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines]
+        n0 = max((r.n_nonmembers for r in self.rows), default=0)
+        small = [b for b in FPR_BUDGETS if metrics.fpr_budget_too_small(b, n0)]
+        if any(t.too_few_nonmembers for r in self.rows for t in r.tpr):
+            out.append(
+                f"(!) with {n0} non-members an FPR of {', '.join(_pct(b) for b in small)} allows no false "
+                f"positive: the figure is the TPR at FPR 0, too few non-members for that budget to mean much."
+            )
+        reasons = Counter()
+        for r in self.rows:
+            for reason, count in r.excluded.items():
+                reasons[(r.detector, reason)] += count
+        for (det, reason), count in sorted(reasons.items()):
+            out.append(f"excluded from {det}: {count} x {reason}")
+        out.extend(notes)
+        out.append(
+            f"{self.n_documents} documents; {int(100 * self.confidence)}% CIs from {self.n_bootstrap} stratified "
+            f"bootstrap resamples (seed {self.seed}). Label 1 = member; higher score = more likely member."
+        )
+        return "\n".join(out)
+
+
+def _pct(budget: float) -> str:
+    return f"{100 * budget:g}%"
+
+
+def evaluate(
+    records: Sequence[ScoreRecord],
+    *,
+    detectors: Sequence[str] | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> EvaluationReport:
+    """Metrics for each detector found in ``records`` (or the ``detectors`` named).
+
+    Raises :class:`EvaluationError` when the labelled documents hold only one class.
+    """
+    if n_bootstrap < 1:
+        raise EvaluationError("the number of bootstrap resamples must be at least 1")
+    labels = Counter(r.label for r in records if r.status == STATUS_OK)
+    if not records:
+        raise EvaluationError("no score records to evaluate")
+    if labels[1] == 0 or labels[0] == 0:
+        raise EvaluationError(
+            "evaluation needs both members (label 1) and non-members (label 0) among the scored "
+            f"documents; found {labels[1]} member(s), {labels[0]} non-member(s), "
+            f"{labels[None]} unlabelled, {sum(r.status != STATUS_OK for r in records)} skipped"
+        )
+    names = list(detectors) if detectors else list(dict.fromkeys(n for r in records for n in r.scores))
+    rows = [_evaluate_one(name, records, n_bootstrap, seed, confidence) for name in names]
+    return EvaluationReport(rows, len(records), n_bootstrap, seed, confidence)
+
+
+def _evaluate_one(name: str, records: Sequence[ScoreRecord], n_boot: int, seed: int, conf: float) -> DetectorEvaluation:
+    excluded: Counter[str] = Counter()
+    y, s = [], []
+    for r in records:
+        value = r.scores.get(name)
+        if r.status != STATUS_OK:
+            excluded[f"skipped: {r.reason}"] += 1
+        elif r.label not in (0, 1):
+            excluded["no label"] += 1
+        elif value is None or not np.isfinite(value):
+            excluded[f"no score: {r.notes.get(name, 'missing')}"] += 1
+        else:
+            y.append(r.label)
+            s.append(float(value))
+    y_arr, s_arr = np.asarray(y), np.asarray(s)
+    n1, n0 = int((y_arr == 1).sum()), int((y_arr == 0).sum())
+    if n1 == 0 or n0 == 0:
+        problem = f"needs both classes; has {n1} member(s) and {n0} non-member(s) with a score"
+        return DetectorEvaluation(name, None, None, [], n1, n0, dict(excluded), problem)
+    boot = dict(n_resamples=n_boot, confidence=conf, seed=seed)
+    tprs = [
+        TprAtFpr(
+            b,
+            metrics.tpr_at_fpr(y_arr, s_arr, b),
+            metrics.bootstrap_ci(y_arr, s_arr, "tpr", budget=b, **boot),
+            metrics.fpr_budget_too_small(b, n0),
+        )
+        for b in FPR_BUDGETS
+    ]
+    return DetectorEvaluation(
+        name,
+        metrics.auroc(y_arr, s_arr),
+        metrics.bootstrap_ci(y_arr, s_arr, "auroc", **boot),
+        tprs,
+        n1,
+        n0,
+        dict(excluded),
+    )

