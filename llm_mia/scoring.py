@@ -192,16 +192,20 @@ class Scorer:
             dynamic_ncols=True,
         )
         bs = self.config.batch_size
+        failed: set[int] = set()
         try:
             for b in range(0, len(order), bs):
                 batch = [segments[s] for s in order[b : b + bs]]
-                stats = self._forward(batch)  # [(n_scored, 3)] per segment
-                self.forward_passes += 1
+                stats = self._forward_or_split(batch)  # (n_scored, 3) or a failure per segment
                 done: list[tuple[str, TokenStats]] = []
                 for seg, arr in zip(batch, stats):
+                    if isinstance(arr, Unscorable):
+                        results[seg.doc] = arr
+                        failed.add(seg.doc)
+                        continue
                     pieces[seg.doc].append((seg.abs_start, arr))
                     remaining[seg.doc] -= 1
-                    if remaining[seg.doc] == 0:
+                    if remaining[seg.doc] == 0 and seg.doc not in failed:
                         ts = _assemble(full_ids[seg.doc], pieces.pop(seg.doc), truncated[seg.doc])
                         results[seg.doc] = ts
                         done.append((keys[seg.doc], ts))
@@ -210,6 +214,21 @@ class Scorer:
                 bar.update(sum(len(s.ids) for s in batch))
         finally:
             bar.close()
+
+    def _forward_or_split(self, batch: list[_Segment]) -> list[np.ndarray | Unscorable]:
+        """Run a batch; if the model fails (e.g. out of memory), retry its halves, so that only
+        a text on which the model fails by itself is reported as unscorable (with the error)."""
+        try:
+            out: list[np.ndarray | Unscorable] = list(self._forward(batch))
+            self.forward_passes += 1
+            return out
+        except Exception as exc:  # noqa: BLE001  (a long run must not stop for one text)
+            if len(batch) == 1:
+                msg = f"{type(exc).__name__}: {exc}"
+                return [Unscorable(f"the model failed on this text ({msg[:300]})")]
+            _free_accelerator_memory()
+            half = len(batch) // 2
+            return self._forward_or_split(batch[:half]) + self._forward_or_split(batch[half:])
 
     def _forward(self, batch: list[_Segment]) -> list[np.ndarray]:
         """One forward pass over a batch; returns per segment an (n_scored, 3) float32 array."""
@@ -284,6 +303,13 @@ class Scorer:
                 stacklevel=3,
             )
         return ok
+
+
+def _free_accelerator_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _identity(x):  # type: ignore[no-untyped-def]

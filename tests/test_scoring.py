@@ -128,3 +128,25 @@ def test_model_dir_loads_with_identity(tiny_model_dir):
     b = load_model(str(tiny_model_dir), device="cpu")
     assert a.identity == b.identity and a.identity.startswith("dir:")
     assert a.tokenizer_identity == b.tokenizer_identity
+
+
+def test_model_failures_split_the_batch_and_mark_only_the_failing_text(tiny_lm, monkeypatch):
+    scorer = Scorer(tiny_lm, ScorerConfig(batch_size=8))
+    real = scorer._forward
+    poison = TEXTS[2]
+    poison_ids = scorer.tokenize([poison])[0]
+
+    def fragile(batch):
+        if len(batch) > 2:
+            raise RuntimeError("out of memory (simulated)")
+        if any(seg.ids == poison_ids for seg in batch):
+            raise RuntimeError("CUDA error: device-side assert (simulated)")
+        return real(batch)
+
+    monkeypatch.setattr(scorer, "_forward", fragile)
+    out = scorer.score_texts(TEXTS)
+    assert isinstance(out[2], Unscorable) and "device-side assert" in out[2].reason
+    expected = Scorer(tiny_lm).score_texts(TEXTS)
+    for i, (a, b) in enumerate(zip(out, expected)):
+        if i != 2:
+            np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-5, atol=1e-5)
