@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .detectors.min_k import DEFAULT_K
 from .errors import LlmMiaError
+from .evaluation import N_BOOTSTRAP
+from .models import DEFAULT_MODEL
+from .scoring import ScorerConfig
+
+DEFAULTS = ScorerConfig()
 
 EXAMPLES_SCORE = """examples:
   llm-mia score data.jsonl -o scores.jsonl
@@ -50,13 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("input", help="documents to score")
     sc.add_argument("-o", "--output", required=True, help="output JSONL (one record per input document, in order; - for stdout)")
-    sc.add_argument("--model", default="smollm2-135m", help="model under test: alias, .gguf file, model folder or hub id (default: smollm2-135m)")
+    sc.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test: alias, .gguf file, model folder or hub id (default: {DEFAULT_MODEL})")
     sc.add_argument("--reference-model", default=None, help="reference model for the 'ref' detector")
     sc.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
-    sc.add_argument("--k", type=float, default=None, help="fraction for min_k / min_k_pp (default 0.2)")
+    sc.add_argument("--k", type=float, default=None, help=f"fraction for min_k / min_k_pp (default {DEFAULT_K})")
     sc.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document, or window length with --stride (default: 1024, or the model's context length if shorter)")
     sc.add_argument("--stride", type=int, default=None, help="sliding-window step: score every token of long documents")
-    sc.add_argument("--batch-size", type=int, default=8, help="sequences per forward pass (default 8)")
+    sc.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     sc.add_argument("--text-field", default=None, help="text field (default: text, else input)")
     sc.add_argument("--label-field", default="label", help="label field, 1 = member, 0 = non-member (default: label)")
     sc.add_argument("--id-field", default=None, help="id field (default: id if present, else the row number)")
@@ -76,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("scores", help="a JSONL file written by llm-mia score")
     ev.add_argument("--json", default=None, help="also write the metrics as JSON here")
-    ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    ev.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
     ev.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     ev.set_defaults(func=_cmd_eval)
 
@@ -172,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except LlmMiaError as exc:
         print(f"llm-mia: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unwritable output, full disk, ...
+        print(f"llm-mia: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

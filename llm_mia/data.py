@@ -148,6 +148,8 @@ def _to_documents(
         )
     if not rows:
         raise InputError(f"{name} holds no rows")
+    if id_field and dict_rows and not any(id_field in r for r in dict_rows):
+        raise InputError(f"no row of {name} has the id field {id_field!r}; fields found: {', '.join(sorted({k for r in dict_rows for k in r}))}")
     use_id = id_field if id_field else ("id" if any("id" in r for r in dict_rows) else None)
     docs: list[Document] = []
     for index, (number, row) in enumerate(rows):

@@ -22,5 +22,9 @@ class InputError(LlmMiaError):
     """An input file or option that cannot be used at all (per-row problems become statuses)."""
 
 
+class ScoringError(LlmMiaError):
+    """The model keeps failing (for example a broken device): the run cannot go on."""
+
+
 class EvaluationError(LlmMiaError):
     """Scores that cannot be evaluated (for example, a single-class label set)."""

@@ -6,6 +6,7 @@ scorer, no label, no score for this detector); nothing is left out silently.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,7 @@ from .errors import EvaluationError
 from .types import STATUS_OK, ScoreRecord
 
 FPR_BUDGETS = (0.01, 0.001)
+N_BOOTSTRAP = 1000
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,12 @@ class EvaluationReport:
         widths = [max(len(c[i]) for c in [head] + lines) for i in range(len(head))]
         fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
         out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines]
-        n0 = max((r.n_nonmembers for r in self.rows), default=0)
-        small = [b for b in FPR_BUDGETS if metrics.fpr_budget_too_small(b, n0)]
-        if any(t.too_few_nonmembers for r in self.rows for t in r.tpr):
+        flagged = sorted({(r.n_nonmembers, t.budget) for r in self.rows for t in r.tpr if t.too_few_nonmembers})
+        for n0 in sorted({n for n, _ in flagged}):
+            budgets = ", ".join(_pct(b) for n, b in flagged if n == n0)
             out.append(
-                f"(!) with {n0} non-members an FPR of {', '.join(_pct(b) for b in small)} allows no false "
-                f"positive: the figure is the TPR at FPR 0, too few non-members for that budget to mean much."
+                f"(!) with {n0} non-members an FPR of {budgets} allows no false positive: the figure is "
+                f"the TPR at FPR 0; too few non-members for that budget to mean much."
             )
         reasons = Counter()
         for r in self.rows:
@@ -92,6 +94,13 @@ class EvaluationReport:
         return "\n".join(out)
 
 
+def reason_kind(reason: str) -> str:
+    """A reason without its particulars (row numbers, ids, byte offsets), for counting."""
+    reason = re.sub(r"^(row|line) \d+( of \S+)?:? ", "", reason)
+    reason = re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", reason)
+    return re.sub(r"\d+", "N", reason)
+
+
 def _pct(budget: float) -> str:
     return f"{100 * budget:g}%"
 
@@ -100,7 +109,7 @@ def evaluate(
     records: Sequence[ScoreRecord],
     *,
     detectors: Sequence[str] | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> EvaluationReport:
@@ -113,9 +122,9 @@ def evaluate(
     labels = Counter(r.label for r in records if r.status == STATUS_OK)
     if not records:
         raise EvaluationError("no score records to evaluate")
-    if labels[1] == 0 or labels[0] == 0:
+    if labels[1] < 2 or labels[0] < 2:
         raise EvaluationError(
-            "evaluation needs both members (label 1) and non-members (label 0) among the scored "
+            "evaluation needs at least 2 members (label 1) and 2 non-members (label 0) among the scored "
             f"documents; found {labels[1]} member(s), {labels[0]} non-member(s), "
             f"{labels[None]} unlabelled, {sum(r.status != STATUS_OK for r in records)} skipped"
         )
@@ -130,18 +139,18 @@ def _evaluate_one(name: str, records: Sequence[ScoreRecord], n_boot: int, seed: 
     for r in records:
         value = r.scores.get(name)
         if r.status != STATUS_OK:
-            excluded[f"skipped: {r.reason}"] += 1
+            excluded[f"skipped: {reason_kind(r.reason or 'no reason given')}"] += 1
         elif r.label not in (0, 1):
             excluded["no label"] += 1
         elif value is None or not np.isfinite(value):
-            excluded[f"no score: {r.notes.get(name, 'missing')}"] += 1
+            excluded[f"no score: {reason_kind(r.notes.get(name, 'missing'))}"] += 1
         else:
             y.append(r.label)
             s.append(float(value))
     y_arr, s_arr = np.asarray(y), np.asarray(s)
     n1, n0 = int((y_arr == 1).sum()), int((y_arr == 0).sum())
-    if n1 == 0 or n0 == 0:
-        problem = f"needs both classes; has {n1} member(s) and {n0} non-member(s) with a score"
+    if n1 < 2 or n0 < 2:
+        problem = f"needs at least 2 members and 2 non-members with a score; has {n1} and {n0}"
         return DetectorEvaluation(name, None, None, [], n1, n0, dict(excluded), problem)
     boot = dict(n_resamples=n_boot, confidence=conf, seed=seed)
     tprs = [

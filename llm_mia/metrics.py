@@ -34,6 +34,13 @@ def _split(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndar
     return pos, neg
 
 
+def _split_for_bootstrap(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pos, neg = _split(y_true, y_score)
+    if pos.size < 2 or neg.size < 2:
+        raise ValueError(f"a bootstrap needs at least 2 members and 2 non-members; got {pos.size} and {neg.size}")
+    return pos, neg
+
+
 def _auroc_stat(pos: np.ndarray, neg: np.ndarray, axis: int = -1) -> np.ndarray:
     """AUROC from ranks along ``axis`` (vectorised over the other axes)."""
     n1, n0 = pos.shape[axis], neg.shape[axis]
@@ -114,7 +121,7 @@ def bootstrap_ci(
     ``statistic`` is "auroc", "tpr" (at FPR ``budget``) or a vectorised function
     ``f(members, non_members, axis)``.
     """
-    pos, neg = _split(y_true, y_score)
+    pos, neg = _split_for_bootstrap(y_true, y_score)
     if statistic == "auroc":
         fn = _auroc_stat
     elif statistic == "tpr":

@@ -48,6 +48,8 @@ class ModelAlias:
 
 
 ALIASES: Registry[ModelAlias] = Registry("model")
+MODEL_FILE_SUFFIXES = (".json", ".safetensors", ".model", ".txt", ".jinja")
+"""Files that define a model folder (weights, config, tokenizer); ``.py`` only with trust_remote_code."""
 DEFAULT_MODEL = "smollm2-135m"
 
 
@@ -75,7 +77,10 @@ def _locate_gemma3() -> Path:
         ) from None
     target = cache_home() / "gguf" / pkg.MODEL_NAME
     try:
-        return Path(pkg.assemble(output_path=target))
+        try:
+            return Path(pkg.assemble(output_path=target))
+        except FileExistsError:  # a half-written file from an interrupted first run
+            return Path(pkg.assemble(output_path=target, overwrite=True))
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"could not assemble the gemma3-270m GGUF file at {target}: {exc}") from exc
 
@@ -112,6 +117,29 @@ class LoadedModel:
     source: str  # where the weights were read from
     device: str
     dtype: str
+
+    def __post_init__(self) -> None:
+        self._versions_at_load = self._param_versions()
+        self._modified: tuple[int, str] | None = None
+
+    def _param_versions(self) -> int:
+        return sum(p._version for p in self.model.parameters())
+
+    def current_identity(self) -> str:
+        """``identity``, or a hash of the current weights when they were changed in place
+        since loading (e.g. fine-tuned), so that cached statistics of the old weights are not reused."""
+        import torch
+
+        versions = self._param_versions()
+        if versions == self._versions_at_load:
+            return self.identity
+        if self._modified is None or self._modified[0] != versions:
+            digest = hashlib.sha256()
+            for name, p in self.model.named_parameters():
+                digest.update(name.encode())
+                digest.update(p.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+            self._modified = (versions, f"modified:{self.identity}:{digest.hexdigest()}")
+        return self._modified[1]
 
     @property
     def max_positions(self) -> int | None:
@@ -162,7 +190,7 @@ def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: b
     if dtype != "float32" and not device.startswith("cuda"):
         raise ModelLoadError(f"dtype {dtype} is only offered on a GPU; on {device} use float32")
 
-    folder, identity = _resolve(spec)
+    folder, identity = _resolve(spec, trust_remote_code)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -175,7 +203,10 @@ def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: b
         raise
     except Exception as exc:  # transformers raises many types for unreadable models
         raise ModelLoadError(f"could not load model {spec!r} from {folder}: {_short(exc)}") from exc
-    model.to(device)
+    try:
+        model.to(device)
+    except (RuntimeError, AssertionError) as exc:
+        raise ModelLoadError(f"cannot move the model to device {device!r}: {_short(exc)}") from exc
     model.eval()
     return LoadedModel(
         spec=spec,
@@ -194,7 +225,7 @@ def _short(exc: BaseException, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
-def _resolve(spec: str) -> tuple[str, str]:
+def _resolve(spec: str, trust_remote_code: bool = False) -> tuple[str, str]:
     """Return (folder to load from, weights identity)."""
     if spec in ALIASES:
         gguf = ALIASES.get(spec).locate()
@@ -215,14 +246,14 @@ def _resolve(spec: str) -> tuple[str, str]:
             f"model {spec!r} not found: it is not an embedded model, not an existing file or "
             f"directory, and not a hub id of the form org/name. {hint}".strip()
         )
-    return _resolve_hub(spec)
+    return _resolve_hub(spec, trust_remote_code)
 
 
 def _directory_identity(folder: Path) -> str:
     """sha256 over the names and content hashes of the files that define the model."""
     digest = hashlib.sha256()
     for f in sorted(folder.iterdir()):
-        if f.is_file() and (f.suffix in (".json", ".safetensors", ".model", ".txt", ".jinja")):
+        if f.is_file() and f.suffix in MODEL_FILE_SUFFIXES:
             digest.update(f.name.encode())
             digest.update(sha256_file(f).encode())
     return digest.hexdigest()
@@ -275,7 +306,7 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _resolve_hub(spec: str) -> tuple[str, str]:
+def _resolve_hub(spec: str, trust_remote_code: bool) -> tuple[str, str]:
     from huggingface_hub import snapshot_download
 
     try:  # the local hub cache first: works offline
@@ -289,7 +320,8 @@ def _resolve_hub(spec: str) -> tuple[str, str]:
                 f"Face model, or a path to a .gguf file."
             ) from None
         try:
-            folder = snapshot_download(spec, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"])
+            patterns = ["*" + s for s in MODEL_FILE_SUFFIXES + ((".py",) if trust_remote_code else ())]
+            folder = snapshot_download(spec, allow_patterns=patterns)
         except Exception as exc:
             raise ModelLoadError(f"could not download {spec!r} from the hub: {_short(exc)}") from exc
     revision = Path(folder).name  # snapshots/<commit hash>

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -62,22 +63,29 @@ def score_documents(
         need = ", ".join(d.name for d in chosen if REFERENCE in d.needs)
         raise InputError(f"detector(s) {need} need a reference model: pass --reference-model / reference_model=")
     config = config or ScorerConfig()
-    cache = StatsCache(cache_dir or default_cache_dir()) if use_cache else None
+    try:
+        cache = StatsCache(cache_dir or default_cache_dir()) if use_cache else None
+    except (OSError, sqlite3.Error) as exc:
+        raise InputError(f"cannot use the cache directory {cache_dir or default_cache_dir()}: {exc}") from None
     load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
 
     usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]
     texts = [docs[i].text or "" for i in usable]
     stats: dict[str, list[TokenStats | Unscorable]] = {}
     try:
+        # both models are loaded (and their settings checked) before any scoring starts
         target = model if isinstance(model, LoadedModel) else load_model(model, **load)
         scorer = Scorer(target, config, cache=cache, progress=progress)
-        stats[TARGET] = scorer.score_texts(texts)
-        if TARGET_LOWER in views:
-            stats[TARGET_LOWER] = scorer.score_texts([t.lower() for t in texts])
+        ref_scorer = None
         if REFERENCE in views:
             assert reference_model is not None
             ref = reference_model if isinstance(reference_model, LoadedModel) else load_model(reference_model, **load)
-            stats[REFERENCE] = Scorer(ref, config, cache=cache, progress=progress).score_texts(texts)
+            ref_scorer = Scorer(ref, config, cache=cache, progress=progress)
+        stats[TARGET] = scorer.score_texts(texts)
+        if TARGET_LOWER in views:
+            stats[TARGET_LOWER] = scorer.score_texts([t.lower() for t in texts])
+        if ref_scorer is not None:
+            stats[REFERENCE] = ref_scorer.score_texts(texts)
     finally:
         if cache is not None:
             cache.close()
@@ -124,6 +132,11 @@ def records_from_json(rows: Sequence[dict[str, Any]]) -> list[ScoreRecord]:
     """Parse rows written by ``ScoreRecord.to_json`` (e.g. a scores JSONL file)."""
     out = []
     for n, row in enumerate(rows, start=1):
+        scores = row.get("scores") if isinstance(row, dict) else None
+        if not isinstance(scores, dict) or not all(v is None or isinstance(v, (int, float)) for v in scores.values()):
+            raise InputError(f"row {n}: 'scores' must map detector names to numbers or null")
+        if row.get("label") not in (0, 1, None):
+            raise InputError(f"row {n}: label {row.get('label')!r} is not 0, 1 or null")
         try:
             out.append(
                 ScoreRecord(
@@ -150,12 +163,12 @@ def read_score_file(path: str | Path) -> list[ScoreRecord]:
     if not p.is_file():
         raise InputError(f"scores file {str(path)!r} does not exist")
     rows = []
-    with p.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
+    with p.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            if not raw.strip():
                 continue
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"line {n} of {p.name} is not valid JSON ({exc.msg})") from None
+                rows.append(json.loads(raw.decode("utf-8")))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"line {n} of {p.name} is not valid UTF-8 JSON ({exc})") from None
     return records_from_json(rows)

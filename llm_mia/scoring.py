@@ -28,12 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import StatsCache, stats_key
-from .errors import InputError
+from .errors import InputError, ScoringError
 from .models import LoadedModel
 from .types import TokenStats, Unscorable
 
 STATS_VERSION = "stats-v1"
 DEFAULT_MAX_TOKENS = 1024
+MAX_FAILURES_IN_A_ROW = 5
+"""Texts in a row on which the model fails alone before the run stops (a broken device)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Scorer:
         self.progress = progress
         self.forward_passes = 0  # batches run through the model (a cache hit runs none)
         self._head_ok: bool | None = None
+        self._failures_in_a_row = 0
 
     # -- public -----------------------------------------------------------------------------
 
@@ -108,7 +111,7 @@ class Scorer:
         """Everything besides the text that determines the statistics (keys the cache)."""
         return {
             "version": STATS_VERSION,
-            "model": self.lm.identity,
+            "model": self.lm.current_identity(),
             "tokenizer": self.lm.tokenizer_identity,
             "max_tokens": self.max_tokens,
             "stride": self.config.stride,
@@ -178,7 +181,12 @@ class Scorer:
             return
         from tqdm import tqdm
 
-        order = sorted(range(len(segments)), key=lambda s: -len(segments[s].ids))
+        # longest documents first, each document's windows together (so that with --stride a
+        # finished document reaches the cache early and an interrupted run loses little)
+        first_len: dict[int, int] = {}
+        for seg in segments:
+            first_len.setdefault(seg.doc, len(seg.ids))
+        order = sorted(range(len(segments)), key=lambda s: (-first_len[segments[s].doc], segments[s].doc, s))
         pieces: dict[int, list[tuple[int, np.ndarray]]] = {d: [] for d in full_ids}
         remaining = {d: 0 for d in full_ids}
         for seg in segments:
@@ -221,10 +229,17 @@ class Scorer:
         try:
             out: list[np.ndarray | Unscorable] = list(self._forward(batch))
             self.forward_passes += 1
+            self._failures_in_a_row = 0
             return out
         except Exception as exc:  # noqa: BLE001  (a long run must not stop for one text)
             if len(batch) == 1:
                 msg = f"{type(exc).__name__}: {exc}"
+                self._failures_in_a_row += 1
+                if self._failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                    raise ScoringError(
+                        f"the model failed on {self._failures_in_a_row} texts in a row, last with {msg[:300]}; "
+                        "stopping (finished texts are cached)"
+                    ) from exc
                 return [Unscorable(f"the model failed on this text ({msg[:300]})")]
             _free_accelerator_memory()
             half = len(batch) // 2

@@ -24,7 +24,6 @@ class Document:
     text: str | None
     label: int | None = None
     error: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

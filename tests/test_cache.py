@@ -44,6 +44,22 @@ def test_settings_key_the_cache(tiny_lm, tmp_path):
     assert other.forward_passes > 0
 
 
+def test_weights_changed_in_place_do_not_reuse_the_cache(tiny_model_dir, tmp_path):
+    import torch
+
+    from llm_mia import load_model
+
+    lm = load_model(str(tiny_model_dir), device="cpu")
+    before = score_documents(TEXTS[:3], model=lm, detectors=["loss"], cache_dir=tmp_path)
+    identity = lm.current_identity()
+    with torch.no_grad():
+        lm.model.transformer.wte.weight.mul_(0.5)  # as a fine-tuning step would
+    assert lm.current_identity() != identity
+    after = score_documents(TEXTS[:3], model=lm, detectors=["loss"], cache_dir=tmp_path)
+    assert all(a.scores["loss"] != b.scores["loss"] for a, b in zip(before, after))
+    assert len(StatsCache(tmp_path)) == 6
+
+
 def test_interrupted_run_resumes(tiny_lm, tmp_path, monkeypatch):
     scorer = Scorer(tiny_lm, ScorerConfig(batch_size=2), cache=StatsCache(tmp_path))
     real = scorer._forward

@@ -93,7 +93,31 @@ def test_single_class_eval(tmp_path, capsys):
     p = tmp_path / "s.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, _, err = run(["eval", p], capsys)
-    assert code == 2 and "both members" in err and "found 4 member(s), 0 non-member(s)" in err
+    assert code == 2 and "at least 2 members" in err and "found 4 member(s), 0 non-member(s)" in err
+
+
+def test_eval_with_too_few_of_a_class_and_grouped_reasons(tmp_path, capsys):
+    rows = [
+        {"id": "a", "label": 1, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": -1.0, "min_k": None}},
+        {"id": "b", "label": 1, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": -2.0, "min_k": -3.0}},
+        {"id": "c", "label": 0, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": -3.0, "min_k": None}},
+        {"id": "d", "label": 0, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": -4.0, "min_k": -5.0}},
+        {"id": "e", "label": None, "n_tokens": 0, "status": "skipped", "reason": "row 7: invalid label 2", "scores": {}},
+        {"id": "f", "label": None, "n_tokens": 0, "status": "skipped", "reason": "row 9: invalid label 5", "scores": {}},
+    ]
+    p = tmp_path / "s.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, table, err = run(["eval", p, "--bootstrap", "20"], capsys)
+    assert code == 0, err
+    assert "min_k: needs at least 2 members and 2 non-members with a score; has 1 and 1" in table
+    assert "excluded from loss: 2 x skipped: invalid label N" in table
+
+
+def test_bad_scores_file(tmp_path, capsys):
+    p = tmp_path / "s.jsonl"
+    p.write_text(json.dumps({"id": "a", "label": 1, "status": "ok", "scores": {"loss": "high"}}) + "\n")
+    code, _, err = run(["eval", p], capsys)
+    assert code == 2 and "must map detector names to numbers" in err
 
 
 def test_listings(capsys):

@@ -55,6 +55,13 @@ def test_text_field_missing_everywhere_is_an_input_error(tmp_path):
     assert read_documents(p, text_field="body")[0].text == "x"
 
 
+def test_id_field_missing_everywhere(tmp_path):
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"text": "x", "key": 1}\n')
+    with pytest.raises(InputError, match="id field 'doc_id'"):
+        read_documents(p, id_field="doc_id")
+
+
 def test_csv_parquet_and_ids(tmp_path):
     p = tmp_path / "d.csv"
     p.write_text('ID,Example_A,Label\nx1,"a, quoted\nmultiline text",1\nx2,plain,0\n', encoding="utf-8")

@@ -82,10 +82,10 @@ def test_full_logits_fallback_gives_same_stats(tiny_lm):
         np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("max_tokens,stride", [(8, 3), (8, 7), (5, 1), (16, 8)])
-def test_sliding_window_scores_every_token_once(tiny_bos_lm, max_tokens, stride):
+@pytest.mark.parametrize("max_tokens,stride,padding", [(8, 3, "right"), (8, 7, "left"), (5, 1, "right"), (16, 8, "left")])
+def test_sliding_window_scores_every_token_once(tiny_bos_lm, max_tokens, stride, padding):
     text = " ".join(random_sentences(4, seed=11))
-    scorer = Scorer(tiny_bos_lm, ScorerConfig(max_tokens=max_tokens, stride=stride, batch_size=4))
+    scorer = Scorer(tiny_bos_lm, ScorerConfig(max_tokens=max_tokens, stride=stride, batch_size=4, padding_side=padding))
     ts = scorer.score_texts([text])[0]
     assert isinstance(ts, TokenStats) and not ts.truncated
     ids = list(ts.token_ids)
@@ -93,7 +93,17 @@ def test_sliding_window_scores_every_token_once(tiny_bos_lm, max_tokens, stride)
     ref = np.array(reference_token_stats(tiny_bos_lm.model, ids, max_tokens, stride))
     assert ts.n_scored == len(ids) - 1
     np.testing.assert_allclose(ts.logprobs, ref[:, 0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ts.dist_mean, ref[:, 1], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ts.dist_var, ref[:, 2], rtol=1e-4, atol=1e-4)
+
+
+def test_windows_of_several_documents_batch_together(tiny_bos_lm):
+    texts = [" ".join(random_sentences(3, seed=s)) for s in (1, 2, 3)] + ["River stone."]
+    config = ScorerConfig(max_tokens=12, stride=6, batch_size=3)
+    together = Scorer(tiny_bos_lm, config).score_texts(texts)
+    for text, ts in zip(texts, together):
+        alone = Scorer(tiny_bos_lm, config).score_texts([text])[0]
+        np.testing.assert_allclose(ts.logprobs, alone.logprobs, rtol=1e-5, atol=1e-5)
 
 
 def test_truncation_is_flagged(tiny_lm):
@@ -121,6 +131,19 @@ def test_settings_errors(tiny_lm):
         Scorer(tiny_lm, ScorerConfig(max_tokens=8, stride=8))
     with pytest.raises(ValueError):
         ScorerConfig(max_tokens=1)
+
+
+def test_a_model_that_keeps_failing_stops_the_run(tiny_lm, monkeypatch):
+    from llm_mia.errors import ScoringError
+
+    scorer = Scorer(tiny_lm, ScorerConfig(batch_size=2))
+
+    def broken(batch):
+        raise RuntimeError("CUDA error: an illegal memory access (simulated)")
+
+    monkeypatch.setattr(scorer, "_forward", broken)
+    with pytest.raises(ScoringError, match="in a row"):
+        scorer.score_texts(TEXTS)
 
 
 def test_model_dir_loads_with_identity(tiny_model_dir):

@@ -52,10 +52,6 @@ class Detector:
     def score(self, inp: DetectorInput) -> float:
         raise NotImplementedError
 
-    @property
-    def params(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 DETECTORS: Registry[type[Detector]] = Registry("detector")
 

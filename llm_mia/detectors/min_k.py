@@ -6,15 +6,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..types import TokenStats
 from .base import TARGET, Detector, DetectorInput, check_fraction, lowest_mean, register
 
+DEFAULT_K = 0.2
 SIGMA_EPS = 1e-6
 """Below this standard deviation a next-token distribution is treated as degenerate."""
 
 
+@dataclass(frozen=True)
+class _LowestFraction(Detector):
+    """Mean of the max(1, floor(k*n)) smallest per-token values (``token_values``)."""
+
+    k: float = DEFAULT_K
+
+    def __post_init__(self) -> None:
+        check_fraction(self.k)
+
+    def token_values(self, stats: TokenStats) -> np.ndarray:
+        raise NotImplementedError
+
+    def score(self, inp: DetectorInput) -> float:
+        return lowest_mean(self.token_values(inp.stats[TARGET]), self.k)
+
+
 @register
 @dataclass(frozen=True)
-class MinK(Detector):
+class MinK(_LowestFraction):
     """Mean of the lowest k-fraction of token log-probabilities.
 
     score = mean of the max(1, floor(k*n)) smallest lp_t over the n scored tokens.
@@ -26,18 +44,14 @@ class MinK(Detector):
     name = "min_k"
     formula = "mean of the max(1, floor(k*n)) smallest lp_t"
     citation = "Shi et al. 2024, Detecting Pretraining Data from Large Language Models (ICLR)"
-    k: float = 0.2
 
-    def __post_init__(self) -> None:
-        check_fraction(self.k)
-
-    def score(self, inp: DetectorInput) -> float:
-        return lowest_mean(inp.stats[TARGET].logprobs, self.k)
+    def token_values(self, stats: TokenStats) -> np.ndarray:
+        return stats.logprobs
 
 
 @register
 @dataclass(frozen=True)
-class MinKPlusPlus(Detector):
+class MinKPlusPlus(_LowestFraction):
     """Min-K% over token log-probabilities standardised by the model's own next-token distribution.
 
     z_t = (lp_t - mu_t) / sigma_t, with mu_t = E_{v~p(.|x_<t)}[log p(v|x_<t)] and
@@ -54,16 +68,12 @@ class MinKPlusPlus(Detector):
     name = "min_k_pp"
     formula = "mean of the max(1, floor(k*n)) smallest (lp_t - mu_t) / sigma_t"
     citation = "Zhang et al. 2025, Min-K%++ (ICLR)"
-    k: float = 0.2
 
-    def __post_init__(self) -> None:
-        check_fraction(self.k)
-
-    def score(self, inp: DetectorInput) -> float:
-        return lowest_mean(standardized_logprobs(inp.stats[TARGET]), self.k)
+    def token_values(self, stats: TokenStats) -> np.ndarray:
+        return standardized_logprobs(stats)
 
 
-def standardized_logprobs(stats) -> np.ndarray:  # type: ignore[no-untyped-def]
+def standardized_logprobs(stats: TokenStats) -> np.ndarray:
     """z_t = (lp_t - mu_t) / sigma_t, and 0 where sigma_t <= SIGMA_EPS (float64)."""
     lp = stats.logprobs.astype(np.float64)
     mu = stats.dist_mean.astype(np.float64)

@@ -14,7 +14,8 @@ class Zlib(Detector):
     """Mean log-likelihood divided by the zlib-compressed size of the text in bytes.
 
     score = mean_t lp_t / len(zlib.compress(text.encode("utf-8")))  (default level).
-    Texts that are easy for any compressor get less credit for a low loss.
+    Texts that are easy for any compressor get less credit for a low loss. The size is that
+    of the whole text, also when ``max_tokens`` truncated the tokens the loss was taken over.
 
     Carlini et al. (2021), "Extracting Training Data from Large Language Models", USENIX Security.
     """
