@@ -134,7 +134,12 @@ class Scorer:
         if self.cache is not None:
             for i, hit in self.cache.get_many(keys).items():
                 results[i] = hit
-        todo = [i for i, r in enumerate(results) if r is None]
+        first_of: dict[str, int] = {}  # identical texts are scored once
+        todo, copies = [], []
+        for i, r in enumerate(results):
+            if r is None:
+                (copies if keys[i] in first_of else todo).append(i)
+                first_of.setdefault(keys[i], i)
         ids_list = self.tokenize([texts[i] for i in todo])
         segments: list[_Segment] = []
         truncated: dict[int, bool] = {}
@@ -149,6 +154,8 @@ class Scorer:
             segs, full_ids[i], truncated[i] = self._segments(i, ids)
             segments.extend(segs)
         self._run(segments, full_ids, truncated, keys, results)
+        for i in copies:
+            results[i] = results[first_of[keys[i]]]
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 

@@ -30,6 +30,13 @@ def test_second_run_does_no_forward_pass(tiny_lm, tmp_path, monkeypatch):
         np.testing.assert_array_equal(x.token_ids, y.token_ids)
 
 
+def test_identical_texts_are_scored_once(tiny_lm):
+    scorer = Scorer(tiny_lm, ScorerConfig(batch_size=1))
+    out = scorer.score_texts([TEXTS[0], TEXTS[1], TEXTS[0], TEXTS[0]])
+    assert scorer.forward_passes == 2
+    np.testing.assert_array_equal(out[0].logprobs, out[3].logprobs)
+
+
 def test_other_detectors_reuse_the_cache(tiny_lm, tmp_path):
     score_documents(TEXTS, model=tiny_lm, detectors=["loss"], cache_dir=tmp_path)
     n = len(StatsCache(tmp_path))
