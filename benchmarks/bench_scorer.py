@@ -55,11 +55,19 @@ def _bare_batches(lm, texts, batch_size):
     return out, sum(map(len, ids))
 
 
+def _sync(device) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def throughput(lm, texts, batch_size, repeats):
     import torch
 
     from llm_mia import Scorer, ScorerConfig
 
+    dev = lm.model.device
     batches, n_tokens = _bare_batches(lm, texts, batch_size)
     scorer = Scorer(lm, ScorerConfig(batch_size=batch_size))
     scorer.score_texts(texts[:batch_size])  # warm-up (and the one-time head check)
@@ -68,7 +76,8 @@ def throughput(lm, texts, batch_size, repeats):
         t = time.perf_counter()
         with torch.inference_mode():
             for x, m, pos in batches:
-                lm.model(input_ids=x, attention_mask=m, position_ids=pos, use_cache=False).logits
+                lm.model(input_ids=x.to(dev), attention_mask=m.to(dev), position_ids=pos.to(dev), use_cache=False).logits
+            _sync(dev)
         bare_t.append(time.perf_counter() - t)
         t = time.perf_counter()
         scorer.score_texts(texts)
@@ -78,7 +87,8 @@ def throughput(lm, texts, batch_size, repeats):
     t = time.perf_counter()
     with torch.inference_mode():
         for x, m, pos in singles:
-            lm.model(input_ids=x, attention_mask=m, position_ids=pos, use_cache=False).logits
+            lm.model(input_ids=x.to(dev), attention_mask=m.to(dev), position_ids=pos.to(dev), use_cache=False).logits
+        _sync(dev)
     bare1 = n_tokens / (time.perf_counter() - t)
     return {"tokens": n_tokens, "bare_tok_s": bare, "scorer_tok_s": ours, "ratio": ours / bare, "bare_tok_s_batch1": bare1}
 
@@ -88,7 +98,7 @@ def per_document_loop(lm, texts, k=0.2):
     import torch
 
     def logits_of(text):
-        ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
+        ids = lm.tokenizer(text, return_tensors="pt")["input_ids"].to(lm.model.device)
         with torch.no_grad():
             return lm.model(ids).logits[0, :-1].float(), ids[0, 1:]
 
@@ -218,6 +228,7 @@ def main() -> None:
     ap.add_argument("--memory-batch", type=int, default=8)
     ap.add_argument("--memory-tokens", type=int, default=512)
     ap.add_argument("--naive-memory", action="store_true", help="also measure the full-logits pass")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (memory is measured on the CPU only)")
     ap.add_argument("--out", default=str(HERE / "results" / "scorer.json"))
     ap.add_argument("--update-readme", action="store_true")
     args = ap.parse_args()
@@ -226,7 +237,7 @@ def main() -> None:
 
     from llm_mia import load_model
 
-    lm = load_model(args.model, device="cpu")
+    lm = load_model(args.model, device=args.device)
     texts = _texts(args.input, args.n_docs)
     result = {
         "command": "python benchmarks/bench_scorer.py " + " ".join(sys.argv[1:]),
