@@ -86,6 +86,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     ev.set_defaults(func=_cmd_eval)
 
+    be = sub.add_parser(
+        "bench",
+        help="evaluate detectors on a benchmark suite, with the model-free baseline",
+        epilog="examples:\n  llm-mia bench wikimia --data-dir ../shared/data\n  LLM_MIA_DATA=../shared/data llm-mia bench gutenberg --limit 200 --out results/gutenberg\n"
+        "  llm-mia bench my_split.jsonl --model gemma3-270m",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    be.add_argument("suite", help="a suite name (llm-mia suites), a labelled file or folder, or a suite config .json")
+    be.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test (default: {DEFAULT_MODEL})")
+    be.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
+    be.add_argument("--data-dir", default=None, help="data directory (default: $LLM_MIA_DATA)")
+    be.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
+    be.add_argument("--limit", type=int, default=None, help="per split, the first limit/2 members and limit/2 non-members")
+    be.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document")
+    be.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
+    be.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
+    be.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the baseline's folds")
+    be.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
+    be.add_argument("--out", default=None, help="results folder: results.json, table.md, scores/<split>.jsonl")
+    be.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    be.set_defaults(func=_cmd_bench)
+
+    sub.add_parser("suites", help="list the benchmark suites").set_defaults(func=_cmd_suites)
     sub.add_parser("models", help="list the embedded models and other model specs").set_defaults(func=_cmd_models)
     sub.add_parser("detectors", help="list detectors with formula and citation").set_defaults(func=_cmd_detectors)
     return parser
@@ -143,6 +166,43 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(report.table())
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), indent=2))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .benchmark import run_bench
+
+    try:
+        config = ScorerConfig(max_tokens=args.max_tokens, batch_size=args.batch_size)
+    except ValueError as exc:
+        raise LlmMiaError(str(exc)) from None
+    result = run_bench(
+        args.suite,
+        model=args.model,
+        reference_model=args.reference_model,
+        data_dir=args.data_dir,
+        detectors=[d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None,
+        config=config,
+        cache_dir=args.cache_dir,
+        limit=args.limit,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        progress=not args.no_progress,
+        out_dir=args.out,
+        command="llm-mia " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
+    )
+    print(result.table())
+    if args.out:
+        print(f"results written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_suites(args: argparse.Namespace) -> int:
+    from .suites import SUITES
+
+    for name, suite in SUITES.items():
+        print(f"{name:<13} {suite.description}\n{'':<13} labels valid for: {suite.valid_for}\n{'':<13} files: {suite.files}")
+    print("\nAlso accepted: a labelled file or folder (as for llm-mia score), or a suite config .json.")
     return 0
 
 

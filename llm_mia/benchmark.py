@@ -1,0 +1,259 @@
+"""Run a suite: score every split, evaluate every detector, and put the model-free baseline
+and the validity of the labels for this model next to the numbers. Orchestration only."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .baseline import BaselineResult, model_free_auroc
+from .data import write_jsonl
+from .errors import EvaluationError
+from .evaluation import EvaluationReport, evaluate
+from .models import DEFAULT_MODEL, LoadedModel, load_model
+from .pipeline import resolve_detectors, score_documents
+from .scoring import Scorer, ScorerConfig
+from .suites import Split, Suite, load_suite
+from .types import STATUS_OK, ScoreRecord
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    split: str
+    n_documents: int
+    fingerprint: str
+    evaluation: EvaluationReport
+    baseline: BaselineResult | None
+    baseline_problem: str | None
+    group_level: EvaluationReport | None  # one score per book / paper (mean over its passages)
+
+    @property
+    def best_auroc(self) -> float | None:
+        values = [r.auroc for r in self.evaluation.rows if r.auroc is not None]
+        return max(values) if values else None
+
+    @property
+    def separable_without_model(self) -> bool:
+        """The model-free AUROC reaches the best detector's AUROC (its CI lower bound or above)."""
+        if self.baseline is None:
+            return False
+        rows = [r for r in self.evaluation.rows if r.auroc is not None]
+        if not rows:
+            return False
+        best = max(rows, key=lambda r: r.auroc or 0.0)
+        return self.baseline.auroc >= best.auroc_ci[0]  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    suite: Suite
+    model: str
+    model_identity: str
+    labels_valid: bool | None  # None: unknown (user data)
+    splits: list[SplitResult]
+    provenance: dict[str, Any]
+
+    def warning(self) -> str | None:
+        if self.labels_valid is False:
+            return (
+                f"WARNING: {self.model} is not among the models these labels are valid for "
+                f"({self.suite.valid_for}). On it this split measures something else (often a "
+                f"shift in dates or topics), not membership."
+            )
+        if self.labels_valid is None:
+            return "Note: for which models these labels are valid is unknown (user data)."
+        return None
+
+    def table(self) -> str:
+        """Markdown table: one row per split and detector, with the model-free AUROC."""
+        lines = [
+            f"Suite `{self.suite.name}`, model `{self.model}`. Labels valid for: {self.suite.valid_for}.",
+            "",
+            "| split | detector | AUROC [95% CI] | TPR@1%FPR | TPR@0.1%FPR | members / non-members | model-free AUROC [95% CI] |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for s in self.splits:
+            free = (
+                f"{s.baseline.auroc:.3f} [{s.baseline.ci[0]:.3f}, {s.baseline.ci[1]:.3f}]"
+                if s.baseline
+                else f"n/a ({s.baseline_problem})"
+            )
+            reports = [(s.split, s.evaluation)] + ([(f"{s.split} (per group)", s.group_level)] if s.group_level else [])
+            for label, report in reports:
+                for r in report.rows:
+                    if r.auroc is None:
+                        cells = ["n/a", "n/a", "n/a"]
+                    else:
+                        cells = [f"{r.auroc:.3f} [{r.auroc_ci[0]:.3f}, {r.auroc_ci[1]:.3f}]"]  # type: ignore[index]
+                        cells += [f"{100 * t.tpr:.1f}%" + (" (!)" if t.too_few_nonmembers else "") for t in r.tpr]
+                    lines.append(f"| {label} | {r.detector} | " + " | ".join(cells) + f" | {r.n_members} / {r.n_nonmembers} | {free if report is s.evaluation else ''} |")
+        lines.append("")
+        for s in self.splits:
+            if s.separable_without_model:
+                lines.append(
+                    f"- **{s.split}: separable without the model.** The model-free classifier ({s.baseline.auroc:.3f}) "  # type: ignore[union-attr]
+                    f"matches or beats the best detector ({s.best_auroc:.3f}); this split's AUROC says little about membership."
+                )
+        if any(t.too_few_nonmembers for s in self.splits for r in s.evaluation.rows for t in r.tpr):
+            lines.append("- (!) too few non-members for that FPR budget: the figure is the TPR at FPR 0.")
+        warning = self.warning()
+        if warning:
+            lines.append(f"- {warning}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suite": {"name": self.suite.name, "description": self.suite.description, "valid_for": self.suite.valid_for},
+            "model": self.model,
+            "model_identity": self.model_identity,
+            "labels_valid_for_model": self.labels_valid,
+            "provenance": self.provenance,
+            "splits": [
+                {
+                    "split": s.split,
+                    "n_documents": s.n_documents,
+                    "fingerprint": s.fingerprint,
+                    "evaluation": s.evaluation.to_json(),
+                    "group_level": s.group_level.to_json() if s.group_level else None,
+                    "model_free": None if s.baseline is None else {k: v for k, v in asdict(s.baseline).items() if k != "scores"},
+                    "model_free_problem": s.baseline_problem,
+                    "separable_without_model": s.separable_without_model,
+                }
+                for s in self.splits
+            ],
+        }
+
+
+def limit_split(split: Split, limit: int | None) -> Split:
+    """The first ceil(limit/2) members and floor(limit/2) non-members, in input order."""
+    if limit is None:
+        return split
+    want = {1: (limit + 1) // 2, 0: limit // 2}
+    keep = []
+    for i, d in enumerate(split.documents):
+        if d.label in want and want[d.label] > 0:
+            want[d.label] -= 1
+            keep.append(i)
+    groups = [split.groups[i] for i in keep] if split.groups else None
+    return Split(split.suite, split.name, [split.documents[i] for i in keep], groups)
+
+
+def run_bench(
+    suite: str,
+    *,
+    model: str | LoadedModel = DEFAULT_MODEL,
+    reference_model: str | LoadedModel | None = None,
+    data_dir: str | Path | None = None,
+    detectors: list[str] | None = None,
+    config: ScorerConfig | None = None,
+    cache_dir: str | Path | None = None,
+    limit: int | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    progress: bool = False,
+    out_dir: str | Path | None = None,
+    command: str | None = None,
+) -> BenchResult:
+    """Score and evaluate every split of ``suite``; write a results folder when ``out_dir`` is set."""
+    started = time.time()
+    suite_obj, splits = load_suite(suite, data_dir)
+    splits = [limit_split(s, limit) for s in splits]
+    lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
+    ref = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
+    names = [d.name for d in resolve_detectors(detectors)]
+    if ref is not None and detectors is None:
+        names.append("ref")
+    config = config or ScorerConfig()
+    results = []
+    out = Path(out_dir) if out_dir else None
+    for split in splits:
+        records = score_documents(
+            split.documents, model=lm, reference_model=ref, detectors=names, config=config,
+            cache_dir=cache_dir, progress=progress,
+        )
+        if out is not None:
+            write_jsonl(out / "scores" / f"{split.name}.jsonl", [r.to_json() for r in records])
+        results.append(_evaluate_split(split, records, n_bootstrap, seed))
+    labels_valid = None if not suite_obj.valid_patterns else suite_obj.labels_valid_for(lm.spec)
+    provenance = {
+        "command": command,
+        "date": time.strftime("%Y-%m-%d", time.gmtime(started)),
+        "model_spec": lm.spec,
+        "model_identity": lm.identity,
+        "tokenizer_identity": lm.tokenizer_identity,
+        "reference_model": None if ref is None else {"spec": ref.spec, "identity": ref.identity},
+        "scorer": Scorer(lm, config).settings(),
+        "batch_size": config.batch_size,
+        "detectors": names,
+        "splits": {s.name: s.fingerprint for s in splits},
+        "limit": limit,
+        "bootstrap": n_bootstrap,
+        "seed": seed,
+        "packages": _versions(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "seconds": round(time.time() - started, 1),
+    }
+    result = BenchResult(suite_obj, lm.spec, lm.identity, labels_valid, results, provenance)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(result.to_json(), indent=2))
+        (out / "table.md").write_text(result.table() + "\n")
+    return result
+
+
+def _evaluate_split(split: Split, records: list[ScoreRecord], n_bootstrap: int, seed: int) -> SplitResult:
+    evaluation = evaluate(records, n_bootstrap=n_bootstrap, seed=seed)
+    usable = [(d.text, d.label) for d, r in zip(split.documents, records) if r.status == STATUS_OK and d.label in (0, 1)]
+    baseline, problem = None, None
+    try:
+        baseline = model_free_auroc([t for t, _ in usable], [y for _, y in usable], seed=seed, n_bootstrap=n_bootstrap)
+    except ValueError as exc:
+        problem = str(exc)
+    group_level = _group_level(split, records, n_bootstrap, seed) if split.groups else None
+    return SplitResult(split.name, len(split.documents), split.fingerprint, evaluation, baseline, problem, group_level)
+
+
+def _group_level(split: Split, records: list[ScoreRecord], n_bootstrap: int, seed: int) -> EvaluationReport | None:
+    """One record per group (book, paper): each detector's mean over the group's scored passages."""
+    assert split.groups is not None
+    by_group: dict[str, list[ScoreRecord]] = defaultdict(list)
+    for g, r in zip(split.groups, records):
+        if r.status == STATUS_OK:
+            by_group[g].append(r)
+    grouped = []
+    for g, recs in by_group.items():
+        labels = {r.label for r in recs}
+        if len(labels) != 1:
+            continue
+        names = recs[0].scores.keys()
+        scores = {n: _mean([r.scores[n] for r in recs]) for n in names}
+        grouped.append(ScoreRecord(g, labels.pop(), sum(r.n_tokens for r in recs), STATUS_OK, None, scores))
+    try:
+        return evaluate(grouped, n_bootstrap=n_bootstrap, seed=seed)
+    except EvaluationError:  # too few groups of a class: the passage-level table still stands
+        return None
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("llm-mia", "torch", "transformers", "numpy", "scipy", "gguf"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+

@@ -1,0 +1,209 @@
+"""Benchmark suites: named member / non-member splits read from a data directory.
+
+The data directory is ``--data-dir``, else ``$LLM_MIA_DATA``; its layout is that of the
+workspace's ``shared/data`` (see each suite's ``files``). A split that is not there is loaded
+from the Hugging Face hub through ``datasets`` when the suite has a plain (script-free) hub
+copy and the hub can be reached; otherwise a message says where it looked.
+
+Each suite says for which models its labels are valid: on any other model a split measures
+something else (often only a shift in dates or topics), and the benchmark table says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import read_documents
+from .errors import InputError
+from .registry import Registry
+from .types import Document
+
+DATA_ENV = "LLM_MIA_DATA"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One evaluated unit: documents with labels (1 = member), and an optional grouping
+    (``groups[i]`` names the book a passage belongs to) for document-set level scores."""
+
+    suite: str
+    name: str
+    documents: list[Document]
+    groups: list[str] | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over ids, labels and texts: changes whenever the data does."""
+        digest = hashlib.sha256()
+        for d in self.documents:
+            digest.update(json.dumps([d.id, d.label, d.text], ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    valid_for: str  # plain words, shown in tables
+    valid_patterns: tuple[str, ...]  # lowercase substrings of model names the labels hold for
+    files: str  # where in the data directory
+    load: Callable[[Path | None], list[Split]] = field(repr=False)
+    hub: str | None = None
+
+    def labels_valid_for(self, model_name: str) -> bool:
+        name = model_name.lower()
+        return any(p in name for p in self.valid_patterns)
+
+
+SUITES: Registry[Suite] = Registry("suite")
+
+
+def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
+    """``data_dir``, else ``$LLM_MIA_DATA``, else None (hub only)."""
+    value = data_dir or os.environ.get(DATA_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def _need(path: Path | None, rel: str, suite: str, hub: str | None) -> Path:
+    """The local file, or a clear error naming where we looked and the alternatives."""
+    if path is not None and (path / rel).exists():
+        return path / rel
+    where = f"{path / rel}" if path is not None else f"no data directory (set --data-dir or ${DATA_ENV})"
+    alt = f"; its hub copy {hub!r} needs the Hugging Face hub, which cannot be reached" if hub else ""
+    raise InputError(f"suite {suite!r}: data not found at {where}{alt}")
+
+
+def _hub_rows(dataset: str, split: str) -> list[dict]:
+    """Rows of a script-free hub dataset, or an InputError when the hub cannot be reached."""
+    from .models import hub_reachable
+
+    if not hub_reachable():
+        raise InputError(f"dataset {dataset!r} is not in the data directory and the Hugging Face hub cannot be reached")
+    from datasets import load_dataset
+
+    return list(load_dataset(dataset, split=split))
+
+
+# -- loaders -------------------------------------------------------------------------------
+
+WIKIMIA_LENGTHS = (32, 64, 128, 256)
+
+
+def _load_wikimia(root: Path | None) -> list[Split]:
+    splits = []
+    for n in WIKIMIA_LENGTHS:
+        rel = f"wikimia/{n}.jsonl"
+        if root is not None and (root / rel).exists():
+            docs = read_documents(root / rel)
+        else:
+            try:
+                rows = _hub_rows("swj0419/WikiMIA", f"WikiMIA_length{n}")
+            except InputError:
+                _need(root, rel, "wikimia", "swj0419/WikiMIA")
+                raise
+            docs = [Document(str(i), r["input"], int(r["label"])) for i, r in enumerate(rows)]
+        splits.append(Split("wikimia", f"wikimia-{n}", docs))
+    return splits
+
+
+MIMIR_DOMAINS = ("wikipedia", "github", "pile_cc", "pubmed", "arxiv", "dm", "hackernews")
+
+
+def _load_mimir(root: Path | None) -> list[Split]:
+    splits = []
+    for domain in MIMIR_DOMAINS:
+        members = read_documents(_need(root, f"mimir_ngram_7_0.2/members/{domain}.jsonl", "mimir-7gram", None))
+        nonmembers = read_documents(_need(root, f"mimir_ngram_7_0.2/non-members/{domain}.jsonl", "mimir-7gram", None))
+        n = len(nonmembers)  # balanced: the first n members
+        docs = [Document(f"m{i}", d.text, 1, d.error) for i, d in enumerate(members[:n])]
+        docs += [Document(f"n{i}", d.text, 0, d.error) for i, d in enumerate(nonmembers)]
+        splits.append(Split("mimir-7gram", f"mimir-{domain}", docs))
+    return splits
+
+
+def _load_arxivtection(root: Path | None) -> list[Split]:
+    path = _need(root, "arxivtection/arXivTection.csv", "arxivtection", None)
+    docs = read_documents(path, text_field="Example_A", label_field="Label")
+    groups = [row["ID"] for row in _csv_rows(path)]
+    return [Split("arxivtection", "arxivtection", docs, groups)]
+
+
+def _load_booktection(root: Path | None) -> list[Split]:
+    path = _need(root, "booktection128/passages.csv", "booktection", None)
+    rows = _csv_rows(path)
+    docs = read_documents(path)
+    docs = [Document(f"{r['book']}#{r['passage_idx']}", d.text, d.label, d.error) for r, d in zip(rows, docs)]
+    return [Split("booktection", "booktection", docs, [r["book"] for r in rows])]
+
+
+def _load_gutenberg(root: Path | None) -> list[Split]:
+    return [Split("gutenberg", "gutenberg", read_documents(_need(root, "gutenberg_blind", "gutenberg", None)))]
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+_PILE = ("pythia", "gpt-neo", "gpt-j", "gptj", "neox")
+SUITES.add("wikimia", Suite(
+    "wikimia", "WikiMIA (Shi et al. 2024): Wikipedia event texts cut to 32/64/128/256 words; members from before 2017, non-members from 2023",
+    "models trained 2017 to early 2023: Pythia, GPT-Neo/NeoX, OPT, LLaMA-1/2", _PILE + ("opt-", "llama-1", "llama-2", "llama2"),
+    "wikimia/{32,64,128,256}.jsonl", _load_wikimia, "swj0419/WikiMIA",
+))
+SUITES.add("mimir-7gram", Suite(
+    "mimir-7gram", "MIMIR (Duan et al. 2024), Pile train vs Pile test, 7-gram overlap < 20%, 7 domains, balanced",
+    "models trained on the Pile: Pythia, GPT-Neo, GPT-J, GPT-NeoX-20B", _PILE,
+    "mimir_ngram_7_0.2/{members,non-members}/<domain>.jsonl", _load_mimir,
+))
+SUITES.add("arxivtection", Suite(
+    "arxivtection", "arXivTection (Duarte et al. 2024): ~128-token passages of 25 arXiv papers before 2022 and 25 from 2023",
+    "models with a training cutoff in 2022 to 2023", ("llama-2", "llama2", "gpt-3.5", "mistral-7b-v0.1"),
+    "arxivtection/arXivTection.csv", _load_arxivtection,
+))
+SUITES.add("booktection", Suite(
+    "booktection", "BookTection (Duarte et al. 2024): ~128-token passages of 105 books before 2022 (presumed members) and 60 from 2023",
+    "models with a training cutoff in 2022 to 2023 (presumed, not confirmed)", ("llama-2", "llama2", "gpt-3.5", "mistral-7b-v0.1"),
+    "booktection128/passages.csv", _load_booktection,
+))
+SUITES.add("gutenberg", Suite(
+    "gutenberg", "Project Gutenberg book openings, 120 to 150 words (Das, Zhang and Tramer 2024)",
+    "presumed members for models trained on PG-19 / RedPajama books (origin not fully documented)", ("redpajama", "open_llama", "openllama"),
+    "gutenberg_blind/{member,nonmember}/<i>.txt", _load_gutenberg,
+))
+
+
+def load_suite(name_or_path: str, data_dir: str | Path | None = None) -> tuple[Suite, list[Split]]:
+    """A registered suite, a user file or folder with texts and labels, or a JSON suite config.
+
+    A config file (``.json``) holds ``{"name": ..., "path": ..., "text_field": ...,
+    "label_field": ..., "valid_for": "..."}``; ``path`` is relative to the config file.
+    """
+    root = resolve_data_dir(data_dir)
+    if name_or_path in SUITES:
+        suite = SUITES.get(name_or_path)
+        return suite, suite.load(root)
+    path = Path(name_or_path).expanduser()
+    if path.suffix == ".json" and path.is_file():
+        try:
+            cfg = json.loads(path.read_text(encoding="utf-8"))
+            target = (path.parent / cfg["path"]).resolve()
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"suite config {path.name}: needs JSON with at least a 'path' ({exc})") from None
+        docs = read_documents(target, text_field=cfg.get("text_field"), label_field=cfg.get("label_field", "label"), id_field=cfg.get("id_field"))
+        name = str(cfg.get("name", path.stem))
+        return _user_suite(name, cfg.get("valid_for", "unknown"), str(target)), [Split(name, name, docs)]
+    if path.exists():
+        docs = read_documents(path)
+        return _user_suite(path.stem, "unknown (user data)", str(path)), [Split(path.stem, path.stem, docs)]
+    raise InputError(f"{name_or_path!r} is neither a suite nor an existing file or folder. {SUITES.suggest(name_or_path)}")
+
+
+def _user_suite(name: str, valid_for: str, files: str) -> Suite:
+    return Suite(name, f"user data: {files}", valid_for, (), files, lambda _root: [])

@@ -1,0 +1,93 @@
+"""Suites read from a data directory laid out like shared/data, and the benchmark runner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import random_sentences
+
+from llm_mia.benchmark import limit_split, run_bench
+from llm_mia.cli import main
+from llm_mia.errors import InputError, UnknownNameError
+from llm_mia.suites import SUITES, load_suite
+
+
+@pytest.fixture()
+def data_dir(tmp_path):
+    root = tmp_path / "data"
+    (root / "wikimia").mkdir(parents=True)
+    for n in (32, 64, 128, 256):
+        rows = [{"input": t, "label": 1} for t in random_sentences(20, seed=n)]
+        rows += [{"input": t + " In 2023.", "label": 0} for t in random_sentences(20, seed=n + 1)]
+        (root / "wikimia" / f"{n}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for sub in ("members", "non-members"):
+        (root / "mimir_ngram_7_0.2" / sub).mkdir(parents=True)
+    for domain in ("wikipedia", "github", "pile_cc", "pubmed", "arxiv", "dm", "hackernews"):
+        (root / "mimir_ngram_7_0.2/members" / f"{domain}.jsonl").write_text("".join(json.dumps(t) + "\n" for t in random_sentences(9, seed=1)))
+        (root / "mimir_ngram_7_0.2/non-members" / f"{domain}.jsonl").write_text("".join(json.dumps(t) + "\n" for t in random_sentences(4, seed=2)))
+    (root / "booktection128").mkdir()
+    lines = ["book,passage_idx,label,text"] + [f"Book{b},{i},{int(b < 2)},\"{t}\"" for b in range(4) for i, t in enumerate(random_sentences(3, seed=b))]
+    (root / "booktection128" / "passages.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_registered_suites_load_and_balance(data_dir):
+    assert set(SUITES) >= {"wikimia", "mimir-7gram", "arxivtection", "booktection", "gutenberg"}
+    _, splits = load_suite("wikimia", data_dir)
+    assert [s.name for s in splits] == ["wikimia-32", "wikimia-64", "wikimia-128", "wikimia-256"]
+    assert [d.label for d in splits[0].documents].count(1) == 20
+    _, mimir = load_suite("mimir-7gram", data_dir)
+    assert len(mimir) == 7 and all(len(s.documents) == 8 for s in mimir)  # first 4 members, 4 non-members
+    assert [d.label for d in mimir[0].documents] == [1] * 4 + [0] * 4
+    _, (books,) = load_suite("booktection", data_dir)
+    assert books.groups[:3] == ["Book0"] * 3 and books.documents[0].id == "Book0#0"
+    assert books.fingerprint == load_suite("booktection", data_dir)[1][0].fingerprint
+
+
+def test_missing_data_says_where_it_looked(data_dir, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InputError, match="arxivtection/arXivTection.csv"):
+        load_suite("arxivtection", data_dir)
+    monkeypatch.delenv("LLM_MIA_DATA", raising=False)
+    with pytest.raises(InputError, match="no data directory"):
+        load_suite("gutenberg")
+    with pytest.raises(InputError, match="Did you mean 'wikimia'"):
+        load_suite("wikimi")
+    assert isinstance(UnknownNameError("x"), KeyError)
+
+
+def test_user_file_and_config(data_dir, tmp_path):
+    suite, (split,) = load_suite(str(data_dir / "wikimia" / "32.jsonl"))
+    assert len(split.documents) == 40 and suite.valid_patterns == ()
+    cfg = tmp_path / "mine.json"
+    cfg.write_text(json.dumps({"name": "mine", "path": "data/wikimia/64.jsonl", "valid_for": "my model"}))
+    suite, (split,) = load_suite(str(cfg))
+    assert suite.name == "mine" and suite.valid_for == "my model" and len(split.documents) == 40
+
+
+def test_limit_split_keeps_both_classes(data_dir):
+    _, splits = load_suite("wikimia", data_dir)
+    small = limit_split(splits[0], 5)
+    assert [d.label for d in small.documents] == [1, 1, 1, 0, 0]
+
+
+def test_bench_table_has_model_free_column_and_warning(tiny_lm, data_dir, tmp_path):
+    out = tmp_path / "run"
+    res = run_bench("wikimia", model=tiny_lm, data_dir=data_dir, cache_dir=tmp_path / "c", n_bootstrap=50, out_dir=out)
+    table = res.table()
+    assert "model-free AUROC" in table and "| wikimia-32 | loss |" in table
+    assert res.labels_valid is False and "WARNING" in table and "not among the models" in table
+    # the non-members all end in "In 2023.": a bag of words sees it, an untrained tiny model does not
+    assert all(s.baseline.auroc > 0.85 for s in res.splits)
+    assert "separable without the model" in table
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["provenance"]["model_identity"] == tiny_lm.identity and len(saved["splits"]) == 4
+    assert (out / "table.md").exists() and (out / "scores" / "wikimia-32.jsonl").exists()
+
+
+def test_bench_group_level_and_cli(tiny_model_dir, data_dir, tmp_path, capsys):
+    code = main(["bench", "booktection", "--model", str(tiny_model_dir), "--data-dir", str(data_dir),
+                 "--cache-dir", str(tmp_path / "c"), "--bootstrap", "20", "--no-progress", "--detectors", "loss,min_k"])
+    out = capsys.readouterr().out
+    assert code == 0 and "| booktection (per group) | loss |" in out and "2 / 2" in out
