@@ -173,6 +173,7 @@ def run_bench(
         names.append("ref")
     config = config or ScorerConfig()
     results = []
+    plots = "not written (no results folder)"
     out = Path(out_dir) if out_dir else None
     for split in splits:
         records = score_documents(
@@ -181,6 +182,7 @@ def run_bench(
         )
         if out is not None:
             write_jsonl(out / "scores" / f"{split.name}.jsonl", [r.to_json() for r in records])
+            plots = _plot(records, out / "plots", split.name, lm.spec) if plots != "matplotlib not installed" else plots
         results.append(_evaluate_split(split, records, n_bootstrap, seed))
     labels_valid = None if not suite_obj.valid_patterns else suite_obj.labels_valid_for(lm.spec)
     provenance = {
@@ -201,6 +203,7 @@ def run_bench(
         "python": platform.python_version(),
         "machine": platform.machine(),
         "seconds": round(time.time() - started, 1),
+        "plots": plots,
     }
     result = BenchResult(suite_obj, lm.spec, lm.identity, labels_valid, results, provenance)
     if out is not None:
@@ -241,6 +244,20 @@ def _group_level(split: Split, records: list[ScoreRecord], n_bootstrap: int, see
         return evaluate(grouped, n_bootstrap=n_bootstrap, seed=seed)
     except EvaluationError:  # too few groups of a class: the passage-level table still stands
         return None
+
+
+def _plot(records: list[ScoreRecord], folder: Path, split: str, model: str) -> str:
+    """ROC (log axes) and histograms as PNG; says why not when matplotlib is missing."""
+    try:
+        from .plots import plot_histograms, plot_roc
+    except ImportError:
+        return "matplotlib not installed"
+    try:
+        plot_roc(records, folder / f"{split}_roc.png", title=f"{split}, {model}")
+        plot_histograms(records, folder / f"{split}_hist.png", title=f"{split}, {model}")
+    except ImportError:
+        return "matplotlib not installed"
+    return "plots/<split>_roc.png, plots/<split>_hist.png"
 
 
 def _mean(values: list[float | None]) -> float | None:

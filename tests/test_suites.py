@@ -84,6 +84,8 @@ def test_bench_table_has_model_free_column_and_warning(tiny_lm, data_dir, tmp_pa
     saved = json.loads((out / "results.json").read_text())
     assert saved["provenance"]["model_identity"] == tiny_lm.identity and len(saved["splits"]) == 4
     assert (out / "table.md").exists() and (out / "scores" / "wikimia-32.jsonl").exists()
+    assert (out / "plots" / "wikimia-32_roc.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "plots" / "wikimia-256_hist.png").stat().st_size > 1000
 
 
 def test_bench_group_level_and_cli(tiny_model_dir, data_dir, tmp_path, capsys):
