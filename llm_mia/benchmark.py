@@ -21,7 +21,8 @@ from .evaluation import EvaluationReport, evaluate
 from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .pipeline import resolve_detectors, score_documents
 from .scoring import Scorer, ScorerConfig
-from .suites import Split, Suite, load_suite
+from .controlled import ControlledConfig, prepare
+from .suites import SUITES, Split, Suite, load_suite
 from .types import STATUS_OK, ScoreRecord
 
 
@@ -160,13 +161,20 @@ def run_bench(
     progress: bool = False,
     out_dir: str | Path | None = None,
     command: str | None = None,
+    controlled: ControlledConfig | None = None,
 ) -> BenchResult:
     """Score and evaluate every split of ``suite``; write a results folder when ``out_dir`` is set."""
     started = time.time()
-    suite_obj, splits = load_suite(suite, data_dir)
+    if suite == "controlled":
+        cfg = controlled or ControlledConfig(base_model=model if isinstance(model, str) else DEFAULT_MODEL)
+        lm, ref, splits = prepare(cfg, data_dir)
+        suite_obj = SUITES.get("controlled")
+        config = config or ScorerConfig(max_tokens=cfg.max_tokens)  # score what was trained on
+    else:
+        suite_obj, splits = load_suite(suite, data_dir)
+        lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
+        ref = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
     splits = [limit_split(s, limit) for s in splits]
-    lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
-    ref = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
     names = [d.name for d in resolve_detectors(detectors)]
     if ref is not None and detectors is None:
         names.append("ref")
@@ -196,6 +204,7 @@ def run_bench(
         "detectors": names,
         "splits": {s.name: s.fingerprint for s in splits},
         "limit": limit,
+        "controlled": None if suite != "controlled" else asdict(cfg),
         "bootstrap": n_bootstrap,
         "seed": seed,
         "packages": _versions(),

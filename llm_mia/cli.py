@@ -12,6 +12,7 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
@@ -106,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
     be.add_argument("--out", default=None, help="results folder: results.json, table.md, scores/<split>.jsonl")
     be.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    be.add_argument("--small", action="store_true", help="controlled split: the small setting (for CI)")
     be.set_defaults(func=_cmd_bench)
 
     sub.add_parser("suites", help="list the benchmark suites").set_defaults(func=_cmd_suites)
@@ -171,6 +173,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .benchmark import run_bench
+    from .controlled import SMALL, ControlledConfig
 
     try:
         config = ScorerConfig(max_tokens=args.max_tokens, batch_size=args.batch_size)
@@ -190,6 +193,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         out_dir=args.out,
         command="llm-mia " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
+        controlled=replace(SMALL if args.small else ControlledConfig(), base_model=args.model),
     )
     print(result.table())
     if args.out:

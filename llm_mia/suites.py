@@ -70,7 +70,7 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def _need(path: Path | None, rel: str, suite: str, hub: str | None) -> Path:
+def find_data(path: Path | None, rel: str, suite: str, hub: str | None) -> Path:
     """The local file, or a clear error naming where we looked and the alternatives."""
     if path is not None and (path / rel).exists():
         return path / rel
@@ -105,7 +105,7 @@ def _load_wikimia(root: Path | None) -> list[Split]:
             try:
                 rows = _hub_rows("swj0419/WikiMIA", f"WikiMIA_length{n}")
             except InputError:
-                _need(root, rel, "wikimia", "swj0419/WikiMIA")
+                find_data(root, rel, "wikimia", "swj0419/WikiMIA")
                 raise
             docs = [Document(str(i), r["input"], int(r["label"])) for i, r in enumerate(rows)]
         splits.append(Split("wikimia", f"wikimia-{n}", docs))
@@ -118,8 +118,8 @@ MIMIR_DOMAINS = ("wikipedia", "github", "pile_cc", "pubmed", "arxiv", "dm", "hac
 def _load_mimir(root: Path | None) -> list[Split]:
     splits = []
     for domain in MIMIR_DOMAINS:
-        members = read_documents(_need(root, f"mimir_ngram_7_0.2/members/{domain}.jsonl", "mimir-7gram", None))
-        nonmembers = read_documents(_need(root, f"mimir_ngram_7_0.2/non-members/{domain}.jsonl", "mimir-7gram", None))
+        members = read_documents(find_data(root, f"mimir_ngram_7_0.2/members/{domain}.jsonl", "mimir-7gram", None))
+        nonmembers = read_documents(find_data(root, f"mimir_ngram_7_0.2/non-members/{domain}.jsonl", "mimir-7gram", None))
         n = len(nonmembers)  # balanced: the first n members
         docs = [Document(f"m{i}", d.text, 1, d.error) for i, d in enumerate(members[:n])]
         docs += [Document(f"n{i}", d.text, 0, d.error) for i, d in enumerate(nonmembers)]
@@ -128,14 +128,14 @@ def _load_mimir(root: Path | None) -> list[Split]:
 
 
 def _load_arxivtection(root: Path | None) -> list[Split]:
-    path = _need(root, "arxivtection/arXivTection.csv", "arxivtection", None)
+    path = find_data(root, "arxivtection/arXivTection.csv", "arxivtection", None)
     docs = read_documents(path, text_field="Example_A", label_field="Label")
     groups = [row["ID"] for row in _csv_rows(path)]
     return [Split("arxivtection", "arxivtection", docs, groups)]
 
 
 def _load_booktection(root: Path | None) -> list[Split]:
-    path = _need(root, "booktection128/passages.csv", "booktection", None)
+    path = find_data(root, "booktection128/passages.csv", "booktection", None)
     rows = _csv_rows(path)
     docs = read_documents(path)
     docs = [Document(f"{r['book']}#{r['passage_idx']}", d.text, d.label, d.error) for r, d in zip(rows, docs)]
@@ -143,7 +143,7 @@ def _load_booktection(root: Path | None) -> list[Split]:
 
 
 def _load_gutenberg(root: Path | None) -> list[Split]:
-    return [Split("gutenberg", "gutenberg", read_documents(_need(root, "gutenberg_blind", "gutenberg", None)))]
+    return [Split("gutenberg", "gutenberg", read_documents(find_data(root, "gutenberg_blind", "gutenberg", None)))]
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
@@ -176,6 +176,18 @@ SUITES.add("gutenberg", Suite(
     "gutenberg", "Project Gutenberg book openings, 120 to 150 words (Das, Zhang and Tramer 2024)",
     "presumed members for models trained on PG-19 / RedPajama books (origin not fully documented)", ("redpajama", "open_llama", "openllama"),
     "gutenberg_blind/{member,nonmember}/<i>.txt", _load_gutenberg,
+))
+
+
+def _controlled_only(root: Path | None) -> list[Split]:
+    raise InputError("the controlled split trains a model: run it with llm-mia bench controlled (or run_bench)")
+
+
+SUITES.add("controlled", Suite(
+    "controlled", "Book excerpts (gutenberg_blind) dealt i.i.d. into members and non-members; a copy of the base model "
+    "is trained on the members (seen once or 4 times) and is the target, the base model the reference",
+    "the trained copy (ground truth by construction)", ("+controlled",),
+    "gutenberg_blind/ (labels ignored)", _controlled_only,
 ))
 
 
