@@ -167,7 +167,7 @@ def run_bench(
     started = time.time()
     if suite == "controlled":
         cfg = controlled or ControlledConfig(base_model=model if isinstance(model, str) else DEFAULT_MODEL)
-        lm, ref, splits = prepare(cfg, data_dir)
+        lm, ref, splits = prepare(cfg, data_dir, progress=progress)
         suite_obj = SUITES.get("controlled")
         config = config or ScorerConfig(max_tokens=cfg.max_tokens)  # score what was trained on
     else:

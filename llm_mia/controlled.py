@@ -71,9 +71,12 @@ def assign(pool: list[str], config: ControlledConfig) -> tuple[dict[int, list[st
     return members, order[start : start + config.n_nonmembers]
 
 
-def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: ControlledConfig) -> None:
+def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: ControlledConfig, *, progress: bool = False) -> None:
     """One shuffled pass over every member repeated ``exposure`` times (AdamW, in place)."""
+    import sys
+
     import torch
+    from tqdm import tqdm
 
     corpus = [t for e, texts in members.items() for t in texts for _ in range(e)]
     random.Random(config.seed + 1).shuffle(corpus)
@@ -82,7 +85,8 @@ def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: Con
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
-    for b in range(0, len(corpus), config.batch_size):
+    steps = range(0, len(corpus), config.batch_size)
+    for b in tqdm(steps, desc="training on members", unit="step", disable=not progress, file=sys.stderr):
         ids = [tok(t)["input_ids"][: config.max_tokens] for t in corpus[b : b + config.batch_size]]
         width = max(map(len, ids))
         x = torch.full((len(ids), width), pad, dtype=torch.long)
@@ -98,14 +102,16 @@ def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: Con
     model.eval()
 
 
-def prepare(config: ControlledConfig, data_dir: str | Path | None = None) -> tuple[LoadedModel, LoadedModel, list[Split]]:
+def prepare(
+    config: ControlledConfig, data_dir: str | Path | None = None, *, progress: bool = False
+) -> tuple[LoadedModel, LoadedModel, list[Split]]:
     """(trained target, untouched reference, splits): one split per exposure, members of that
     exposure against all non-members."""
     members, nonmembers = assign(excerpts(data_dir), config)
     folder = cache_home() / "controlled" / config.key()
     if not (folder / "complete.json").exists():
         lm = load_model(config.base_model, device="cpu")
-        train_on_members(lm, members, config)
+        train_on_members(lm, members, config, progress=progress)
         tmp = folder.with_name(folder.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         lm.model.save_pretrained(tmp)

@@ -36,3 +36,16 @@ def test_wikimia_slice_end_to_end(tmp_path, capsys):
     assert [s["n_documents"] for s in saved["splits"]] == [10, 10, 10, 10]
     assert all(s["evaluation"]["rows"][0]["n_members"] == 5 for s in saved["splits"])
     assert (out / "plots" / "wikimia-32_roc.png").exists()
+
+
+@pytest.mark.skipif(not (DATA / "gutenberg_blind").exists(), reason=f"no gutenberg_blind under {DATA}")
+def test_small_controlled_split_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["bench", "controlled", "--small", "--data-dir", str(DATA), "--bootstrap", "100",
+                 "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--no-progress"])
+    table = capsys.readouterr().out
+    assert code == 0 and "| controlled-x4 | ref |" in table and "WARNING" not in table
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["labels_valid_for_model"] is True
+    assert [s["n_documents"] for s in saved["splits"]] == [24, 24]
+    assert saved["provenance"]["controlled"]["n_members_per_exposure"] == 8
