@@ -69,7 +69,7 @@ def model_free_auroc(
     folds: int = 5,
     min_count: int = 2,
     seed: int = 0,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = metrics.N_BOOTSTRAP,
 ) -> BaselineResult:
     """Out-of-fold AUROC of the bag-of-words classifier (stratified ``folds``-fold CV, seeded)."""
     y = np.asarray(labels, dtype=int)

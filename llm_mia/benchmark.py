@@ -17,7 +17,7 @@ import numpy as np
 from .baseline import BaselineResult, model_free_auroc
 from .data import write_jsonl
 from .errors import EvaluationError
-from .evaluation import EvaluationReport, evaluate
+from .evaluation import N_BOOTSTRAP, EvaluationReport, evaluate
 from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .pipeline import resolve_detectors, score_documents
 from .scoring import Scorer, ScorerConfig
@@ -156,7 +156,7 @@ def run_bench(
     config: ScorerConfig | None = None,
     cache_dir: str | Path | None = None,
     limit: int | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     progress: bool = False,
     out_dir: str | Path | None = None,

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from . import metrics
+from .metrics import N_BOOTSTRAP
 from .errors import EvaluationError
 from .types import STATUS_OK, ScoreRecord
 
 FPR_BUDGETS = (0.01, 0.001)
-N_BOOTSTRAP = 1000
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ import numpy as np
 from scipy import stats
 
 
+N_BOOTSTRAP = 1000
+"""Default number of bootstrap resamples everywhere."""
+
+
 def _split(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true)
     s = np.asarray(y_score, dtype=np.float64)
@@ -111,7 +115,7 @@ def bootstrap_ci(
     y_score: np.ndarray,
     statistic: str | Callable[[np.ndarray, np.ndarray, int], np.ndarray],
     *,
-    n_resamples: int = 1000,
+    n_resamples: int = N_BOOTSTRAP,
     confidence: float = 0.95,
     seed: int = 0,
     budget: float = 0.01,
