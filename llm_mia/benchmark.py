@@ -189,7 +189,8 @@ def run_bench(
         )
         if out is not None:
             write_jsonl(out / "scores" / f"{split.name}.jsonl", [r.to_json() for r in records])
-            plots = _plot(records, out / "plots", split.name, lm.spec) if plots != "matplotlib not installed" else plots
+            if plots != "matplotlib not installed":  # no point trying again for each split
+                plots = _plot(records, out / "plots", split.name, lm.spec)
         results.append(_evaluate_split(split, records, n_bootstrap, seed))
     labels_valid = None if not suite_obj.valid_patterns else suite_obj.labels_valid_for(lm.spec)
     provenance = {
@@ -256,10 +257,8 @@ def _group_level(split: Split, records: list[ScoreRecord], n_bootstrap: int, see
 
 def _plot(records: list[ScoreRecord], folder: Path, split: str, model: str) -> str:
     """ROC (log axes) and histograms as PNG; says why not when matplotlib is missing."""
-    try:
-        from .plots import plot_histograms, plot_roc
-    except ImportError:
-        return "matplotlib not installed"
+    from .plots import plot_histograms, plot_roc  # imports matplotlib only when called
+
     try:
         plot_roc(records, folder / f"{split}_roc.png", title=f"{split}, {model}")
         plot_histograms(records, folder / f"{split}_hist.png", title=f"{split}, {model}")
