@@ -132,18 +132,36 @@ class BenchResult:
         }
 
 
-def limit_split(split: Split, limit: int | None) -> Split:
-    """The first ceil(limit/2) members and floor(limit/2) non-members, in input order."""
+def limit_split(split: Split, limit: int | None, seed: int = 0) -> Split:
+    """A seeded random subset of about ``limit`` documents, half members, half non-members.
+
+    Members get ceil(limit/2) places, non-members floor(limit/2). When the split has groups
+    (books), whole groups are drawn until the class's share is reached, so that group-level
+    scores stay meaningful. Documents keep their input order. For one seed a larger limit
+    gives a superset of a smaller one, so cached statistics carry over when a run is extended.
+    """
     if limit is None:
         return split
+    rng = np.random.default_rng(seed)
     want = {1: (limit + 1) // 2, 0: limit // 2}
-    keep = []
-    for i, d in enumerate(split.documents):
-        if d.label in want and want[d.label] > 0:
-            want[d.label] -= 1
-            keep.append(i)
-    groups = [split.groups[i] for i in keep] if split.groups else None
-    return Split(split.suite, split.name, [split.documents[i] for i in keep], groups)
+    keep: set[int] = set()
+    for label, quota in want.items():
+        if quota == 0:
+            continue
+        units: dict[str, list[int]] = defaultdict(list)  # a group, or each document alone
+        for i, d in enumerate(split.documents):
+            if d.label == label:
+                units[split.groups[i] if split.groups else str(i)].append(i)
+        names = list(units)
+        taken = 0
+        for j in rng.permutation(len(names)):
+            if taken >= quota:
+                break
+            keep.update(units[names[j]])
+            taken += len(units[names[j]])
+    order = sorted(keep)
+    groups = [split.groups[i] for i in order] if split.groups else None
+    return Split(split.suite, split.name, [split.documents[i] for i in order], groups)
 
 
 def run_bench(
@@ -174,7 +192,7 @@ def run_bench(
         suite_obj, splits = load_suite(suite, data_dir)
         lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
         ref = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
-    splits = [limit_split(s, limit) for s in splits]
+    splits = [limit_split(s, limit, seed) for s in splits]
     names = [d.name for d in resolve_detectors(detectors)]
     if ref is not None and detectors is None:
         names.append("ref")

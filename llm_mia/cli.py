@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
     be.add_argument("--data-dir", default=None, help="data directory (default: $LLM_MIA_DATA)")
     be.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
-    be.add_argument("--limit", type=int, default=None, help="per split, the first limit/2 members and limit/2 non-members")
+    be.add_argument("--limit", type=int, default=None, help="per split, a seeded random sample of limit/2 members and limit/2 non-members (whole books where the split has them)")
     be.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document")
     be.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     be.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")

@@ -66,10 +66,24 @@ def test_user_file_and_config(data_dir, tmp_path):
     assert suite.name == "mine" and suite.valid_for == "my model" and len(split.documents) == 40
 
 
-def test_limit_split_keeps_both_classes(data_dir):
+def test_limit_split_is_seeded_balanced_and_nested(data_dir):
     _, splits = load_suite("wikimia", data_dir)
     small = limit_split(splits[0], 5)
     assert [d.label for d in small.documents] == [1, 1, 1, 0, 0]
+    assert small.documents == limit_split(splits[0], 5).documents  # same seed, same subset
+    ids = lambda s: {d.id for d in s.documents}
+    assert ids(small) != ids(limit_split(splits[0], 5, seed=1))
+    assert ids(small) <= ids(limit_split(splits[0], 12))  # extending a run reuses what was scored
+    position = {d.id: i for i, d in enumerate(splits[0].documents)}
+    assert [position[d.id] for d in small.documents] == sorted(position[d.id] for d in small.documents)
+
+
+def test_limit_split_takes_whole_groups(data_dir):
+    _, (split,) = load_suite("booktection", data_dir)  # 4 books of 3 passages, 2 members
+    small = limit_split(split, 4)
+    assert small.groups is not None and len(set(small.groups)) == 2
+    assert all(small.groups.count(g) == 3 for g in set(small.groups))
+    assert sorted(d.label for d in small.documents) == [0, 0, 0, 1, 1, 1]
 
 
 def test_bench_table_has_model_free_column_and_warning(tiny_lm, data_dir, tmp_path):
