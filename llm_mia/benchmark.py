@@ -8,7 +8,6 @@ import platform
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from .evaluation import N_BOOTSTRAP, EvaluationReport, evaluate
 from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .pipeline import resolve_detectors, score_documents
 from .scoring import Scorer, ScorerConfig
+from .settings import package_versions
 from .controlled import ControlledConfig, prepare
 from .suites import SUITES, Split, Suite, load_suite
 from .types import STATUS_OK, ScoreRecord
@@ -226,7 +226,7 @@ def run_bench(
         "controlled": None if suite != "controlled" else asdict(cfg),
         "bootstrap": n_bootstrap,
         "seed": seed,
-        "packages": _versions(),
+        "packages": package_versions(),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "seconds": round(time.time() - started, 1),
@@ -288,14 +288,3 @@ def _plot(records: list[ScoreRecord], folder: Path, split: str, model: str) -> s
 def _mean(values: list[float | None]) -> float | None:
     kept = [v for v in values if v is not None]
     return float(np.mean(kept)) if kept else None
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("llm-mia", "torch", "transformers", "numpy", "scipy", "gguf"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-

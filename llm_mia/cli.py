@@ -19,10 +19,15 @@ from . import __version__
 from .detectors.min_k import DEFAULT_K
 from .errors import LlmMiaError
 from .evaluation import N_BOOTSTRAP
+from .check import CheckSettings
+from .demo import DEMO_EXCERPT_WORDS
+from .controlled import ControlledConfig
 from .models import DEFAULT_MODEL
 from .scoring import ScorerConfig
 
 DEFAULTS = ScorerConfig()
+CHECK_DEFAULTS = CheckSettings()
+CONTROLLED_DEFAULTS = ControlledConfig()
 
 EXAMPLES_SCORE = """examples:
   llm-mia score data.jsonl -o scores.jsonl
@@ -31,10 +36,38 @@ EXAMPLES_SCORE = """examples:
   llm-mia score data.jsonl -o scores.jsonl --model gemma3-270m --reference-model smollm2-135m --detectors loss,ref
   cat data.jsonl | llm-mia score - -o scores.jsonl --no-progress
 """
+EXAMPLES_CHECK = """examples:
+  llm-mia check my_book.txt --reference unpublished_chapters/
+  llm-mia check articles/ --reference articles_2025/ --unit document --html report.html
+  llm-mia check my_book.txt                # no reference: scores only, no p-value
+"""
 EXAMPLES_EVAL = """examples:
   llm-mia eval scores.jsonl
   llm-mia eval scores.jsonl --json metrics.json --bootstrap 2000 --seed 1
 """
+
+
+def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAULTS.excerpt_words) -> None:
+    """Options shared by check and demo."""
+    p.add_argument("--excerpt-words", type=int, default=excerpt_words, help=f"excerpt length in words for --unit book (default {excerpt_words})")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test (default: {DEFAULT_MODEL})")
+    p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
+    p.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
+    p.add_argument("--alpha", type=float, default=CHECK_DEFAULTS.alpha, help=f"significance level of the verdict (default {CHECK_DEFAULTS.alpha})")
+    p.add_argument("--splits", type=int, default=CHECK_DEFAULTS.n_splits, help=f"random splits of the collection test (default {CHECK_DEFAULTS.n_splits})")
+    p.add_argument("--permutations", type=int, default=CHECK_DEFAULTS.n_permutations, help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the splits and permutations (default 0)")
+    p.add_argument("--drop-overlap", action="store_true", help="leave out suspect texts that share 13+ words with a reference text (default: stop with an error)")
+    p.add_argument("--html", default="check-report.html", help="HTML report (default: check-report.html; '' for none)")
+    p.add_argument("--json", default=None, help="also write the full result as JSON here")
+    p.add_argument("--text-field", default=None, help="text field of JSONL/CSV input (default: text, else input)")
+    p.add_argument("--max-tokens", type=int, default=None, help="tokens kept per text (default: 1024, or the model's context length if shorter)")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
+    p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights dtype (half precision on GPU only)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +141,34 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--out", default=None, help="results folder: results.json, table.md, scores/<split>.jsonl")
     be.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     be.add_argument("--small", action="store_true", help="controlled split: the small setting (for CI)")
+    be.add_argument("--members", type=int, default=None, help="controlled split: members per exposure (default %d)" % CONTROLLED_DEFAULTS.n_members_per_exposure)
+    be.add_argument("--nonmembers", type=int, default=None, help="controlled split: non-members (default %d)" % CONTROLLED_DEFAULTS.n_nonmembers)
+    be.add_argument("--exposures", default=None, help="controlled split: comma-separated times each member group is seen (default %s)" % ",".join(map(str, CONTROLLED_DEFAULTS.exposures)))
     be.set_defaults(func=_cmd_bench)
+
+    ch = sub.add_parser(
+        "check",
+        help="was this book, collection or document in the training data? (p-values, HTML report)",
+        epilog=EXAMPLES_CHECK,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Test suspect texts against reference texts known not to be in the training data. "
+        "INPUT and --reference: .txt/.md (a book: cut into excerpts), .epub (needs the 'epub' extra), "
+        "a folder of texts, .jsonl/.csv/.parquet.",
+    )
+    ch.add_argument("input", help="the suspect book, folder or file")
+    ch.add_argument("--reference", default=None, help="known non-members of the same kind (without them no p-value is claimed)")
+    ch.add_argument("--unit", choices=["book", "document"], default=None, help="book: cut texts into excerpts; document: each text as is (default: book for one text file)")
+    _check_options(ch)
+    ch.set_defaults(func=_cmd_check)
+
+    de = sub.add_parser(
+        "demo",
+        help="a check whose answer is known: Python's standard library (member) against llm-mia's own 2026 code (non-member)",
+        description="Writes the demo texts to --dir and runs llm-mia check on them (see llm_mia/demo.py).",
+    )
+    de.add_argument("--dir", default="llm-mia-demo", help="where to write the demo texts (default: llm-mia-demo)")
+    _check_options(de, excerpt_words=DEMO_EXCERPT_WORDS)
+    de.set_defaults(func=_cmd_demo)
 
     sub.add_parser("suites", help="list the benchmark suites").set_defaults(func=_cmd_suites)
     sub.add_parser("models", help="list the embedded models and other model specs").set_defaults(func=_cmd_models)
@@ -173,8 +233,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .benchmark import run_bench
-    from .controlled import SMALL, ControlledConfig
-
     try:
         config = ScorerConfig(max_tokens=args.max_tokens, batch_size=args.batch_size)
     except ValueError as exc:
@@ -193,12 +251,90 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         out_dir=args.out,
         command="llm-mia " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
-        controlled=replace(SMALL if args.small else ControlledConfig(), base_model=args.model),
+        controlled=_controlled_config(args),
     )
     print(result.table())
     if args.out:
         print(f"results written to {args.out}", file=sys.stderr)
     return 0
+
+
+def _controlled_config(args: argparse.Namespace) -> ControlledConfig:
+    from .controlled import SMALL
+
+    changes: dict[str, object] = {"base_model": args.model}
+    if args.members is not None:
+        changes["n_members_per_exposure"] = args.members
+    if args.nonmembers is not None:
+        changes["n_nonmembers"] = args.nonmembers
+    if args.exposures is not None:
+        try:
+            changes["exposures"] = tuple(int(e) for e in args.exposures.split(",") if e.strip())
+        except ValueError:
+            raise LlmMiaError(f"--exposures takes comma-separated whole numbers, not {args.exposures!r}") from None
+    counts = [changes.get("n_members_per_exposure", 1), changes.get("n_nonmembers", 1), *changes.get("exposures", ())]  # type: ignore[misc]
+    if not changes.get("exposures", (1,)) or any(int(v) < 1 for v in counts):  # type: ignore[call-overload]
+        raise LlmMiaError("--members, --nonmembers and --exposures must be at least 1")
+    return replace(SMALL if args.small else ControlledConfig(), **changes)  # type: ignore[arg-type]
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .check import run_check
+    from .models import load_model
+    from .report import summary, to_html, to_json
+
+    settings = CheckSettings(
+        unit=args.unit,
+        excerpt_words=args.excerpt_words,
+        detectors=tuple(d.strip() for d in args.detectors.split(",") if d.strip()) if args.detectors else None,
+        alpha=args.alpha,
+        n_splits=args.splits,
+        n_permutations=args.permutations,
+        seed=args.seed,
+        drop_overlap=args.drop_overlap,
+    )
+    try:
+        config = ScorerConfig(max_tokens=args.max_tokens, batch_size=args.batch_size)
+    except ValueError as exc:
+        raise LlmMiaError(str(exc)) from None
+    load = dict(device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code, progress=not args.no_progress)
+    result = run_check(
+        args.input,
+        args.reference,
+        model=load_model(args.model, **load),
+        reference_model=None if args.reference_model is None else load_model(args.reference_model, **load),
+        settings=settings,
+        config=config,
+        cache_dir=args.cache_dir,
+        text_field=args.text_field,
+        progress=not args.no_progress,
+    )
+    if args.html:
+        Path(args.html).write_text(to_html(result), encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(result), indent=2, ensure_ascii=False), encoding="utf-8")
+    print(summary(result, args.html or None))
+    return 0
+
+
+DEMO_ABOUT = """
+About this demo: the suspect texts are modules of Python's standard library, copied from this
+installation; CPython is on GitHub in countless copies, so they are almost certainly in the
+model's training data. The reference texts are llm-mia's own source code, written in 2026,
+after the embedded models were trained, so certainly not. A SIGNIFICANT verdict is the
+expected, correct answer. The model-free line shows how far the two sets differ even without
+the model (authors, decades, topics): that difference, not only training, can feed the test,
+which is why real checks need reference texts as close to the suspect ones as possible."""
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import write_demo_texts
+
+    args.input, args.reference = (str(p) for p in write_demo_texts(args.dir))
+    args.unit = "book"
+    code = _cmd_check(args)
+    print(DEMO_ABOUT)
+    return code
 
 
 def _cmd_suites(args: argparse.Namespace) -> int:

@@ -32,3 +32,16 @@ def _sha256_file(path: str, size: int, mtime_ns: int) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of llm-mia and the libraries its numbers depend on (for provenance)."""
+    from importlib import metadata
+
+    out = {}
+    for pkg in ("llm-mia", "torch", "transformers", "numpy", "scipy", "gguf"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

@@ -77,3 +77,32 @@ def tiny_bos_lm(tiny_bos_model_dir):
     from llm_mia import load_model
 
     return load_model(str(tiny_bos_model_dir), device="cpu")
+
+
+def train_on(lm, texts: list[str], steps: int = 150, lr: float = 3e-3, seed: int = 0) -> None:
+    """Fit ``lm``'s model in place on ``texts`` (full batch), so that they become members."""
+    import torch
+
+    torch.manual_seed(seed)
+    model, tok = lm.model, lm.tokenizer
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    batch = tok(texts, return_tensors="pt", padding=True)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    for _ in range(steps):
+        loss = model(**batch, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tiny_model_dir):
+    """(model fitted on 20 'member' sentences, the members, 40 held-out sentences never seen)."""
+    from llm_mia import load_model
+
+    lm = load_model(str(tiny_model_dir), device="cpu")
+    members = random_sentences(20, seed=300)
+    train_on(lm, members)
+    return lm, members, random_sentences(40, seed=400)

@@ -1,0 +1,189 @@
+"""Is `llm-mia check` calibrated, and how much text does it need? Measured on score files.
+
+Runs the collection test and the per-text tests of ``llm_mia.inference`` on scores that
+``llm-mia bench`` already wrote under ``benchmarks/results/`` (no model is run here):
+
+- negative control: suspect and reference drawn at random, disjoint, from one pool of
+  non-members; the share of p < 0.05 must stay at or below 5% (Clopper-Pearson 95% CI);
+- positive control: on the controlled split (a model trained on known members), n members
+  against the held-out non-members: how the p-value falls with n;
+- BookTection, per book: each book's passages against the passages of the 2023 books
+  (leaving the book itself out), with the caveat that those labels are presumed and made
+  for other models.
+
+    python benchmarks/check_validity.py            # writes results/check-validity.json and CHECK_VALIDITY.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from llm_mia.inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, collection_test, document_tests
+from llm_mia.pipeline import read_score_file
+from llm_mia.types import STATUS_OK, ScoreRecord
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SIZES = (10, 20, 50, 100, 200)
+
+NEGATIVE_POOLS = {  # name: (scores file, what the pool is)
+    "controlled non-members, trained model": ("controlled-smollm2-135m/scores/controlled-x1.jsonl", "100 held-out book excerpts under the model trained on the members"),
+    "gutenberg non-members, smollm2-135m": ("gutenberg-smollm2-135m/scores/gutenberg.jsonl", "book openings labelled non-member, base model"),
+    "booktection 2023 passages, smollm2-135m": ("booktection-smollm2-135m/scores/booktection.jsonl", "passages of books published in 2023, base model"),
+}
+POSITIVE = {  # exposure: scores file (members and held-out non-members of the controlled split)
+    "x1": "controlled-smollm2-135m/scores/controlled-x1.jsonl",
+    "x4": "controlled-smollm2-135m/scores/controlled-x4.jsonl",
+}
+LARGE_POSITIVE = "controlled-large-smollm2-135m/scores/controlled-x1.jsonl"  # optional: more members, for n = 100, 200
+BOOKTECTION = "booktection-smollm2-135m/scores/booktection.jsonl"
+
+
+def matrix(records: list[ScoreRecord], names: list[str]) -> np.ndarray:
+    rows = [[r.scores[n] for n in names] for r in records]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
+
+
+def usable(records: list[ScoreRecord]) -> tuple[list[ScoreRecord], list[str]]:
+    """Scored records with every detector's score, and the detector names."""
+    ok = [r for r in records if r.status == STATUS_OK]
+    names = [n for n in ok[0].scores if all(r.scores.get(n) is not None for r in ok)] if ok else []
+    return ok, names
+
+
+def share_ci(hits: int, n: int) -> dict[str, float]:
+    ci = stats.binomtest(hits, n).proportion_ci(0.95)
+    return {"share": hits / n, "ci_low": float(ci.low), "ci_high": float(ci.high), "hits": hits, "n": n}
+
+
+def negative_control(pool: list[ScoreRecord], names: list[str], n_s: int, n_r: int, repeats: int, splits: int, permutations: int, rng: np.random.Generator) -> dict:
+    x = matrix(pool, names)
+    coll, docs, docs_n = 0, 0, 0
+    for i in range(repeats):
+        order = rng.permutation(len(pool))
+        s, r = order[:n_s], order[n_s : n_s + n_r]
+        coll += collection_test(x[s], x[r], names, n_splits=splits, n_permutations=permutations, seed=i).p_value < 0.05
+        tests = document_tests([(str(j), dict(zip(names, x[j]))) for j in s], {n: x[r, k].tolist() for k, n in enumerate(names)})
+        docs += sum(t.p_value < 0.05 for t in tests)
+        docs_n += len(tests)
+    return {"n_suspect": n_s, "n_reference": n_r, "repeats": repeats, "collection_p_below_0.05": share_ci(int(coll), repeats),
+            "per_text_p_below_0.05": share_ci(int(docs), docs_n)}
+
+
+def positive_control(records: list[ScoreRecord], names: list[str], sizes: list[int], repeats: int, rng: np.random.Generator) -> list[dict]:
+    members = [r for r in records if r.label == 1]
+    reference = matrix([r for r in records if r.label == 0], names)
+    x = matrix(members, names)
+    out = []
+    for n in sizes:
+        if n > len(members):
+            continue
+        p = np.array([collection_test(x[rng.permutation(len(members))[:n]], reference, names, seed=i).p_value for i in range(repeats)])
+        out.append({"n_excerpts": n, "n_reference": len(reference), "repeats": repeats, "median_p": float(np.median(p)),
+                    "p90": float(np.percentile(p, 90)), "share_p_below_0.05": float(np.mean(p < 0.05)), "share_p_below_0.01": float(np.mean(p < 0.01))})
+    return out
+
+
+def per_book(records: list[ScoreRecord], names: list[str]) -> list[dict]:
+    books: dict[str, list[ScoreRecord]] = defaultdict(list)
+    for r in records:
+        books[r.id.rsplit("#", 1)[0]].append(r)
+    out = []
+    for book, recs in sorted(books.items()):
+        label = recs[0].label
+        ref = [r for b, rs in books.items() if b != book and rs[0].label == 0 for r in rs]
+        res = collection_test(matrix(recs, names), matrix(ref, names), names, seed=0)
+        out.append({"book": book, "label": label, "n_passages": len(recs), "n_reference": len(ref), "p_value": res.p_value, "effect": res.effect})
+    return out
+
+
+def render(result: dict) -> str:
+    lines = ["# Is `llm-mia check` calibrated?", "",
+             f"Generated by `{result['command']}` on {result['date']} from the score files under `benchmarks/results/`; do not edit.",
+             f"Detectors: every one in the score file. Negative control: {result['splits']} splits and {result['permutations']} permutations per test "
+             f"(p-values down to {1 / (result['permutations'] + 1):.3f}); positive control and books: the defaults of `llm-mia check` "
+             f"({DEFAULT_SPLITS} splits, {DEFAULT_PERMUTATIONS} permutations: p-values down to {1 / (DEFAULT_PERMUTATIONS + 1):.3f}).", ""]
+    lines += ["## Negative control: suspect and reference from the same non-member pool", "",
+              "The share of p < 0.05 must stay at or below 5%. 95% Clopper-Pearson intervals.", "",
+              "| pool | suspect / reference | repeats | collection test: p < 0.05 | per text (Holm): p < 0.05 |", "|---|---|---|---|---|"]
+    for name, rows in result["negative"].items():
+        for row in rows:
+            c, d = row["collection_p_below_0.05"], row["per_text_p_below_0.05"]
+            lines.append(f"| {name} | {row['n_suspect']} / {row['n_reference']} | {row['repeats']} | "
+                         f"{100 * c['share']:.1f}% [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] | "
+                         f"{100 * d['share']:.2f}% [{100 * d['ci_low']:.2f}, {100 * d['ci_high']:.2f}] |")
+    lines += ["", "## Positive control: members of the controlled split against its held-out non-members", "",
+              "| exposure | excerpts | reference | repeats | median p | 90th pct p | p < 0.05 | p < 0.01 |", "|---|---|---|---|---|---|---|---|"]
+    for exposure, rows in result["positive"].items():
+        for row in rows:
+            lines.append(f"| {exposure} | {row['n_excerpts']} | {row['n_reference']} | {row['repeats']} | {row['median_p']:.2g} | {row['p90']:.2g} | "
+                         f"{100 * row['share_p_below_0.05']:.0f}% | {100 * row['share_p_below_0.01']:.0f}% |")
+    if result.get("books"):
+        books = result["books"]
+        lines += ["", "## BookTection, per book (smollm2-135m)", "",
+                  "Labels are presumed (famous books before 2022 vs books of 2023) and made for other models; "
+                  "smollm2-135m was trained on 2024 data, so 2023 books may be members for it.", "",
+                  "| books | count | p < 0.05 | p < 0.01 | median p |", "|---|---|---|---|---|"]
+        for label, name in ((1, "before 2022 (presumed members)"), (0, "2023 (presumed non-members; each against the other 2023 books)")):
+            p = np.array([b["p_value"] for b in books if b["label"] == label])
+            if p.size:
+                lines.append(f"| {name} | {p.size} | {int((p < 0.05).sum())} | {int((p < 0.01).sum())} | {np.median(p):.2g} |")
+    missing = result["missing"]
+    if missing:
+        lines += ["", "Not measured (score files absent): " + "; ".join(missing)]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=200, help="negative control: random draws per setting (default 200)")
+    ap.add_argument("--splits", type=int, default=10, help="negative control: splits per test (default 10)")
+    ap.add_argument("--permutations", type=int, default=199, help="negative control: permutations per test (default 199)")
+    ap.add_argument("--positive-repeats", type=int, default=20, help="positive control: draws per size (default 20)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+    result: dict = {"command": "python benchmarks/check_validity.py" + "".join(f" {a}" for a in sys.argv[1:]),
+                    "date": time.strftime("%Y-%m-%d"), "splits": args.splits, "permutations": args.permutations, "negative": {}, "positive": {}, "books": [], "missing": []}
+    for name, (rel, _) in NEGATIVE_POOLS.items():
+        path = RESULTS / rel
+        if not path.exists():
+            result["missing"].append(str(rel))
+            continue
+        pool, names = usable([r for r in read_score_file(path) if r.label == 0])
+        sizes = [(n_s, n_r) for n_s, n_r in ((10, 10), (20, 50), (50, 100), (100, 200)) if n_s + n_r <= len(pool)]
+        result["negative"][name] = [negative_control(pool, names, n_s, n_r, args.repeats, args.splits, args.permutations, rng) for n_s, n_r in sizes]
+        print(f"negative control done: {name} ({len(pool)} texts)", file=sys.stderr)
+    for exposure, rel in POSITIVE.items():
+        path = RESULTS / rel
+        if not path.exists():
+            result["missing"].append(str(rel))
+            continue
+        recs, names = usable(read_score_file(path))
+        result["positive"][exposure] = positive_control(recs, names, list(SIZES), args.positive_repeats, rng)
+    large = RESULTS / LARGE_POSITIVE
+    if large.exists():
+        recs, names = usable(read_score_file(large))
+        result["positive"]["x1 (larger controlled split)"] = positive_control(recs, names, list(SIZES), args.positive_repeats, rng)
+    else:
+        result["missing"].append(f"{LARGE_POSITIVE} (positive control at 100 and 200 excerpts)")
+    if (RESULTS / BOOKTECTION).exists():
+        recs, names = usable(read_score_file(RESULTS / BOOKTECTION))
+        result["books"] = per_book(recs, names)
+    out = RESULTS / "check-validity.json"
+    out.write_text(json.dumps(result, indent=2))
+    (HERE / "CHECK_VALIDITY.md").write_text(render(result))
+    print(render(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

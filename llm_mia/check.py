@@ -1,0 +1,333 @@
+"""``llm-mia check``: was this book, collection or document in the model's training data?
+
+Reads the suspect texts (cut into excerpts for a book) and, when given, reference texts known
+not to be in the training data; scores both with one model; runs the collection test and the
+per-document tests of :mod:`llm_mia.inference`; checks with a model-free classifier whether
+suspect and reference differ even without the model. Orchestration only: reports are
+rendered by :mod:`llm_mia.report`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .baseline import BaselineResult, model_free_auroc
+from .cache import StatsCache
+from .data import read_documents
+from .errors import InputError
+from .excerpts import DEFAULT_EXCERPT_WORDS, Overlap, cut_all, find_overlaps
+from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
+from .models import DEFAULT_MODEL, LoadedModel, load_model
+from .pipeline import default_cache_dir, resolve_detectors, score_documents
+from .scoring import Scorer, ScorerConfig
+from .settings import package_versions
+from .types import STATUS_OK, Document, ScoreRecord, TokenStats
+
+UNITS = ("book", "document")
+MIN_EXCERPT_WORDS = 16
+"""Shorter excerpts carry too little signal to be worth a p-value."""
+MODEL_FREE_WARNING = 0.6
+"""Model-free AUROC (suspect vs reference) from which the reference is called unlike the suspect."""
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What to test and how. ``unit``: "book" cuts every input text into excerpts of
+    ``excerpt_words`` words; "document" takes each text as it is; None picks "book" for a
+    single text file and "document" otherwise."""
+
+    unit: str | None = None
+    excerpt_words: int = DEFAULT_EXCERPT_WORDS
+    detectors: tuple[str, ...] | None = None
+    alpha: float = 0.05
+    n_splits: int = DEFAULT_SPLITS
+    n_permutations: int = DEFAULT_PERMUTATIONS
+    seed: int = 0
+    drop_overlap: bool = False
+    top: int = 5
+
+    def __post_init__(self) -> None:
+        if self.unit is not None and self.unit not in UNITS:
+            raise InputError(f"--unit must be one of {', '.join(UNITS)}, not {self.unit!r}")
+        if self.excerpt_words < MIN_EXCERPT_WORDS:
+            raise InputError(f"excerpts of {self.excerpt_words} words are too short to test; use at least {MIN_EXCERPT_WORDS}")
+        if not 0 < self.alpha < 1:
+            raise InputError(f"alpha must lie between 0 and 1, not {self.alpha}")
+        if self.n_splits < 1 or self.n_permutations < 1:
+            raise InputError("--splits and --permutations must be at least 1")
+
+
+@dataclass(frozen=True)
+class ShadedExcerpt:
+    """An excerpt with each token's text and log-probability (None: context only, or not scored)."""
+
+    id: str
+    pieces: list[tuple[str, float | None]]
+    scores: dict[str, float | None]
+    p_value: float | None
+
+
+@dataclass
+class CheckResult:
+    settings: CheckSettings
+    unit: str
+    model: str
+    suspect_source: str
+    reference_source: str | None
+    detectors: list[str]
+    suspect: list[ScoreRecord]
+    reference: list[ScoreRecord]
+    collection: CollectionTest | None
+    collection_problem: str | None
+    documents: list[DocumentTest]
+    model_free: BaselineResult | None
+    model_free_problem: str | None
+    dropped_overlaps: list[Overlap]
+    top: list[ShadedExcerpt]
+    reference_model: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference_source is not None
+
+    @property
+    def significant(self) -> bool | None:
+        """The collection test's decision at ``alpha``; None when it could not run."""
+        return None if self.collection is None else self.collection.p_value < self.settings.alpha
+
+    @property
+    def reference_unlike_suspect(self) -> bool:
+        """The model-free classifier tells suspect from reference texts (see ``MODEL_FREE_WARNING``)."""
+        m = self.model_free
+        return m is not None and m.auroc >= MODEL_FREE_WARNING and m.ci[0] > 0.5
+
+    def scored(self, which: str = "suspect") -> list[ScoreRecord]:
+        return [r for r in (self.suspect if which == "suspect" else self.reference) if r.status == STATUS_OK]
+
+
+def read_texts(source: str | Path, unit: str, excerpt_words: int, text_field: str | None = None) -> list[Document]:
+    """Documents from ``source`` (see :func:`llm_mia.data.read_documents`, plus ``.epub``),
+    cut into excerpts when ``unit`` is "book"."""
+    path = Path(source).expanduser()
+    if path.suffix.lower() == ".epub":
+        from .epub import read_epub
+
+        docs = [read_epub(path)]
+    else:
+        docs = read_documents(source, text_field=text_field)
+    return cut_all(docs, excerpt_words) if unit == "book" else docs
+
+
+def default_unit(source: str | Path) -> str:
+    return "book" if Path(source).suffix.lower() in (".txt", ".md", ".epub") and Path(source).is_file() else "document"
+
+
+def run_check(
+    suspect: str | Path,
+    reference: str | Path | None = None,
+    *,
+    model: str | LoadedModel = DEFAULT_MODEL,
+    reference_model: str | LoadedModel | None = None,
+    settings: CheckSettings | None = None,
+    config: ScorerConfig | None = None,
+    cache_dir: str | Path | None = None,
+    text_field: str | None = None,
+    progress: bool = False,
+) -> CheckResult:
+    """Check ``suspect`` (a book or a collection) against ``reference`` texts known not to be
+    in the training data. Raises :class:`InputError` for inputs the test cannot use."""
+    started = time.time()
+    settings = settings or CheckSettings()
+    unit = settings.unit or default_unit(suspect)
+    sus_docs = _prefixed(read_texts(suspect, unit, settings.excerpt_words, text_field), "suspect")
+    if not any(d.text and d.text.strip() for d in sus_docs):
+        raise InputError(f"{suspect} holds no text to check")
+    ref_docs: list[Document] = []
+    dropped: list[Overlap] = []
+    if reference is not None:
+        ref_docs = _prefixed(read_texts(reference, unit, settings.excerpt_words, text_field), "reference")
+        usable_ref = [d for d in ref_docs if d.error is None and d.text and d.text.strip()]
+        if len(usable_ref) < MIN_PER_SIDE:
+            raise InputError(
+                f"the reference set gives {len(usable_ref)} {'excerpts' if unit == 'book' else 'documents'}; "
+                f"the test needs at least {MIN_PER_SIDE}. Add reference texts"
+                + (f" or cut shorter excerpts (--excerpt-words, now {settings.excerpt_words})" if unit == "book" else "")
+            )
+        overlaps = find_overlaps(sus_docs, usable_ref)
+        if overlaps and not settings.drop_overlap:
+            o = overlaps[0]
+            raise InputError(
+                f"the reference set overlaps the suspect texts: {len(overlaps)} suspect "
+                f"{'excerpt(s)' if unit == 'book' else 'document(s)'} share a passage of 13+ words with a reference text "
+                f"(e.g. {o.suspect_id} and {o.reference_id}: \"{o.shared}\"). Reference texts must be known "
+                f"non-members distinct from the suspect ones; remove the overlap, or pass --drop-overlap to leave those suspect texts out"
+            )
+        dropped = overlaps
+        gone = {o.suspect_id for o in overlaps}
+        sus_docs = [d for d in sus_docs if d.id not in gone]
+    if unit == "book" and reference is not None and len(sus_docs) < MIN_PER_SIDE:
+        raise InputError(
+            f"the suspect text gives {len(sus_docs)} excerpts of {settings.excerpt_words} words; the collection test "
+            f"needs at least {MIN_PER_SIDE}: use --excerpt-words {max(MIN_EXCERPT_WORDS, settings.excerpt_words * len(sus_docs) // MIN_PER_SIDE)} or --unit document"
+        )
+
+    lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
+    ref_lm = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
+    names = [d.name for d in resolve_detectors(list(settings.detectors) if settings.detectors else None)]
+    if ref_lm is not None and "ref" not in names:
+        names.append("ref")
+    config = config or ScorerConfig()
+    records = score_documents(
+        sus_docs + ref_docs, model=lm, reference_model=ref_lm, detectors=names, config=config,
+        cache_dir=cache_dir, progress=progress,
+    )
+    sus_rec, ref_rec = records[: len(sus_docs)], records[len(sus_docs) :]
+    if not any(r.status == STATUS_OK for r in sus_rec):
+        reasons = sorted({r.reason or "" for r in sus_rec})
+        raise InputError(f"no suspect text could be scored ({'; '.join(reasons[:3])})")
+
+    collection, problem, doc_tests, free, free_problem = None, None, [], None, None
+    if reference is None:
+        problem = "no reference texts: no calibrated test is possible"
+    else:
+        collection, problem = _collection(sus_rec, ref_rec, names, settings)
+        doc_tests = document_tests(
+            [(r.id, r.scores) for r in sus_rec if r.status == STATUS_OK],
+            {n: [r.scores.get(n) for r in ref_rec if r.status == STATUS_OK] for n in names},
+        )
+        free, free_problem = _model_free(sus_docs, sus_rec, ref_docs, ref_rec, settings.seed)
+
+    result = CheckResult(
+        settings=settings,
+        unit=unit,
+        model=lm.spec,
+        suspect_source=str(suspect),
+        reference_source=None if reference is None else str(reference),
+        detectors=names,
+        suspect=sus_rec,
+        reference=ref_rec,
+        collection=collection,
+        collection_problem=problem,
+        documents=doc_tests,
+        model_free=free,
+        model_free_problem=free_problem,
+        dropped_overlaps=dropped,
+        top=[],
+        reference_model=None if ref_lm is None else ref_lm.spec,
+    )
+    result.top = _shade(result, {d.id: d for d in sus_docs}, lm, config, cache_dir)
+    result.provenance = {
+        "model_spec": lm.spec,
+        "model_identity": lm.identity,
+        "reference_model": None if ref_lm is None else {"spec": ref_lm.spec, "identity": ref_lm.identity},
+        "scorer": Scorer(lm, config).settings(),
+        "settings": asdict(settings),
+        "packages": package_versions(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+        "seconds": round(time.time() - started, 1),
+    }
+    return result
+
+
+def _prefixed(docs: list[Document], side: str) -> list[Document]:
+    """Suspect and reference documents are scored in one call: keep their ids apart."""
+    return [Document(f"{side}:{d.id}", d.text, d.label, d.error) for d in docs]
+
+
+def _matrix(records: Sequence[ScoreRecord], names: Sequence[str]) -> np.ndarray:
+    rows = [[r.scores.get(n) for n in names] for r in records if r.status == STATUS_OK]
+    rows = [row for row in rows if all(v is not None for v in row)]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
+
+
+def _collection(sus: list[ScoreRecord], ref: list[ScoreRecord], names: list[str], s: CheckSettings) -> tuple[CollectionTest | None, str | None]:
+    a, b = _matrix(sus, names), _matrix(ref, names)
+    if min(len(a), len(b)) < MIN_PER_SIDE:
+        return None, (
+            f"the collection test needs at least {MIN_PER_SIDE} scored suspect and reference texts with every "
+            f"detector's score; there are {len(a)} and {len(b)}"
+        )
+    return collection_test(a, b, names, n_splits=s.n_splits, n_permutations=s.n_permutations, seed=s.seed), None
+
+
+def _model_free(sus_docs: list[Document], sus: list[ScoreRecord], ref_docs: list[Document], ref: list[ScoreRecord], seed: int) -> tuple[BaselineResult | None, str | None]:
+    texts = [d.text or "" for d, r in zip(sus_docs, sus) if r.status == STATUS_OK]
+    labels = [1] * len(texts)
+    more = [d.text or "" for d, r in zip(ref_docs, ref) if r.status == STATUS_OK]
+    try:
+        return model_free_auroc(texts + more, labels + [0] * len(more), seed=seed), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _most_suspicious(result: CheckResult) -> list[str]:
+    """Ids of the ``top`` suspect texts: smallest corrected p-value first (when there is a
+    reference), then highest rank summed over the detectors (a missing score ranks lowest)."""
+    scored = result.scored("suspect")
+    rank = np.zeros(len(scored))
+    for n in result.detectors:
+        vals = np.array([-np.inf if r.scores.get(n) is None else r.scores[n] for r in scored], dtype=np.float64)
+        rank += np.argsort(np.argsort(vals))
+    p_value = {t.id: 1.0 if t.p_value is None else t.p_value for t in result.documents}
+    order = sorted(range(len(scored)), key=lambda i: (p_value.get(scored[i].id, 1.0), -rank[i]))
+    return [scored[i].id for i in order[: result.settings.top]]
+
+
+def _shade(result: CheckResult, docs: dict[str, Document], lm: LoadedModel, config: ScorerConfig, cache_dir: str | Path | None) -> list[ShadedExcerpt]:
+    """The most suspicious texts split into tokens, from the statistics cache (no new
+    forward pass unless the cache is unusable)."""
+    ids = _most_suspicious(result)
+    if not ids:
+        return []
+    texts = [docs[i].text or "" for i in ids]
+    try:
+        cache: StatsCache | None = StatsCache(cache_dir or default_cache_dir())
+    except Exception:
+        cache = None
+    try:
+        stats = Scorer(lm, config, cache=cache).score_texts(texts)
+    finally:
+        if cache is not None:
+            cache.close()
+    scores = {r.id: r.scores for r in result.suspect}
+    p_values = {t.id: t.p_value for t in result.documents}
+    return [
+        ShadedExcerpt(i, token_pieces(lm.tokenizer, t, st) if isinstance(st, TokenStats) else [(t, None)], scores[i], p_values.get(i))
+        for i, t, st in zip(ids, texts, stats)
+    ]
+
+
+def token_pieces(tokenizer: Any, text: str, stats: TokenStats) -> list[tuple[str, float | None]]:
+    """``text`` split at token boundaries, each piece with the log-probability the model gave
+    that token (None for the first token, which is context only, and for text past a
+    truncation). Uses the tokenizer's character offsets; falls back to decoding token by
+    token when they are unavailable or do not match the scored ids."""
+    ids = [int(t) for t in stats.token_ids]
+    lp = [None] + [float(x) for x in stats.logprobs]
+    try:
+        enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True, verbose=False)
+        offsets, enc_ids = enc["offset_mapping"], list(enc["input_ids"])
+    except (NotImplementedError, ValueError, KeyError, TypeError):
+        offsets, enc_ids = None, []
+    if offsets is None or enc_ids[: len(ids)] != ids:
+        return [(tokenizer.decode([t]), v) for t, v in zip(ids, lp)]
+    pieces: list[tuple[str, float | None]] = []
+    pos = 0
+    for k, (start, end) in enumerate(offsets[: len(ids)]):
+        start = max(start, pos)  # byte-level tokens can share a character: it goes to the first
+        if end <= start:  # special token (BOS), or nothing left of the shared character
+            continue
+        if start > pos:  # whitespace the offsets leave out belongs to no token
+            pieces.append((text[pos:start], None))
+        pieces.append((text[start:end], lp[k]))
+        pos = max(pos, end)
+    if pos < len(text):
+        pieces.append((text[pos:], None))
+    return pieces

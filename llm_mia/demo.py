@@ -1,0 +1,62 @@
+"""Texts for ``llm-mia demo``: a check whose answer is known, built from files every install has.
+
+- Suspect: source code of old, stable modules of Python's standard library. CPython is
+  on GitHub in countless copies and forks, and the embedded models were trained on public
+  code, so these files are almost certainly members.
+- Reference: llm-mia's own source code, written in 2026, after the embedded models were
+  trained (SmolLM2: 2024, Gemma 3: 2025), so certainly non-members.
+
+Both are Python, but not of exactly the same kind (different authors, decades, topics): the
+model-free line of the report measures how far they differ without the model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from .errors import InputError
+
+STDLIB_MODULES = ("textwrap", "shlex", "fnmatch", "glob", "colorsys", "bisect", "string", "copy", "sched", "getopt")
+DEMO_WORDS = 3200
+"""Words per side: 50 excerpts of 64 words, about a minute of scoring per side on 2 CPU cores."""
+DEMO_EXCERPT_WORDS = 64
+
+
+def _concatenate(files: list[Path], words: int) -> str:
+    out: list[str] = []
+    count = 0
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        n = len(text.split())
+        if count + n > words:  # cut the last file at a line boundary near the word budget
+            kept: list[str] = []
+            for line in text.splitlines(keepends=True):
+                if count >= words:
+                    break
+                kept.append(line)
+                count += len(line.split())
+            out.append("".join(kept))
+            break
+        out.append(text)
+        count += n
+    return "\n".join(out)
+
+
+def write_demo_texts(folder: str | Path, words: int = DEMO_WORDS) -> tuple[Path, Path]:
+    """Write ``suspect/python_stdlib.txt`` and ``reference/llm_mia_source.txt`` under ``folder``."""
+    stdlib = []
+    for name in STDLIB_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin or not Path(spec.origin).is_file():
+            continue
+        stdlib.append(Path(spec.origin))
+    ours = sorted(Path(__file__).resolve().parent.rglob("*.py"))
+    if not stdlib or not ours:
+        raise InputError("cannot find the Python source files the demo is built from")
+    root = Path(folder)
+    suspect, reference = root / "suspect" / "python_stdlib.txt", root / "reference" / "llm_mia_source.txt"
+    for path, files in ((suspect, stdlib), (reference, ours)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_concatenate(files, words), encoding="utf-8")
+    return suspect, reference

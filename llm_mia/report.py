@@ -1,0 +1,292 @@
+"""Reports of a check: a terminal summary, JSON, and a self-contained HTML page.
+
+The HTML page loads nothing from the network and runs no script; every piece of document
+text goes through :func:`html.escape`, so a document that contains markup shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from .check import CheckResult
+from .types import STATUS_OK
+
+CAVEAT_POSITIVE = (
+    "A significant result shows that the model treats the suspect texts as more familiar than the "
+    "reference texts. Training on them is one explanation; others are training on quotations, "
+    "summaries or other editions of them, or reference texts that differ from the suspect ones in "
+    "period, genre, language or preparation."
+)
+CAVEAT_NEGATIVE = (
+    "A result that is not significant does not show that the texts were not used: a small model, "
+    "a single exposure or few excerpts may leave no trace these detectors can find."
+)
+NO_REFERENCE = (
+    "No reference texts were given, so no p-value can be claimed. A membership score means "
+    "something only next to the scores of texts known NOT to be in the training data: the same "
+    "score is typical of members for one kind of text and of non-members for another. To make a "
+    "calibrated claim, pass --reference with texts of the same kind (same period, genre, language "
+    "and preparation) that the model cannot have seen: unpublished chapters, drafts, or texts "
+    "written after the model's training cutoff."
+)
+
+
+def verdict(result: CheckResult) -> str:
+    """One line: the decision and what it means."""
+    a = result.settings.alpha
+    if not result.has_reference:
+        return "NO CALIBRATED VERDICT: no reference texts were given (see below)."
+    if result.collection is not None:
+        c = result.collection
+        if c.p_value < a:
+            return (f"SIGNIFICANT at alpha = {a:g}: the model finds the suspect texts more familiar than the "
+                    f"reference texts (p = {_p(c.p_value)}).")
+        return (f"NOT SIGNIFICANT at alpha = {a:g}: no evidence that the model finds the suspect texts more "
+                f"familiar than the reference texts (p = {_p(c.p_value)}).")
+    hits = sum(1 for t in result.documents if t.p_value is not None and t.p_value < a)
+    return (f"DOCUMENT LEVEL ONLY ({result.collection_problem}): {hits} of {len(result.documents)} documents "
+            f"have p < {a:g} after correcting for {len(result.detectors)} detectors.")
+
+
+def caveats(result: CheckResult) -> list[str]:
+    out = []
+    if not result.has_reference:
+        return [NO_REFERENCE]
+    if result.reference_unlike_suspect:
+        m = result.model_free
+        assert m is not None
+        out.append(
+            f"The reference texts are unlike the suspect texts: a bag-of-words classifier that never sees the "
+            f"model tells them apart with AUROC {m.auroc:.2f} [{m.ci[0]:.2f}, {m.ci[1]:.2f}]. The test may be "
+            f"measuring that difference (topic, period, style) rather than training. Use reference texts closer "
+            f"to the suspect ones."
+        )
+    if result.significant:
+        out.append(CAVEAT_POSITIVE)
+    else:
+        out.append(CAVEAT_NEGATIVE)
+    if result.dropped_overlaps:
+        out.append(f"{len(result.dropped_overlaps)} suspect text(s) that share 13+ words with a reference text were left out (--drop-overlap).")
+    skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK]
+    if skipped:
+        out.append(f"{len(skipped)} text(s) could not be scored and were left out (e.g. {skipped[0].id}: {skipped[0].reason}).")
+    if result.documents:
+        m = len(result.detectors)
+        n_ref = len(result.scored("reference"))
+        out.append(
+            f"Per-{'excerpt' if result.unit == 'book' else 'document'} p-values compare one text with {n_ref} reference "
+            f"texts; the smallest possible is {min(1.0, m / (n_ref + 1)):.3g} after correcting for {m} detectors. "
+            f"They are weak evidence alone; the collection test pools them."
+        )
+    return out
+
+
+def summary(result: CheckResult, html_path: str | None = None) -> str:
+    """The terminal summary."""
+    s = result.settings
+    n_s, n_r = len(result.scored("suspect")), len(result.scored("reference"))
+    kind = "excerpts" if result.unit == "book" else "documents"
+    head = f"llm-mia check: {result.suspect_source} ({result.unit}: {n_s} {kind}"
+    head += f" of {s.excerpt_words} words)" if result.unit == "book" else ")"
+    if result.has_reference:
+        head += f" against {result.reference_source} ({n_r} {kind})"
+    lines = [head + f", model {result.model}", "", verdict(result)]
+    c = result.collection
+    if c is not None:
+        lines += [
+            f"  p-value       {_p(c.p_value)}  (collection test: {c.n_splits} splits, {c.n_permutations} permutations"
+            + (f"; this is the floor, the true p may be smaller: raise --permutations)" if c.p_value <= c.min_attainable_p else ")"),
+            f"  effect        a suspect excerpt outscores a reference excerpt {100 * c.effect:.0f}% of the time "
+            f"(50% = no difference; {100 * c.effect_range[0]:.0f}-{100 * c.effect_range[1]:.0f}% over the splits)",
+            f"  carried by    " + ", ".join(f"{n} ({c.weights[n]:.2f})" for n in c.carried_by()),
+            f"  texts used    {c.n_suspect} suspect, {c.n_reference} reference",
+        ]
+    elif result.collection_problem and result.has_reference:
+        lines.append(f"  collection test not run: {result.collection_problem}")
+    if result.documents:
+        a = s.alpha
+        hits = sum(1 for t in result.documents if t.p_value is not None and t.p_value < a)
+        q_hits = sum(1 for t in result.documents if t.q_value is not None and t.q_value < a)
+        lines.append(f"  per {result.unit if result.unit == 'document' else 'excerpt'}  {hits} of {len(result.documents)} with p < {a:g} "
+                     f"after Holm over {len(result.detectors)} detectors; {q_hits} with BH q < {a:g}")
+    if result.model_free is not None:
+        m = result.model_free
+        lines.append(f"  model-free    suspect vs reference without the model: AUROC {m.auroc:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}] (0.5 = alike)")
+    if not result.has_reference and result.reference_model:
+        lines.append(_ref_model_line(result))
+    lines.append("")
+    lines += ["Caveats:"] + [f"  - {c}" for c in caveats(result)]
+    if html_path:
+        lines += ["", f"HTML report: {html_path}"]
+    return "\n".join(lines)
+
+
+def _ref_model_line(result: CheckResult) -> str:
+    vals = [r.scores.get("ref") for r in result.scored("suspect")]
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "  reference model: no text scored under both models"
+    above = sum(v > 0 for v in vals)
+    return (f"  reference model {result.reference_model}: the model under test finds {above} of {len(vals)} texts easier than "
+            f"the reference model does (mean loss difference {np.mean(vals):+.3f} nats/token). Without reference texts this "
+            f"is not calibrated: two models differ on every text.")
+
+
+def to_json(result: CheckResult) -> dict[str, Any]:
+    c = result.collection
+    return {
+        "verdict": verdict(result),
+        "significant": result.significant,
+        "unit": result.unit,
+        "suspect_source": result.suspect_source,
+        "reference_source": result.reference_source,
+        "model": result.model,
+        "reference_model": result.reference_model,
+        "detectors": result.detectors,
+        "collection_test": None if c is None else asdict(c) | {"carried_by": c.carried_by()},
+        "collection_problem": result.collection_problem,
+        "model_free": None if result.model_free is None else {k: v for k, v in asdict(result.model_free).items() if k != "scores"},
+        "model_free_problem": result.model_free_problem,
+        "reference_unlike_suspect": result.reference_unlike_suspect,
+        "caveats": caveats(result),
+        "documents": [asdict(t) for t in result.documents],
+        "dropped_overlaps": [asdict(o) for o in result.dropped_overlaps],
+        "suspect": [r.to_json() for r in result.suspect],
+        "reference": [r.to_json() for r in result.reference],
+        "provenance": result.provenance,
+    }
+
+
+# -- HTML ---------------------------------------------------------------------------------
+
+_CSS = """
+body{font:15px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+.verdict{padding:.8em 1em;border-radius:6px;font-weight:600;border:1px solid}
+.sig{background:#fdecea;border-color:#e0a09a}.nsig{background:#eef5ea;border-color:#a9c79b}.none{background:#f3f3f3;border-color:#bbb}
+table{border-collapse:collapse;margin:.5em 0}td,th{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+.excerpt{white-space:pre-wrap;font-family:ui-serif,Georgia,serif;border:1px solid #ddd;padding:.8em;border-radius:4px;background:#fff}
+.charts{display:flex;flex-wrap:wrap;gap:1em}.legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em 0 1em}
+pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:12px}
+"""
+_SUSPECT, _REFERENCE = "#c0392b", "#2471a3"
+
+
+def to_html(result: CheckResult) -> str:
+    e = html.escape
+    cls = "none" if result.significant is None else "sig" if result.significant else "nsig"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
+        f"<title>llm-mia check: {e(result.suspect_source)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Was this in the training data of <code>{e(result.model)}</code>?</h1>",
+        f"<p>Suspect: <code>{e(result.suspect_source)}</code>"
+        + (f"<br>Reference (known non-members): <code>{e(result.reference_source or '')}</code>" if result.has_reference else "")
+        + "</p>",
+        f"<div class='verdict {cls}'>{e(verdict(result))}</div>",
+        "<h2>Numbers</h2>",
+        _numbers_table(result),
+        "<h2>What this can and cannot show</h2><ul>" + "".join(f"<li>{e(c)}</li>" for c in caveats(result)) + "</ul>",
+        "<h2>Score distributions</h2>",
+        "<p class='legend'>Higher = more likely a member.<span style='background:%s'></span>suspect<span style='background:%s'></span>reference</p>" % (_SUSPECT, _REFERENCE),
+        "<div class='charts'>" + "".join(_histogram(result, d) for d in result.detectors) + "</div>",
+        "<h2>Most suspicious " + ("excerpts" if result.unit == "book" else "documents") + "</h2>",
+        "<p>Each token is shaded by the probability the model gave it: the darker, the more expected. "
+        "Hover over a token for its probability.</p>",
+        "".join(_excerpt(x) for x in result.top) or "<p>None scored.</p>",
+    ]
+    if result.documents:
+        parts += ["<h2>Per-" + ("excerpt" if result.unit == "book" else "document") + " p-values (50 smallest)</h2>", _documents_table(result)]
+    parts += [
+        "<h2>Settings and provenance</h2>",
+        f"<pre>{e(json.dumps(result.provenance, indent=2, default=str))}</pre>",
+        "<p>Made by llm-mia. This page loads nothing from the network.</p></body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def _numbers_table(result: CheckResult) -> str:
+    e = html.escape
+    rows = []
+    c = result.collection
+    if c is not None:
+        rows += [
+            ("p-value (collection test)", f"{_p(c.p_value)}: {c.n_splits} random splits, calibrated by {c.n_permutations} permutations "
+             f"(smallest reportable {_p(c.min_attainable_p)})"),
+            ("effect", f"a suspect text outscores a reference text {100 * c.effect:.0f}% of the time (50% = no difference)"),
+            ("texts used", f"{c.n_suspect} suspect, {c.n_reference} reference"),
+            ("carried by", ", ".join(f"{n} (weight {c.weights[n]:.2f}, alone AUROC {c.single_auroc[n]:.2f})" for n in c.carried_by())),
+        ]
+    elif result.collection_problem:
+        rows.append(("collection test", result.collection_problem))
+    if result.model_free is not None:
+        m = result.model_free
+        rows.append(("model-free check", f"AUROC {m.auroc:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}] telling suspect from reference without the model"))
+    rows.append(("unit", result.unit + (f", excerpts of {result.settings.excerpt_words} words" if result.unit == "book" else "")))
+    rows.append(("detectors", ", ".join(result.detectors)))
+    return "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _histogram(result: CheckResult, detector: str, width: int = 300, height: int = 150) -> str:
+    """Inline SVG: the detector's score histogram for suspect and reference texts (densities)."""
+    sus = np.array([r.scores[detector] for r in result.scored("suspect") if r.scores.get(detector) is not None], dtype=float)
+    ref = np.array([r.scores[detector] for r in result.scored("reference") if r.scores.get(detector) is not None], dtype=float)
+    both = np.concatenate([sus, ref])
+    if both.size == 0:
+        return ""
+    lo, hi = float(both.min()), float(both.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, 21)
+    pad = 20
+    bars = []
+    dens = [np.histogram(x, bins=edges, density=True)[0] if x.size else np.zeros(20) for x in (sus, ref)]
+    top = max(float(d.max()) for d in dens) or 1.0
+    bw = (width - 2 * pad) / 20
+    for d, color in zip(dens, (_SUSPECT, _REFERENCE)):
+        for i, v in enumerate(d):
+            h = (height - 2 * pad) * v / top
+            bars.append(f"<rect x='{pad + i * bw:.1f}' y='{height - pad - h:.1f}' width='{bw:.1f}' height='{h:.1f}' fill='{color}' fill-opacity='0.45'/>")
+    label = (f"<text x='{pad}' y='{height - 4}' font-size='10'>{lo:.3g}</text>"
+             f"<text x='{width - pad}' y='{height - 4}' font-size='10' text-anchor='end'>{hi:.3g}</text>"
+             f"<text x='{width / 2}' y='13' font-size='12' text-anchor='middle'>{html.escape(detector)}</text>")
+    return f"<svg width='{width}' height='{height}' role='img' aria-label='{html.escape(detector)} histogram'>{''.join(bars)}{label}</svg>"
+
+
+def _excerpt(x: Any) -> str:
+    e = html.escape
+    spans = []
+    for text, lp in x.pieces:
+        if lp is None:
+            spans.append(e(text))
+            continue
+        p = math.exp(lp)
+        spans.append(f"<span title='p = {p:.3f}' style='background:rgba(192,57,43,{0.08 + 0.72 * p:.2f})'>{e(text)}</span>")
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in x.scores.items() if v is not None)
+    p = "" if x.p_value is None else f" &middot; p = {_p(x.p_value)} (corrected)"
+    return f"<h3>{e(x.id)}</h3><p><small>{e(scores)}{p}</small></p><div class='excerpt'>{''.join(spans)}</div>"
+
+
+def _documents_table(result: CheckResult) -> str:
+    e = html.escape
+    rows = sorted(result.documents, key=lambda t: 1.0 if t.p_value is None else t.p_value)[:50]
+    head = "<tr><th>text</th><th>p (corrected)</th><th>BH q</th>" + "".join(f"<th>{e(d)}</th>" for d in result.detectors) + "</tr>"
+    body = "".join(
+        f"<tr><td>{e(t.id)}</td><td>{_p(t.p_value)}</td><td>{_p(t.q_value)}</td>"
+        + "".join(f"<td>{_p(t.p_values.get(d))}</td>" for d in result.detectors)
+        + "</tr>"
+        for t in rows
+    )
+    return f"<table>{head}{body}</table>"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"

@@ -1,0 +1,173 @@
+"""``llm-mia check`` end to end on tiny models: verdicts, reports, and every bad input."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import random_sentences
+
+from llm_mia.check import CheckSettings, run_check, token_pieces
+from llm_mia.cli import main
+from llm_mia.report import summary, to_html, to_json
+
+
+def _jsonl(path: Path, texts: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    return path
+
+
+def test_members_against_held_out_texts_are_significant(tiny_trained, tmp_path):
+    lm, members, held_out = tiny_trained
+    res = run_check(_jsonl(tmp_path / "s.jsonl", members), _jsonl(tmp_path / "r.jsonl", held_out[:20]), model=lm,
+                    settings=CheckSettings(n_splits=30), cache_dir=tmp_path / "c")
+    assert res.unit == "document" and res.significant is True
+    assert res.collection.p_value < 0.01 and res.collection.effect > 0.9
+    assert res.collection.n_suspect == 20 and res.collection.n_reference == 20
+    # one text against 20 references: at best p = 1/21 per detector, 5/21 after Holm over 5 detectors
+    assert len(res.documents) == 20 and sum(t.p_values["loss"] == pytest.approx(1 / 21) for t in res.documents) >= 15
+    assert min(t.p_value for t in res.documents) == pytest.approx(5 / 21)
+    assert summary(res).splitlines()[2].startswith("SIGNIFICANT at alpha = 0.05")
+    assert len(res.top) == 5 and all(x.p_value is not None for x in res.top)
+
+
+def test_two_sets_of_non_members_are_not_significant(tiny_trained, tmp_path):
+    lm, _, held_out = tiny_trained
+    res = run_check(_jsonl(tmp_path / "s.jsonl", held_out[:20]), _jsonl(tmp_path / "r.jsonl", held_out[20:]), model=lm,
+                    settings=CheckSettings(n_splits=30), cache_dir=tmp_path / "c")
+    assert res.significant is False and res.collection.p_value > 0.05
+    assert "NOT SIGNIFICANT" in summary(res) and "does not show that the texts were not used" in summary(res)
+
+
+def test_without_reference_no_p_value_is_claimed(tiny_trained, tmp_path):
+    lm, members, _ = tiny_trained
+    res = run_check(_jsonl(tmp_path / "s.jsonl", members), model=lm, cache_dir=tmp_path / "c")
+    assert res.collection is None and res.documents == [] and res.significant is None
+    text = summary(res)
+    assert "NO CALIBRATED VERDICT" in text and "no p-value can be claimed" in text
+    saved = to_json(res)
+    assert saved["collection_test"] is None and saved["documents"] == [] and len(saved["suspect"]) == 20
+
+
+def test_a_book_is_cut_into_excerpts_and_the_html_escapes_its_text(tiny_lm, tmp_path):
+    lm, members, held_out = tiny_lm, random_sentences(20, seed=300), random_sentences(40, seed=400)
+    hostile = "<script>alert('x')</script> <img src=x onerror=alert(1)> & "
+    book = tmp_path / "book.txt"
+    book.write_text(hostile + " ".join(members * 2))
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for i, t in enumerate(held_out):
+        (ref / f"{i}.txt").write_text(t + " " + held_out[(i + 1) % len(held_out)])
+    res = run_check(book, ref, model=lm, settings=CheckSettings(excerpt_words=16, n_splits=20, top=100), cache_dir=tmp_path / "c")
+    assert res.unit == "book" and all(r.id.startswith("suspect:book.txt#") for r in res.suspect)
+    n_words = len(book.read_text().split())
+    assert len(res.suspect) == n_words // 16 + (n_words % 16 >= 8) and len(res.top) == len(res.suspect)
+    page = to_html(res)
+    assert "<script" not in page and "<img" not in page  # the document's markup is never markup on the page
+    assert hostile.strip() in html.unescape(re.sub(r"<[^>]+>", "", page))  # ... it shows as text
+    assert "http://" not in page and "https://" not in page and "<svg" in page
+    assert page.count("class='excerpt'") == len(res.top)
+
+
+def test_token_pieces_rebuild_the_text(tiny_lm):
+    from llm_mia.scoring import Scorer
+
+    text = "Hello, world! 123 ÄÖÜ ß é river stone"
+    stats = Scorer(tiny_lm).score_texts([text])[0]
+    pieces = token_pieces(tiny_lm.tokenizer, text, stats)
+    assert "".join(p for p, _ in pieces) == text
+    assert sum(lp is not None for _, lp in pieces) <= stats.n_scored
+    assert pieces[0][1] is None or tiny_lm.tokenizer.bos_token_id is not None
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        ("empty_book", "holds no text to check"),
+        ("small_reference", "the test needs at least 10"),
+        ("overlap", "the reference set overlaps the suspect texts"),
+        ("short_excerpts", "too short to test"),
+        ("unscorable", "no suspect text could be scored"),
+        ("short_book", "the collection test needs at least 10"),
+    ],
+)
+def test_bad_inputs_get_clear_messages(setup, message, tiny_model_dir, tmp_path, capsys):
+    sentences = random_sentences(60, seed=500)
+    book = tmp_path / "book.txt"
+    book.write_text(" ".join(sentences))
+    ref = _jsonl(tmp_path / "ref.jsonl", random_sentences(30, seed=501))
+    args = [str(book), "--reference", str(ref), "--excerpt-words", "16"]
+    if setup == "empty_book":
+        book.write_text("   \n")
+    elif setup == "small_reference":
+        _jsonl(ref, random_sentences(5, seed=502))
+        args += ["--unit", "document"]
+    elif setup == "overlap":
+        _jsonl(ref, random_sentences(30, seed=501) + [" ".join(sentences[3:6])])
+    elif setup == "short_excerpts":
+        args[-1] = "4"
+    elif setup == "unscorable":
+        args = [str(_jsonl(tmp_path / "s.jsonl", ["a", "b", ""])), "--reference", str(ref)]
+    elif setup == "short_book":
+        book.write_text(" ".join(sentences[:8]))
+    code = main(["check", *args, "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"),
+                 "--html", str(tmp_path / "r.html"), "--no-progress", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_drop_overlap_leaves_the_shared_excerpts_out(tiny_model_dir, tmp_path, capsys):
+    sentences = random_sentences(80, seed=600)
+    book = tmp_path / "book.txt"
+    book.write_text(" ".join(sentences))
+    ref = _jsonl(tmp_path / "ref.jsonl", random_sentences(30, seed=601) + [" ".join(sentences[:3])])
+    code = main(["check", str(book), "--reference", str(ref), "--excerpt-words", "16", "--drop-overlap", "--splits", "10",
+                 "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"), "--html", str(tmp_path / "r.html"),
+                 "--json", str(tmp_path / "r.json"), "--no-progress", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0 and "were left out (--drop-overlap)" in out and "HTML report:" in out
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["dropped_overlaps"] and saved["dropped_overlaps"][0]["suspect_id"] == "suspect:book.txt#1"
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_epub_books_are_read_in_reading_order(tmp_path):
+    epub = pytest.importorskip("ebooklib.epub")
+    from llm_mia.check import read_texts
+
+    book = epub.EpubBook()
+    book.set_identifier("x")
+    book.set_title("A Test")
+    chapters = []
+    for i, body in enumerate(["<h1>One</h1><p>First &amp; <b>bold</b> paragraph.</p><script>var x;</script>", "<p>Second chapter.</p>"]):
+        c = epub.EpubHtml(title=f"c{i}", file_name=f"c{i}.xhtml", content=f"<html><body>{body}</body></html>")
+        book.add_item(c)
+        chapters.append(c)
+    book.spine = list(reversed(chapters))  # reading order is the spine's, not the files'
+    book.add_item(epub.EpubNav())
+    path = tmp_path / "b.epub"
+    epub.write_epub(str(path), book)
+    (doc,) = read_texts(path, "document", 128)
+    assert doc.text == "Second chapter.\n\nOne\n\nFirst & bold paragraph." and doc.error is None
+
+
+def test_html_to_text_keeps_paragraphs():
+    from llm_mia.epub import html_to_text
+
+    assert html_to_text("<p>a  b</p><p>c<br/>d</p><style>p{}</style>") == "a b\n\nc\n\nd"
+
+
+def test_demo_writes_its_texts_and_runs_a_check(tiny_model_dir, tmp_path, capsys):
+    code = main(["demo", "--dir", str(tmp_path / "demo"), "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"),
+                 "--html", str(tmp_path / "r.html"), "--splits", "5", "--permutations", "99", "--no-progress", "--device", "cpu"])
+    out = capsys.readouterr().out
+    suspect = (tmp_path / "demo" / "suspect" / "python_stdlib.txt").read_text()
+    reference = (tmp_path / "demo" / "reference" / "llm_mia_source.txt").read_text()
+    assert code == 0 and "def dedent(" in suspect and "def write_demo_texts(" not in suspect
+    assert reference.startswith('"""llm-mia: membership inference')  # llm_mia/__init__.py comes first
+    assert 3000 <= len(suspect.split()) <= 3400 and 3000 <= len(reference.split()) <= 3400
+    assert "50 excerpts of 64 words" in out and "About this demo" in out and (tmp_path / "r.html").exists()
