@@ -6,6 +6,8 @@ Quick start::
     docs = llm_mia.read_documents("data.jsonl")
     records = llm_mia.score_documents(docs, model="smollm2-135m")
     print(llm_mia.evaluate(records).table())
+
+    result = llm_mia.run_check("my_book.txt", "unpublished_chapters/")   # p-value against known non-members
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .cache import StatsCache
+from .check import CheckResult, CheckSettings, run_check
 from .data import read_documents, write_jsonl
 from .detectors import DETECTORS, Detector, DetectorInput, make_detector, register
 from .errors import EvaluationError, InputError, LlmMiaError, ModelLoadError, UnknownNameError
 from .evaluation import EvaluationReport, evaluate
+from .inference import CollectionTest, DocumentTest, collection_test, document_tests
 from .metrics import auroc, bootstrap_ci, roc_curve, tpr_at_fpr
 from .models import LoadedModel, load_model
 from .pipeline import read_score_file, score_documents
@@ -24,6 +28,10 @@ from .scoring import Scorer, ScorerConfig
 from .types import Document, ScoreRecord, TokenStats, Unscorable
 
 __all__ = [
+    "CheckResult",
+    "CheckSettings",
+    "CollectionTest",
+    "DocumentTest",
     "DETECTORS",
     "Detector",
     "DetectorInput",
@@ -43,6 +51,8 @@ __all__ = [
     "Unscorable",
     "auroc",
     "bootstrap_ci",
+    "collection_test",
+    "document_tests",
     "evaluate",
     "load_model",
     "make_detector",
@@ -50,6 +60,7 @@ __all__ = [
     "read_score_file",
     "register",
     "roc_curve",
+    "run_check",
     "score_documents",
     "tpr_at_fpr",
     "write_jsonl",

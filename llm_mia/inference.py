@@ -45,6 +45,7 @@ class CollectionTest:
     detectors: list[str]
     weights: dict[str, float]  # mean weight of each standardized detector score over the splits (sum 1)
     single_auroc: dict[str, float]  # each detector alone, suspect vs reference, all data (descriptive)
+    z: float  # (T - mean of the permuted T) / their standard deviation: strength beyond the p-value's floor
 
     @property
     def min_attainable_p(self) -> float:
@@ -129,6 +130,7 @@ def collection_test(
         detectors=list(detectors),
         weights={d: float(v) for d, v in zip(detectors, weights[:n_splits].mean(axis=0))},
         single_auroc={d: _auc(s[:, j], r[:, j]) for j, d in enumerate(detectors)},
+        z=float((t_obs - t_null.mean()) / t_null.std()) if t_null.std() > 0 else 0.0,
     )
 
 

@@ -101,7 +101,8 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
     if c is not None:
         lines += [
             f"  p-value       {_p(c.p_value)}  (collection test: {c.n_splits} splits, {c.n_permutations} permutations"
-            + (f"; this is the floor, the true p may be smaller: raise --permutations)" if c.p_value <= c.min_attainable_p else ")"),
+            + (f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, "
+               f"raise --permutations for a smaller p)" if c.p_value <= c.min_attainable_p else ")"),
             f"  effect        a suspect excerpt outscores a reference excerpt {100 * c.effect:.0f}% of the time "
             f"(50% = no difference; {100 * c.effect_range[0]:.0f}-{100 * c.effect_range[1]:.0f}% over the splits)",
             f"  carried by    " + ", ".join(f"{n} ({c.weights[n]:.2f})" for n in c.carried_by()),
