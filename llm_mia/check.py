@@ -21,7 +21,7 @@ from .baseline import BaselineResult, model_free_auroc
 from .cache import StatsCache
 from .data import read_documents
 from .errors import InputError
-from .excerpts import DEFAULT_EXCERPT_WORDS, Overlap, cut_all, find_overlaps
+from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
 from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .pipeline import default_cache_dir, resolve_detectors, score_documents
@@ -61,6 +61,11 @@ class CheckSettings:
             raise InputError(f"alpha must lie between 0 and 1, not {self.alpha}")
         if self.n_splits < 1 or self.n_permutations < 1:
             raise InputError("--splits and --permutations must be at least 1")
+        if 1 / (self.n_permutations + 1) > self.alpha:
+            raise InputError(
+                f"with {self.n_permutations} permutations the smallest p-value is {1 / (self.n_permutations + 1):.3g}, "
+                f"above alpha = {self.alpha}: use at least {round(1 / self.alpha)} permutations"
+            )
 
 
 @dataclass(frozen=True)
@@ -112,16 +117,19 @@ class CheckResult:
         return [r for r in (self.suspect if which == "suspect" else self.reference) if r.status == STATUS_OK]
 
 
-def read_texts(source: str | Path, unit: str, excerpt_words: int, text_field: str | None = None) -> list[Document]:
-    """Documents from ``source`` (see :func:`llm_mia.data.read_documents`, plus ``.epub``),
-    cut into excerpts when ``unit`` is "book"."""
+def read_source(source: str | Path, text_field: str | None = None) -> list[Document]:
+    """Documents from ``source``: see :func:`llm_mia.data.read_documents`, plus ``.epub``."""
     path = Path(source).expanduser()
     if path.suffix.lower() == ".epub":
         from .epub import read_epub
 
-        docs = [read_epub(path)]
-    else:
-        docs = read_documents(source, text_field=text_field)
+        return [read_epub(path)]
+    return read_documents(source, text_field=text_field)
+
+
+def read_texts(source: str | Path, unit: str, excerpt_words: int, text_field: str | None = None) -> list[Document]:
+    """Documents from ``source``, cut into excerpts when ``unit`` is "book"."""
+    docs = read_source(source, text_field)
     return cut_all(docs, excerpt_words) if unit == "book" else docs
 
 
@@ -140,46 +148,63 @@ def run_check(
     cache_dir: str | Path | None = None,
     text_field: str | None = None,
     progress: bool = False,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
 ) -> CheckResult:
     """Check ``suspect`` (a book or a collection) against ``reference`` texts known not to be
-    in the training data. Raises :class:`InputError` for inputs the test cannot use."""
+    in the training data. Raises :class:`InputError` for inputs the test cannot use; the
+    inputs are read and checked before any model is loaded."""
     started = time.time()
     settings = settings or CheckSettings()
     unit = settings.unit or default_unit(suspect)
-    sus_docs = _prefixed(read_texts(suspect, unit, settings.excerpt_words, text_field), "suspect")
+    words = settings.excerpt_words
+    sus_whole = _prefixed(read_source(suspect, text_field), "suspect")
+    sus_docs = cut_all(sus_whole, words) if unit == "book" else sus_whole
     if not any(d.text and d.text.strip() for d in sus_docs):
         raise InputError(f"{suspect} holds no text to check")
+    kind = "excerpt(s)" if unit == "book" else "document(s)"
     ref_docs: list[Document] = []
     dropped: list[Overlap] = []
     if reference is not None:
-        ref_docs = _prefixed(read_texts(reference, unit, settings.excerpt_words, text_field), "reference")
+        ref_whole = _prefixed(read_source(reference, text_field), "reference")
+        ref_docs = cut_all(ref_whole, words) if unit == "book" else ref_whole
         usable_ref = [d for d in ref_docs if d.error is None and d.text and d.text.strip()]
         if len(usable_ref) < MIN_PER_SIDE:
             raise InputError(
-                f"the reference set gives {len(usable_ref)} {'excerpts' if unit == 'book' else 'documents'}; "
-                f"the test needs at least {MIN_PER_SIDE}. Add reference texts"
-                + (f" or cut shorter excerpts (--excerpt-words, now {settings.excerpt_words})" if unit == "book" else "")
+                f"the reference set gives {len(usable_ref)} {kind}; the test needs at least {MIN_PER_SIDE}. Add reference texts"
+                + (f" or cut shorter excerpts (--excerpt-words, now {words})" if unit == "book" else "")
             )
-        overlaps = find_overlaps(sus_docs, usable_ref)
-        if overlaps and not settings.drop_overlap:
-            o = overlaps[0]
+        overlaps = find_overlaps([d for d in sus_whole if d.error is None], [d for d in ref_whole if d.error is None])
+        hits: dict[str, Overlap] = {}
+        for d in sus_whole:
+            if unit == "book":
+                hits.update(overlapping_excerpts(d, words, overlaps))
+            else:
+                hits.update({o.suspect_id: o for o in reversed(overlaps) if o.suspect_id == d.id})
+        if hits and not settings.drop_overlap:
+            first_id, o = next(iter(hits.items()))
             raise InputError(
-                f"the reference set overlaps the suspect texts: {len(overlaps)} suspect "
-                f"{'excerpt(s)' if unit == 'book' else 'document(s)'} share a passage of 13+ words with a reference text "
-                f"(e.g. {o.suspect_id} and {o.reference_id}: \"{o.shared}\"). Reference texts must be known "
-                f"non-members distinct from the suspect ones; remove the overlap, or pass --drop-overlap to leave those suspect texts out"
+                f"the reference set overlaps the suspect texts: {len(hits)} suspect {kind} share a passage of "
+                f"{OVERLAP_NGRAM}+ words with a reference text (e.g. {first_id} and {o.reference_id}: \"{o.shared}\"). "
+                f"Reference texts must be known non-members distinct from the suspect ones; remove the overlap, "
+                f"or pass --drop-overlap to leave those suspect texts out"
             )
-        dropped = overlaps
-        gone = {o.suspect_id for o in overlaps}
-        sus_docs = [d for d in sus_docs if d.id not in gone]
+        dropped = [Overlap(i, o.reference_id, o.shared, o.word) for i, o in hits.items()]
+        sus_docs = [d for d in sus_docs if d.id not in hits]
     if unit == "book" and reference is not None and len(sus_docs) < MIN_PER_SIDE:
+        shorter = words * len(sus_docs) // MIN_PER_SIDE
+        advice = (
+            f"use --excerpt-words {shorter}, or --unit document for per-text results" if shorter >= MIN_EXCERPT_WORDS
+            else f"the text is too short for it (at least {MIN_PER_SIDE * MIN_EXCERPT_WORDS} words); use --unit document for per-text results"
+        )
         raise InputError(
-            f"the suspect text gives {len(sus_docs)} excerpts of {settings.excerpt_words} words; the collection test "
-            f"needs at least {MIN_PER_SIDE}: use --excerpt-words {max(MIN_EXCERPT_WORDS, settings.excerpt_words * len(sus_docs) // MIN_PER_SIDE)} or --unit document"
+            f"the suspect text gives {len(sus_docs)} excerpts of {words} words; the collection test needs at least {MIN_PER_SIDE}: {advice}"
         )
 
-    lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
-    ref_lm = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
+    load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
+    lm = model if isinstance(model, LoadedModel) else load_model(model, **load)  # type: ignore[arg-type]
+    ref_lm = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, **load)  # type: ignore[arg-type]
     names = [d.name for d in resolve_detectors(list(settings.detectors) if settings.detectors else None)]
     if ref_lm is not None and "ref" not in names:
         names.append("ref")
@@ -306,28 +331,55 @@ def _shade(result: CheckResult, docs: dict[str, Document], lm: LoadedModel, conf
 
 def token_pieces(tokenizer: Any, text: str, stats: TokenStats) -> list[tuple[str, float | None]]:
     """``text`` split at token boundaries, each piece with the log-probability the model gave
-    that token (None for the first token, which is context only, and for text past a
-    truncation). Uses the tokenizer's character offsets; falls back to decoding token by
-    token when they are unavailable or do not match the scored ids."""
+    it (None for the first token, which is context only, for special tokens and for text past
+    a truncation). When several tokens share characters (byte-level pieces of one character)
+    their log-probabilities are added: the piece's probability is that of the whole character.
+    Uses the tokenizer's character offsets; without them (or when they do not match the
+    scored ids) decodes growing prefixes of the ids and takes the differences."""
     ids = [int(t) for t in stats.token_ids]
-    lp = [None] + [float(x) for x in stats.logprobs]
+    lp: list[float | None] = [None] + [float(x) for x in stats.logprobs]
     try:
         enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True, verbose=False)
         offsets, enc_ids = enc["offset_mapping"], list(enc["input_ids"])
     except (NotImplementedError, ValueError, KeyError, TypeError):
         offsets, enc_ids = None, []
     if offsets is None or enc_ids[: len(ids)] != ids:
-        return [(tokenizer.decode([t]), v) for t, v in zip(ids, lp)]
+        return _decoded_pieces(tokenizer, text, ids, lp)
     pieces: list[tuple[str, float | None]] = []
     pos = 0
     for k, (start, end) in enumerate(offsets[: len(ids)]):
-        start = max(start, pos)  # byte-level tokens can share a character: it goes to the first
-        if end <= start:  # special token (BOS), or nothing left of the shared character
+        if end <= start:  # a special token (BOS): no text of its own
             continue
+        if end <= pos:  # shares the character of the piece before: one probability for both
+            if pieces and lp[k] is not None:
+                before = pieces[-1][1]
+                pieces[-1] = (pieces[-1][0], lp[k] if before is None else before + lp[k])  # type: ignore[operator]
+            continue
+        start = max(start, pos)
         if start > pos:  # whitespace the offsets leave out belongs to no token
             pieces.append((text[pos:start], None))
         pieces.append((text[start:end], lp[k]))
-        pos = max(pos, end)
+        pos = end
     if pos < len(text):
         pieces.append((text[pos:], None))
+    return pieces
+
+
+def _decoded_pieces(tokenizer: Any, text: str, ids: list[int], lp: list[float | None]) -> list[tuple[str, float | None]]:
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    pieces: list[tuple[str, float | None]] = []
+    done = ""
+    pending: float | None = None  # log-probability of tokens that do not yet make a whole character
+    for k, t in enumerate(ids):
+        if t in special:
+            continue
+        if lp[k] is not None:
+            pending = lp[k] if pending is None else pending + lp[k]  # type: ignore[operator]
+        now = tokenizer.decode([i for i in ids[: k + 1] if i not in special])
+        if now.endswith("\ufffd") or not now.startswith(done):  # an incomplete character: wait for more bytes
+            continue
+        pieces.append((now[len(done) :], pending))
+        done, pending = now, None
+    if text.startswith(done) and len(done) < len(text):
+        pieces.append((text[len(done) :], None))
     return pieces

@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     de = sub.add_parser(
         "demo",
-        help="a check whose answer is known: Python's standard library (member) against llm-mia's own 2026 code (non-member)",
+        help="a worked check: Python's standard library (member) against llm-mia's own 2026 code (non-member)",
         description="Writes the demo texts to --dir and runs llm-mia check on them (see llm_mia/demo.py).",
     )
     de.add_argument("--dir", default="llm-mia-demo", help="where to write the demo texts (default: llm-mia-demo)")
@@ -280,8 +280,8 @@ def _controlled_config(args: argparse.Namespace) -> ControlledConfig:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from .check import run_check
-    from .models import load_model
     from .report import summary, to_html, to_json
+    from .types import STATUS_OK
 
     settings = CheckSettings(
         unit=args.unit,
@@ -297,34 +297,43 @@ def _cmd_check(args: argparse.Namespace) -> int:
         config = ScorerConfig(max_tokens=args.max_tokens, batch_size=args.batch_size)
     except ValueError as exc:
         raise LlmMiaError(str(exc)) from None
-    load = dict(device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code, progress=not args.no_progress)
+    outputs = [Path(p) for p in (args.html, args.json) if p]
+    for out in outputs:  # fail before the run, not after it
+        if not out.parent.is_dir():
+            raise LlmMiaError(f"cannot write {out}: folder {out.parent} does not exist")
     result = run_check(
         args.input,
         args.reference,
-        model=load_model(args.model, **load),
-        reference_model=None if args.reference_model is None else load_model(args.reference_model, **load),
+        model=args.model,
+        reference_model=args.reference_model,
         settings=settings,
         config=config,
         cache_dir=args.cache_dir,
         text_field=args.text_field,
         progress=not args.no_progress,
+        device=args.device,
+        dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
     )
     if args.html:
         Path(args.html).write_text(to_html(result), encoding="utf-8")
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(result), indent=2, ensure_ascii=False), encoding="utf-8")
     print(summary(result, args.html or None))
-    return 0
+    skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK]
+    return 1 if skipped else 0
 
 
 DEMO_ABOUT = """
 About this demo: the suspect texts are modules of Python's standard library, copied from this
 installation; CPython is on GitHub in countless copies, so they are almost certainly in the
 model's training data. The reference texts are llm-mia's own source code, written in 2026,
-after the embedded models were trained, so certainly not. A SIGNIFICANT verdict is the
-expected, correct answer. The model-free line shows how far the two sets differ even without
-the model (authors, decades, topics): that difference, not only training, can feed the test,
-which is why real checks need reference texts as close to the suspect ones as possible."""
+after the embedded models were trained, so certainly not. Their membership is known, but they
+are not of the same kind (authors, decades, topics), and the model-free line shows it: a
+classifier that never sees the model tells them apart. A SIGNIFICANT verdict agrees with the
+truth here, yet on its own it could come from that difference as much as from training. That is
+the lesson of the demo: a real check needs reference texts as close to the suspect ones as
+possible, and the model-free line says when they are not."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Texts for ``llm-mia demo``: a check whose answer is known, built from files every install has.
+"""Texts for ``llm-mia demo``: texts whose membership is known, from files every install has.
 
 - Suspect: source code of old, stable modules of Python's standard library. CPython is
   on GitHub in countless copies and forks, and the embedded models were trained on public
@@ -6,8 +6,9 @@
 - Reference: llm-mia's own source code, written in 2026, after the embedded models were
   trained (SmolLM2: 2024, Gemma 3: 2025), so certainly non-members.
 
-Both are Python, but not of exactly the same kind (different authors, decades, topics): the
-model-free line of the report measures how far they differ without the model.
+Both are Python, but not of the same kind (different authors, decades, topics): the model-free
+line of the report shows that a classifier tells them apart without the model, which is the
+demo's lesson about choosing reference texts.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def write_demo_texts(folder: str | Path, words: int = DEMO_WORDS) -> tuple[Path,
     stdlib = []
     for name in STDLIB_MODULES:
         spec = importlib.util.find_spec(name)
-        if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        if spec is None or not spec.origin or not spec.origin.endswith(".py") or not Path(spec.origin).is_file():
             continue
         stdlib.append(Path(spec.origin))
     ours = sorted(Path(__file__).resolve().parent.rglob("*.py"))

@@ -66,6 +66,15 @@ def read_epub(path: str | Path) -> Document:
     for idref, _linear in book.spine:
         item = book.get_item_with_id(idref)
         if item is not None and item.get_type() == ebooklib.ITEM_DOCUMENT:
-            chapters.append(html_to_text(item.get_content().decode("utf-8", errors="replace")))
+            chapters.append(html_to_text(_decode(item.get_content())))
     text = "\n\n".join(c for c in chapters if c)
     return Document(p.name, text, None, None if text.strip() else f"{p.name}: the EPUB holds no text")
+
+
+def _decode(raw: bytes) -> str:
+    """EPUB chapters are UTF-8 or UTF-16 (XML rules): a byte-order mark or NUL bytes say which."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    if raw[:2] in (b"<\x00", b"\x00<"):
+        return raw.decode("utf-16-le" if raw[0] == 0x3C else "utf-16-be")
+    return raw.decode("utf-8-sig", errors="replace")

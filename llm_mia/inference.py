@@ -52,9 +52,10 @@ class CollectionTest:
         return 1.0 / (self.n_permutations + 1)
 
     def carried_by(self, share: float = 0.2) -> list[str]:
-        """Detectors with at least ``share`` of the total weight, largest first."""
+        """Detectors with at least ``share`` of the total weight, largest first (at least the
+        heaviest one)."""
         ranked = sorted(self.weights, key=lambda n: -self.weights[n])
-        return [n for n in ranked if self.weights[n] >= share]
+        return ranked[:1] + [n for n in ranked[1:] if self.weights[n] >= share]
 
 
 def collection_test(
@@ -106,17 +107,25 @@ def collection_test(
     rng = np.random.default_rng(seed)
     x = np.vstack([s, r])
     n_s, n = len(s), len(s) + len(r)
-    # relabelings: row 0 keeps the true labels, the others shuffle them; the first n_s
+    # relabelings: number 0 keeps the true labels, the others shuffle them; the first n_s
     # positions of a relabeling are its suspect set. Each relabeling gets n_splits splits:
     # a shuffle within each set, whose first half is fitted on and whose second is held out.
-    relabel = np.vstack([np.arange(n)] + [rng.permutation(n) for _ in range(n_permutations)])
-    rows = np.repeat(relabel, n_splits, axis=0)
-    within = np.hstack([
-        rng.permuted(np.tile(np.arange(n_s), (len(rows), 1)), axis=1),
-        n_s + rng.permuted(np.tile(np.arange(n - n_s), (len(rows), 1)), axis=1),
-    ])
-    orders = np.take_along_axis(rows, within, axis=1)
-    aucs, weights = _cross_fit(x, orders, n_s)
+    # Built and evaluated a few relabelings at a time, so memory stays bounded for long books.
+    per_chunk = max(1, _rows_per_chunk(n, x.shape[1]) // n_splits)
+    auc_parts, weights = [], np.empty((0, x.shape[1]))
+    for first in range(0, n_permutations + 1, per_chunk):
+        count = min(per_chunk, n_permutations + 1 - first)
+        relabel = np.vstack([np.arange(n) if first + i == 0 else rng.permutation(n) for i in range(count)])
+        rows = np.repeat(relabel, n_splits, axis=0)
+        within = np.hstack([
+            rng.permuted(np.tile(np.arange(n_s), (len(rows), 1)), axis=1),
+            n_s + rng.permuted(np.tile(np.arange(n - n_s), (len(rows), 1)), axis=1),
+        ])
+        part, w = _cross_fit(x, np.take_along_axis(rows, within, axis=1), n_s)
+        auc_parts.append(part)
+        if first == 0:
+            weights = w[:n_splits]
+    aucs = np.concatenate(auc_parts)
     t_obs = aucs[:n_splits].mean()
     t_null = aucs[n_splits:].reshape(n_permutations, n_splits).mean(axis=1)
     return CollectionTest(
@@ -128,10 +137,14 @@ def collection_test(
         n_splits=n_splits,
         n_permutations=n_permutations,
         detectors=list(detectors),
-        weights={d: float(v) for d, v in zip(detectors, weights[:n_splits].mean(axis=0))},
+        weights={d: float(v) for d, v in zip(detectors, weights.mean(axis=0))},
         single_auroc={d: _auc(s[:, j], r[:, j]) for j, d in enumerate(detectors)},
         z=float((t_obs - t_null.mean()) / t_null.std()) if t_null.std() > 0 else 0.0,
     )
+
+
+def _rows_per_chunk(n: int, d: int) -> int:
+    return max(1, min(_CHUNK, (1 << 22) // (n * d)))
 
 
 def _cross_fit(x: np.ndarray, orders: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +152,7 @@ def _cross_fit(x: np.ndarray, orders: np.ndarray, n_s: int) -> tuple[np.ndarray,
     n, d = x.shape
     h_s, h_r = n_s // 2, (n - n_s) // 2
     aucs, weights = [], []
-    chunk = max(1, min(_CHUNK, (1 << 22) // (n * d)))
+    chunk = _rows_per_chunk(n, d)
     for start in range(0, len(orders), chunk):
         o = orders[start : start + chunk]
         fit_s, test_s = x[o[:, :h_s]], x[o[:, h_s:n_s]]
@@ -194,12 +207,16 @@ def document_tests(
     """Per-document empirical p-values against the reference scores of each detector, Holm
     across detectors, then Benjamini-Hochberg q-values across the documents."""
     ref = {d: np.sort(np.asarray([v for v in vals if v is not None], dtype=np.float64)) for d, vals in reference.items()}
+    if any(not np.isfinite(v).all() for v in ref.values()):
+        raise ValueError("reference scores must be finite (None marks a missing score)")
     out = []
     for doc_id, scores in suspect:
         p = {}
         for d, v in scores.items():
             if v is None or d not in ref or ref[d].size == 0:
                 continue
+            if not np.isfinite(v):
+                raise ValueError(f"{doc_id}: score {v} of {d} is not finite (None marks a missing score)")
             at_least = ref[d].size - np.searchsorted(ref[d], v, side="left")
             p[d] = float((1 + at_least) / (1 + ref[d].size))
         adjusted = holm(p)

@@ -49,9 +49,10 @@ def verdict(result: CheckResult) -> str:
                     f"reference texts (p = {_p(c.p_value)}).")
         return (f"NOT SIGNIFICANT at alpha = {a:g}: no evidence that the model finds the suspect texts more "
                 f"familiar than the reference texts (p = {_p(c.p_value)}).")
-    hits = sum(1 for t in result.documents if t.p_value is not None and t.p_value < a)
-    return (f"DOCUMENT LEVEL ONLY ({result.collection_problem}): {hits} of {len(result.documents)} documents "
-            f"have p < {a:g} after correcting for {len(result.detectors)} detectors.")
+    kind = "excerpts" if result.unit == "book" else "documents"
+    hits = sum(1 for t in result.documents if t.q_value is not None and t.q_value < a)
+    return (f"PER-TEXT RESULTS ONLY ({result.collection_problem}): {hits} of {len(result.documents)} {kind} "
+            f"have q < {a:g} (Holm over {len(result.detectors)} detectors, then Benjamini-Hochberg over the {kind}).")
 
 
 def caveats(result: CheckResult) -> list[str]:
@@ -103,7 +104,7 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
             f"  p-value       {_p(c.p_value)}  (collection test: {c.n_splits} splits, {c.n_permutations} permutations"
             + (f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, "
                f"raise --permutations for a smaller p)" if c.p_value <= c.min_attainable_p else ")"),
-            f"  effect        a suspect excerpt outscores a reference excerpt {100 * c.effect:.0f}% of the time "
+            f"  effect        a suspect {kind[:-1]} outscores a reference {kind[:-1]} {100 * c.effect:.0f}% of the time "
             f"(50% = no difference; {100 * c.effect_range[0]:.0f}-{100 * c.effect_range[1]:.0f}% over the splits)",
             f"  carried by    " + ", ".join(f"{n} ({c.weights[n]:.2f})" for n in c.carried_by()),
             f"  texts used    {c.n_suspect} suspect, {c.n_reference} reference",

@@ -11,6 +11,7 @@ import pytest
 from conftest import random_sentences
 
 from llm_mia.check import CheckSettings, run_check, token_pieces
+from llm_mia.errors import InputError
 from llm_mia.cli import main
 from llm_mia.report import summary, to_html, to_json
 
@@ -171,3 +172,67 @@ def test_demo_writes_its_texts_and_runs_a_check(tiny_model_dir, tmp_path, capsys
     assert reference.startswith('"""llm-mia: membership inference')  # llm_mia/__init__.py comes first
     assert 3000 <= len(suspect.split()) <= 3400 and 3000 <= len(reference.split()) <= 3400
     assert "50 excerpts of 64 words" in out and "About this demo" in out and (tmp_path / "r.html").exists()
+
+
+def test_token_pieces_without_offsets_decode_prefixes(tiny_lm):
+    from llm_mia.scoring import Scorer
+
+    class NoOffsets:  # a slow tokenizer: no offset mapping
+        def __init__(self, tok):
+            self.tok, self.all_special_ids = tok, tok.all_special_ids
+
+        def __call__(self, *a, **k):
+            raise NotImplementedError
+
+        def decode(self, ids):
+            return self.tok.decode(ids)
+
+    text = "Hello, world! ÄÖÜ ß é river stone"
+    stats = Scorer(tiny_lm).score_texts([text])[0]
+    pieces = token_pieces(NoOffsets(tiny_lm.tokenizer), text, stats)
+    assert "".join(p for p, _ in pieces) == text and "\ufffd" not in "".join(p for p, _ in pieces)
+    scored = sum(stats.logprobs.tolist())
+    assert sum(lp for _, lp in pieces if lp is not None) == pytest.approx(scored)  # no probability lost
+
+
+def test_token_pieces_keep_every_probability(tiny_lm):
+    from llm_mia.scoring import Scorer
+
+    text = "ÄÖÜ ß é Hello"
+    stats = Scorer(tiny_lm).score_texts([text])[0]
+    pieces = token_pieces(tiny_lm.tokenizer, text, stats)
+    assert "".join(p for p, _ in pieces) == text
+    assert sum(lp for _, lp in pieces if lp is not None) == pytest.approx(float(stats.logprobs.sum()))
+
+
+def test_overlap_across_an_excerpt_boundary_is_found_and_both_excerpts_dropped(tiny_lm, tmp_path):
+    words = " ".join(random_sentences(40, seed=700)).split()
+    book = tmp_path / "book.txt"
+    book.write_text(" ".join(words[:224]))  # 14 excerpts of 16 words: #1 = words 0-15, #2 = 16-31, ...
+    shared = words[10:23]  # 13 words across the boundary of #1 and #2
+    ref = _jsonl(tmp_path / "ref.jsonl", random_sentences(20, seed=701) + ["Quoted: " + " ".join(shared).upper() + "!"])
+    with pytest.raises(InputError, match="2 suspect excerpt"):
+        run_check(book, ref, model=tiny_lm, settings=CheckSettings(excerpt_words=16), cache_dir=tmp_path / "c")
+    res = run_check(book, ref, model=tiny_lm, settings=CheckSettings(excerpt_words=16, drop_overlap=True, n_splits=3, n_permutations=19),
+                    cache_dir=tmp_path / "c")
+    assert sorted(o.suspect_id for o in res.dropped_overlaps) == ["suspect:book.txt#1", "suspect:book.txt#2"]
+    assert [r.id for r in res.suspect] == [f"suspect:book.txt#{k}" for k in range(3, 15)]
+
+
+def test_settings_and_outputs_are_checked_before_the_run(tiny_model_dir, tmp_path, capsys):
+    with pytest.raises(InputError, match="use at least 20 permutations"):
+        CheckSettings(n_permutations=9)
+    book = tmp_path / "book.txt"
+    book.write_text(" ".join(random_sentences(60, seed=800)))
+    code = main(["check", str(book), "--model", "no-such-model", "--html", str(tmp_path / "missing" / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and "folder" in err and "does not exist" in err and "no-such-model" not in err
+
+
+def test_exit_code_one_when_texts_were_skipped(tiny_model_dir, tmp_path, capsys):
+    texts = random_sentences(12, seed=900) + ["x"]  # one token: cannot be scored
+    code = main(["check", str(_jsonl(tmp_path / "s.jsonl", texts)), "--reference", str(_jsonl(tmp_path / "r.jsonl", random_sentences(12, seed=901))),
+                 "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"), "--html", "", "--splits", "3", "--permutations", "19",
+                 "--no-progress", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 1 and "could not be scored" in out and "12 suspect, 12 reference" in out
