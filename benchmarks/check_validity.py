@@ -79,17 +79,28 @@ def negative_control(pool: list[ScoreRecord], names: list[str], n_s: int, n_r: i
             "per_text_p_below_0.05": share_ci(int(docs), docs_n) if smallest <= 0.05 else None, "per_text_smallest_p": smallest}
 
 
-def positive_control(records: list[ScoreRecord], names: list[str], sizes: list[int], repeats: int, rng: np.random.Generator) -> list[dict]:
-    members = [r for r in records if r.label == 1]
-    reference = matrix([r for r in records if r.label == 0], names)
-    x = matrix(members, names)
+def positive_control(records: list[ScoreRecord], names: list[str], sizes: list[int], repeats: int, rng: np.random.Generator, fraction: float = 1.0) -> list[dict]:
+    """n suspect texts against the held-out non-members. With ``fraction`` < 1 (a collection of
+    which only part was trained on), the suspect texts are that share of members and the rest
+    non-members from one half of the non-members; the other half is the reference."""
+    members = matrix([r for r in records if r.label == 1], names)
+    non = matrix([r for r in records if r.label == 0], names)
+    if fraction < 1.0:
+        order = rng.permutation(len(non))
+        filler, reference = non[order[: len(non) // 2]], non[order[len(non) // 2 :]]
+    else:
+        filler, reference = non[:0], non
     out = []
     for n in sizes:
-        if n > len(members):
+        k = round(fraction * n)
+        if k > len(members) or n - k > len(filler):
             continue
-        tests = [collection_test(x[rng.permutation(len(members))[:n]], reference, names, seed=i) for i in range(repeats)]
+        tests = []
+        for i in range(repeats):
+            suspect = np.vstack([members[rng.permutation(len(members))[:k]], filler[rng.permutation(len(filler))[: n - k]]])
+            tests.append(collection_test(suspect, reference, names, seed=i))
         p = np.array([t.p_value for t in tests])
-        out.append({"n_excerpts": n, "n_reference": len(reference), "repeats": repeats, "median_p": float(np.median(p)),
+        out.append({"n_excerpts": n, "members": k, "n_reference": len(reference), "repeats": repeats, "median_p": float(np.median(p)),
                     "median_z": float(np.median([t.z for t in tests])), "median_effect": float(np.median([t.effect for t in tests])),
                     "p90": float(np.percentile(p, 90)), "share_p_below_0.05": float(np.mean(p < 0.05)), "share_p_below_0.01": float(np.mean(p < 0.01))})
     return out
@@ -134,10 +145,10 @@ def render(result: dict) -> str:
     lines += ["", "## Positive control: members of the controlled split against its held-out non-members", "",
               "p-values stop at the permutation floor (0.001); the z-score (distance of the statistic from the permutation null, "
               "in standard deviations) and the effect (how often a member outscores a non-member on held-out halves) keep growing.", "",
-              "| exposure | excerpts | reference | repeats | median p | 90th pct p | p < 0.05 | p < 0.01 | median z | median effect |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "| exposure | excerpts (members) | reference | repeats | median p | 90th pct p | p < 0.05 | p < 0.01 | median z | median effect |", "|---|---|---|---|---|---|---|---|---|---|"]
     for exposure, rows in result["positive"].items():
         for row in rows:
-            lines.append(f"| {exposure} | {row['n_excerpts']} | {row['n_reference']} | {row['repeats']} | {row['median_p']:.2g} | {row['p90']:.2g} | "
+            lines.append(f"| {exposure} | {row['n_excerpts']} ({row['members']}) | {row['n_reference']} | {row['repeats']} | {row['median_p']:.2g} | {row['p90']:.2g} | "
                          f"{100 * row['share_p_below_0.05']:.0f}% | {100 * row['share_p_below_0.01']:.0f}% | {row['median_z']:.1f} | {row['median_effect']:.2f} |")
     if result.get("books"):
         books = result["books"]
@@ -188,7 +199,9 @@ def main() -> int:
     large = RESULTS / LARGE_POSITIVE
     if large.exists():
         recs, names = usable(read_score_file(large))
-        result["positive"]["x1 (larger controlled split)"] = positive_control(recs, names, list(SIZES), args.positive_repeats, rng)
+        for fraction in (1.0, 0.5, 0.2):
+            label = "x1, larger split" + ("" if fraction == 1.0 else f", {fraction:.0%} of the suspect texts members")
+            result["positive"][label] = positive_control(recs, names, list(SIZES), args.positive_repeats, rng, fraction)
     else:
         result["missing"].append(f"{LARGE_POSITIVE} (positive control at 100 and 200 excerpts)")
     if (RESULTS / BOOKTECTION).exists():

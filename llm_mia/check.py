@@ -19,7 +19,7 @@ import numpy as np
 
 from .baseline import BaselineResult, model_free_auroc
 from .cache import StatsCache
-from .data import read_documents
+from .data import fingerprint, read_documents
 from .errors import InputError
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
@@ -254,6 +254,8 @@ def run_check(
         "reference_model": None if ref_lm is None else {"spec": ref_lm.spec, "identity": ref_lm.identity},
         "scorer": Scorer(lm, config).settings(),
         "settings": asdict(settings),
+        "suspect": {"source": str(suspect), "texts": len(sus_docs), "fingerprint": fingerprint(sus_docs)},
+        "reference": None if reference is None else {"source": str(reference), "texts": len(ref_docs), "fingerprint": fingerprint(ref_docs)},
         "packages": package_versions(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),

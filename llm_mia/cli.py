@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-mia",
         description="Membership inference for language models: was this text in the training data?",
-        epilog="examples:\n  llm-mia score ../shared/data/wikimia/32.jsonl -o s.jsonl\n  llm-mia eval s.jsonl\n"
-        "  llm-mia models\n  llm-mia detectors",
+        epilog="examples:\n  llm-mia demo\n  llm-mia check my_book.txt --reference unpublished_chapters/\n"
+        "  llm-mia score ../shared/data/wikimia/32.jsonl -o s.jsonl\n  llm-mia eval s.jsonl\n"
+        "  llm-mia bench controlled\n  llm-mia models\n  llm-mia detectors",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"llm-mia {__version__}")

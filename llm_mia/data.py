@@ -14,6 +14,7 @@ a JSONL line that is a bare JSON string is taken as the text (MIMIR's files). La
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sys
@@ -213,6 +214,14 @@ def _label_from_path(rel: Path) -> int | None:
         if part.lower() in _NONMEMBER_DIRS:
             return 0
     return None
+
+
+def fingerprint(documents: Iterable[Document]) -> str:
+    """sha256 over ids, labels and texts, in order: changes whenever the data does."""
+    digest = hashlib.sha256()
+    for d in documents:
+        digest.update(json.dumps([d.id, d.label, d.text], ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:

@@ -12,14 +12,13 @@ something else (often only a shift in dates or topics), and the benchmark table 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import read_documents
+from .data import fingerprint, read_documents
 from .errors import InputError
 from .registry import Registry
 from .types import Document
@@ -40,10 +39,7 @@ class Split:
     @property
     def fingerprint(self) -> str:
         """sha256 over ids, labels and texts: changes whenever the data does."""
-        digest = hashlib.sha256()
-        for d in self.documents:
-            digest.update(json.dumps([d.id, d.label, d.text], ensure_ascii=False).encode("utf-8", "surrogatepass"))
-        return digest.hexdigest()
+        return fingerprint(self.documents)
 
 
 @dataclass(frozen=True)
