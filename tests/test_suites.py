@@ -107,3 +107,31 @@ def test_bench_group_level_and_cli(tiny_model_dir, data_dir, tmp_path, capsys):
                  "--cache-dir", str(tmp_path / "c"), "--bootstrap", "20", "--no-progress", "--detectors", "loss,min_k"])
     out = capsys.readouterr().out
     assert code == 0 and "| booktection (per group) | loss |" in out and "2 / 2" in out
+
+
+def test_wikimia_loads_from_the_hub_when_the_files_are_absent(tmp_path, monkeypatch):
+    import datasets
+
+    import llm_mia.models
+
+    calls = []
+
+    def fake_load_dataset(name, split):
+        calls.append((name, split))
+        return [{"input": f"text {split} {i}", "label": i % 2} for i in range(6)]
+
+    monkeypatch.setattr(llm_mia.models, "hub_reachable", lambda: True)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    _, splits = load_suite("wikimia", tmp_path)  # an empty data directory
+    assert calls == [("swj0419/WikiMIA", f"WikiMIA_length{n}") for n in (32, 64, 128, 256)]
+    assert [d.label for d in splits[0].documents] == [0, 1, 0, 1, 0, 1] and splits[3].documents[0].text == "text WikiMIA_length256 0"
+
+
+def test_a_missing_split_says_where_it_looked_when_the_hub_is_offline(tmp_path, monkeypatch):
+    import llm_mia.models
+
+    monkeypatch.setattr(llm_mia.models, "hub_reachable", lambda: False)
+    with pytest.raises(InputError, match=r"data not found at .*wikimia/32.jsonl.*'swj0419/WikiMIA' needs the Hugging Face hub"):
+        load_suite("wikimia", tmp_path)
+    with pytest.raises(InputError, match="data not found at .*arXivTection"):
+        load_suite("arxivtection", tmp_path)
