@@ -42,6 +42,7 @@ class BaselineResult:
     n_nonmembers: int
     folds: int
     scores: list[float]  # out-of-fold log-odds per document, in input order
+    grouped: bool = False  # folds were made of whole groups (books, papers)
 
 
 def _fit_predict(train: list[Counter[str]], y: np.ndarray, test: list[Counter[str]], min_count: int) -> np.ndarray:
@@ -66,23 +67,38 @@ def model_free_auroc(
     texts: Sequence[str],
     labels: Sequence[int],
     *,
+    groups: Sequence[str] | None = None,
     folds: int = 5,
     min_count: int = 2,
     seed: int = 0,
     n_bootstrap: int = metrics.N_BOOTSTRAP,
 ) -> BaselineResult:
-    """Out-of-fold AUROC of the bag-of-words classifier (stratified ``folds``-fold CV, seeded)."""
+    """Out-of-fold AUROC of the bag-of-words classifier (stratified ``folds``-fold CV, seeded).
+
+    With ``groups`` (the book or paper of each passage) whole groups are dealt into the folds,
+    so that no fold is scored by a classifier that saw other passages of the same book: names
+    and words peculiar to one book would otherwise identify its passages' label.
+    """
     y = np.asarray(labels, dtype=int)
-    if len(texts) != len(y):
-        raise ValueError("texts and labels differ in length")
+    if len(texts) != len(y) or (groups is not None and len(groups) != len(y)):
+        raise ValueError("texts, labels and groups differ in length")
     n1, n0 = int((y == 1).sum()), int((y == 0).sum())
-    if min(n1, n0) < folds:
-        raise ValueError(f"{folds}-fold cross-validation needs at least {folds} documents of each class; got {n1} and {n0}")
+    units = list(groups) if groups is not None else [str(i) for i in range(len(y))]
+    unit_label: dict[str, int] = {}
+    for u, label in zip(units, y):
+        if unit_label.setdefault(u, int(label)) != label:
+            raise ValueError(f"group {u!r} holds both members and non-members")
+    per_class = [sum(1 for v in unit_label.values() if v == c) for c in (1, 0)]
+    what = "groups" if groups is not None else "documents"
+    if min(per_class) < folds:
+        raise ValueError(f"{folds}-fold cross-validation needs at least {folds} {what} of each class; got {per_class[0]} and {per_class[1]}")
     rng = np.random.default_rng(seed)
-    fold_of = np.empty(len(y), dtype=int)
-    for label in (0, 1):  # stratified: each class dealt round-robin over the folds after a shuffle
-        idx = rng.permutation(np.flatnonzero(y == label))
-        fold_of[idx] = np.arange(idx.size) % folds
+    fold_of_unit: dict[str, int] = {}
+    for label in (0, 1):  # stratified: each class's units dealt round-robin over the folds after a shuffle
+        names = [u for u, v in unit_label.items() if v == label]
+        for k, j in enumerate(rng.permutation(len(names))):
+            fold_of_unit[names[j]] = k % folds
+    fold_of = np.array([fold_of_unit[u] for u in units])
     feats = [features(t) for t in texts]
     scores = np.empty(len(y))
     for f in range(folds):
@@ -96,4 +112,5 @@ def model_free_auroc(
         n_nonmembers=n0,
         folds=folds,
         scores=scores.tolist(),
+        grouped=groups is not None,
     )

@@ -82,7 +82,7 @@ class BenchResult:
         ]
         for s in self.splits:
             free = (
-                f"{s.baseline.auroc:.3f} [{s.baseline.ci[0]:.3f}, {s.baseline.ci[1]:.3f}]"
+                f"{s.baseline.auroc:.3f} [{s.baseline.ci[0]:.3f}, {s.baseline.ci[1]:.3f}]" + (" (folds by group)" if s.baseline.grouped else "")
                 if s.baseline
                 else f"n/a ({s.baseline_problem})"
             )
@@ -242,10 +242,16 @@ def run_bench(
 
 def _evaluate_split(split: Split, records: list[ScoreRecord], n_bootstrap: int, seed: int) -> SplitResult:
     evaluation = evaluate(records, n_bootstrap=n_bootstrap, seed=seed)
-    usable = [(d.text, d.label) for d, r in zip(split.documents, records) if r.status == STATUS_OK and d.label in (0, 1)]
+    keep = [i for i, (d, r) in enumerate(zip(split.documents, records)) if r.status == STATUS_OK and d.label in (0, 1)]
     baseline, problem = None, None
     try:
-        baseline = model_free_auroc([t for t, _ in usable], [y for _, y in usable], seed=seed, n_bootstrap=n_bootstrap)
+        baseline = model_free_auroc(
+            [split.documents[i].text or "" for i in keep],
+            [int(split.documents[i].label) for i in keep],  # type: ignore[arg-type]
+            groups=[split.groups[i] for i in keep] if split.groups else None,
+            seed=seed,
+            n_bootstrap=n_bootstrap,
+        )
     except ValueError as exc:
         problem = str(exc)
     group_level = _group_level(split, records, n_bootstrap, seed) if split.groups else None

@@ -33,3 +33,24 @@ def test_a_topic_shift_is_caught():
 def test_too_few_documents():
     with pytest.raises(ValueError, match="at least 5"):
         model_free_auroc(["a b"] * 6, [1, 1, 1, 0, 0, 0])
+
+
+def test_group_folds_keep_a_books_passages_together():
+    """Each 'book' has its own name in every passage: document folds learn the name, group folds cannot."""
+    rng = np.random.default_rng(0)
+    texts, labels, groups = [], [], []
+    for b in range(20):
+        label = b % 2
+        for _ in range(6):
+            words = rng.choice(["river", "stone", "light", "house", "garden", "winter", "paper"], size=12)
+            texts.append(f"name{b} " + " ".join(words))
+            labels.append(label)
+            groups.append(f"book{b}")
+    leaky = model_free_auroc(texts, labels, n_bootstrap=50)
+    fair = model_free_auroc(texts, labels, groups=groups, n_bootstrap=50)
+    assert leaky.auroc > 0.85 and not leaky.grouped
+    assert fair.grouped and 0.25 < fair.auroc < 0.75
+    with pytest.raises(ValueError, match="both members and non-members"):
+        model_free_auroc(texts, labels, groups=["one"] * len(texts))
+    with pytest.raises(ValueError, match="at least 5 groups"):
+        model_free_auroc(texts[:24], labels[:24], groups=groups[:24])
