@@ -25,7 +25,7 @@ def section(run_dir: Path) -> str:
         [
             f"## {data['suite']['name']} on {data['model']}",
             "",
-            f"Command: `{prov.get('command') or 'not recorded'}` ({prov.get('date', '?')}, {prov['seconds']:.0f} s, "
+            f"Command: `{prov.get('command') or 'not recorded'}` ({prov.get('date', '?')}, {prov['seconds']:.0f} s{_passes(prov)}, "
             f"{prov['machine']}, torch {pk.get('torch')}, transformers {pk.get('transformers')}, llm-mia {pk.get('llm-mia')}).",
             f"Model `{prov['model_identity'][:21]}...`, scorer settings {json.dumps({k: v for k, v in prov['scorer'].items() if k in ('max_tokens', 'stride', 'dtype', 'device')})}, "
             f"bootstrap {prov['bootstrap']} (seed {prov['seed']}){', limit ' + str(prov['limit']) if prov.get('limit') else ''}. "
@@ -34,6 +34,13 @@ def section(run_dir: Path) -> str:
             table,
         ]
     )
+
+
+def _passes(prov: dict) -> str:
+    n = prov.get("forward_passes")
+    if n is None:
+        return ""
+    return ", every statistic from the cache of an earlier run" if n == 0 else f", {n} forward passes"
 
 
 def overview(run_dirs: list[Path]) -> str:

@@ -183,6 +183,7 @@ def run_bench(
 ) -> BenchResult:
     """Score and evaluate every split of ``suite``; write a results folder when ``out_dir`` is set."""
     started = time.time()
+    passes_before = Scorer.forward_passes_total
     if suite == "controlled":
         cfg = controlled or ControlledConfig(base_model=model if isinstance(model, str) else DEFAULT_MODEL)
         lm, ref, splits = prepare(cfg, data_dir, progress=progress)
@@ -230,6 +231,7 @@ def run_bench(
         "python": platform.python_version(),
         "machine": platform.machine(),
         "seconds": round(time.time() - started, 1),
+        "forward_passes": Scorer.forward_passes_total - passes_before,  # 0: every statistic came from the cache
         "plots": plots,
     }
     result = BenchResult(suite_obj, lm.spec, lm.identity, labels_valid, results, provenance)

@@ -81,6 +81,8 @@ class _Segment:
 class Scorer:
     """Computes :class:`TokenStats` for texts with one model, using an optional on-disk cache."""
 
+    forward_passes_total = 0  # over every Scorer of this process (provenance: 0 = all from the cache)
+
     def __init__(
         self,
         lm: LoadedModel,
@@ -236,6 +238,7 @@ class Scorer:
         try:
             out: list[np.ndarray | Unscorable] = list(self._forward(batch))
             self.forward_passes += 1
+            Scorer.forward_passes_total += 1
             self._failures_in_a_row = 0
             return out
         except Exception as exc:  # noqa: BLE001  (a long run must not stop for one text)

@@ -135,3 +135,9 @@ def test_a_missing_split_says_where_it_looked_when_the_hub_is_offline(tmp_path, 
         load_suite("wikimia", tmp_path)
     with pytest.raises(InputError, match="data not found at .*arXivTection"):
         load_suite("arxivtection", tmp_path)
+
+
+def test_provenance_counts_forward_passes(tiny_lm, data_dir, tmp_path):
+    first = run_bench("wikimia", model=tiny_lm, data_dir=data_dir, cache_dir=tmp_path / "c", n_bootstrap=20, limit=8)
+    again = run_bench("wikimia", model=tiny_lm, data_dir=data_dir, cache_dir=tmp_path / "c", n_bootstrap=20, limit=8)
+    assert first.provenance["forward_passes"] > 0 and again.provenance["forward_passes"] == 0
