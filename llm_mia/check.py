@@ -36,6 +36,12 @@ MODEL_FREE_WARNING = 0.6
 """Model-free AUROC (suspect vs reference) from which the reference is called unlike the suspect."""
 
 
+def unlike(model_free: BaselineResult) -> bool:
+    """A model-free AUROC from which suspect and reference count as different kinds of text:
+    at least ``MODEL_FREE_WARNING``, with the lower end of its CI above 0.5."""
+    return model_free.auroc >= MODEL_FREE_WARNING and model_free.ci[0] > 0.5
+
+
 @dataclass(frozen=True)
 class CheckSettings:
     """What to test and how. ``unit``: "book" cuts every input text into excerpts of
@@ -110,8 +116,7 @@ class CheckResult:
     @property
     def reference_unlike_suspect(self) -> bool:
         """The model-free classifier tells suspect from reference texts (see ``MODEL_FREE_WARNING``)."""
-        m = self.model_free
-        return m is not None and m.auroc >= MODEL_FREE_WARNING and m.ci[0] > 0.5
+        return self.model_free is not None and unlike(self.model_free)
 
     def scored(self, which: str = "suspect") -> list[ScoreRecord]:
         return [r for r in (self.suspect if which == "suspect" else self.reference) if r.status == STATUS_OK]
