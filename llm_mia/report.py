@@ -64,7 +64,7 @@ def caveats(result: CheckResult) -> list[str]:
         assert m is not None
         out.append(
             f"The reference texts are unlike the suspect texts: a bag-of-words classifier that never sees the "
-            f"model tells them apart with AUROC {m.auroc:.2f} [{m.ci[0]:.2f}, {m.ci[1]:.2f}]. The test may be "
+            f"model tells them apart with AUROC {m.auroc:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}]. The test may be "
             f"measuring that difference (topic, period, style) rather than training. Use reference texts closer "
             f"to the suspect ones."
         )
