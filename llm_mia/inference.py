@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .metrics import auroc_stat
+
 MIN_PER_SIDE = 10
 """Smallest suspect and reference sets for the collection test (held-out halves of 5)."""
 
@@ -138,7 +140,7 @@ def collection_test(
         n_permutations=n_permutations,
         detectors=list(detectors),
         weights={d: float(v) for d, v in zip(detectors, weights.mean(axis=0))},
-        single_auroc={d: _auc(s[:, j], r[:, j]) for j, d in enumerate(detectors)},
+        single_auroc={d: float(auroc_stat(s[:, j], r[:, j])) for j, d in enumerate(detectors)},
         z=float((t_obs - t_null.mean()) / t_null.std()) if t_null.std() > 0 else 0.0,
     )
 
@@ -171,16 +173,9 @@ def _cross_fit(x: np.ndarray, orders: np.ndarray, n_s: int) -> tuple[np.ndarray,
         w /= w.sum(axis=1, keepdims=True)
         a = np.einsum("knd,kd->kn", (test_s - center) / scale, w)
         b = np.einsum("knd,kd->kn", (test_r - center) / scale, w)
-        ranks = stats.rankdata(np.concatenate([a, b], axis=1), axis=1)[:, : a.shape[1]]  # ties: mid-ranks
-        na, nb = a.shape[1], b.shape[1]
-        aucs.append((ranks.sum(axis=1) - na * (na + 1) / 2) / (na * nb))
+        aucs.append(auroc_stat(a, b, axis=1))
         weights.append(w)
     return np.concatenate(aucs), np.concatenate(weights)
-
-
-def _auc(a: np.ndarray, b: np.ndarray) -> float:
-    """P(a > b) + P(a = b) / 2 over all pairs."""
-    return float(stats.mannwhitneyu(a, b, alternative="greater").statistic) / (len(a) * len(b))
 
 
 @dataclass(frozen=True)

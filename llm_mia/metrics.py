@@ -45,8 +45,9 @@ def _split_for_bootstrap(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.nd
     return pos, neg
 
 
-def _auroc_stat(pos: np.ndarray, neg: np.ndarray, axis: int = -1) -> np.ndarray:
-    """AUROC from ranks along ``axis`` (vectorised over the other axes)."""
+def auroc_stat(pos: np.ndarray, neg: np.ndarray, axis: int = -1) -> np.ndarray:
+    """AUROC of ``pos`` over ``neg`` from mid-ranks along ``axis`` (ties count 1/2), vectorised
+    over the other axes; no input checks (see :func:`auroc`)."""
     n1, n0 = pos.shape[axis], neg.shape[axis]
     ranks = stats.rankdata(np.concatenate([pos, neg], axis=axis), axis=axis)
     u = np.take(ranks, np.arange(n1), axis=axis).sum(axis=axis) - n1 * (n1 + 1) / 2.0
@@ -76,7 +77,7 @@ def _tpr_stat(pos: np.ndarray, neg: np.ndarray, budget: float, axis: int = -1) -
 def auroc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Area under the ROC curve (ties count 1/2)."""
     pos, neg = _split(y_true, y_score)
-    return float(_auroc_stat(pos, neg))
+    return float(auroc_stat(pos, neg))
 
 
 def tpr_at_fpr(y_true: np.ndarray, y_score: np.ndarray, budget: float) -> float:
@@ -127,7 +128,7 @@ def bootstrap_ci(
     """
     pos, neg = _split_for_bootstrap(y_true, y_score)
     if statistic == "auroc":
-        fn = _auroc_stat
+        fn = auroc_stat
     elif statistic == "tpr":
         fn = lambda p, n, axis=-1: _tpr_stat(p, n, budget, axis)  # noqa: E731
     elif callable(statistic):
