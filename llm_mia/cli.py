@@ -177,18 +177,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _names(value: str | None) -> list[str] | None:
+    """A comma-separated option as a list of names (None when not given)."""
+    return [d.strip() for d in value.split(",") if d.strip()] if value else None
+
+
+def _scorer_config(args: argparse.Namespace) -> ScorerConfig:
+    """The scorer settings of score, bench and check (``--stride`` where the command has it)."""
+    try:
+        return ScorerConfig(max_tokens=args.max_tokens, stride=getattr(args, "stride", None), batch_size=args.batch_size)
+    except ValueError as exc:
+        raise LlmMiaError(str(exc)) from None
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
     from .data import read_documents, write_jsonl
     from .pipeline import score_documents
-    from .scoring import ScorerConfig
     from .types import STATUS_OK
 
     docs = read_documents(args.input, text_field=args.text_field, label_field=args.label_field, id_field=args.id_field)
-    try:
-        config = ScorerConfig(max_tokens=args.max_tokens, stride=args.stride, batch_size=args.batch_size)
-    except ValueError as exc:
-        raise LlmMiaError(str(exc)) from None
-    detectors = [d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None
+    config = _scorer_config(args)
+    detectors = _names(args.detectors)
     records = score_documents(
         docs,
         model=args.model,
@@ -234,16 +243,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .benchmark import run_bench
-    try:
-        config = ScorerConfig(max_tokens=args.max_tokens, batch_size=args.batch_size)
-    except ValueError as exc:
-        raise LlmMiaError(str(exc)) from None
+    config = _scorer_config(args)
     result = run_bench(
         args.suite,
         model=args.model,
         reference_model=args.reference_model,
         data_dir=args.data_dir,
-        detectors=[d.strip() for d in args.detectors.split(",") if d.strip()] if args.detectors else None,
+        detectors=_names(args.detectors),
         config=config,
         cache_dir=args.cache_dir,
         limit=args.limit,
@@ -287,17 +293,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
     settings = CheckSettings(
         unit=args.unit,
         excerpt_words=args.excerpt_words,
-        detectors=tuple(d.strip() for d in args.detectors.split(",") if d.strip()) if args.detectors else None,
+        detectors=None if (names := _names(args.detectors)) is None else tuple(names),
         alpha=args.alpha,
         n_splits=args.splits,
         n_permutations=args.permutations,
         seed=args.seed,
         drop_overlap=args.drop_overlap,
     )
-    try:
-        config = ScorerConfig(max_tokens=args.max_tokens, batch_size=args.batch_size)
-    except ValueError as exc:
-        raise LlmMiaError(str(exc)) from None
+    config = _scorer_config(args)
     outputs = [Path(p) for p in (args.html, args.json) if p]
     for out in outputs:  # fail before the run, not after it
         if not out.parent.is_dir():
