@@ -7,8 +7,10 @@
 3. peak memory (RSS) with gemma3-270m at batch 8 x 512 tokens, against the size of its
    weights, measured in a fresh process                                 target <= weights + 1.5 GiB
 
+Figures 1 and 2 are measured for each model in ``--models`` (default: both embedded models).
+
 Usage (writes benchmarks/results/scorer.json and the table in benchmarks/README.md):
-    python benchmarks/bench_scorer.py --input ../shared/data/wikimia/32.jsonl --update-readme
+    python benchmarks/bench_scorer.py --naive-memory --update-readme
 """
 
 from __future__ import annotations
@@ -135,16 +137,23 @@ def per_document_loop(lm, texts, k=0.2):
     return out
 
 
-def docs_per_second(lm, texts, batch_size):
+def docs_per_second(lm, texts, batch_size, other_batches=()):
+    """The loop once; the pipeline at the default ``batch_size`` and at each of ``other_batches``."""
     from llm_mia import ScorerConfig, score_documents
 
     t = time.perf_counter()
     per_document_loop(lm, texts)
     loop_s = time.perf_counter() - t
-    t = time.perf_counter()
-    score_documents(texts, model=lm, use_cache=False, config=ScorerConfig(batch_size=batch_size))
-    ours_s = time.perf_counter() - t
-    return {"documents": len(texts), "loop_docs_s": len(texts) / loop_s, "pipeline_docs_s": len(texts) / ours_s, "ratio": loop_s / ours_s}
+    by_batch = {}
+    for bs in dict.fromkeys([batch_size, *other_batches]):
+        t = time.perf_counter()
+        score_documents(texts, model=lm, use_cache=False, config=ScorerConfig(batch_size=bs))
+        by_batch[str(bs)] = len(texts) / (time.perf_counter() - t)
+    loop = len(texts) / loop_s
+    return {
+        "documents": len(texts), "loop_docs_s": loop, "pipeline_docs_s": by_batch[str(batch_size)],
+        "ratio": by_batch[str(batch_size)] / loop, "pipeline_docs_s_by_batch": by_batch,
+    }
 
 
 def _status_kib(field: str) -> int:
@@ -200,28 +209,56 @@ def memory(model, batch, tokens, naive):
     return m
 
 
-def table(r: dict) -> str:
-    t, d, m = r["throughput"], r["documents"], r["memory"]
-    rows = [
-        "| measure | llm-mia | baseline | ratio | target |",
-        "|---|---|---|---|---|",
-        f"| tokens/s, {r['model']}, {t['tokens']} tokens, batch {r['batch_size']} | {t['scorer_tok_s']:.0f} (all statistics) | {t['bare_tok_s']:.0f} (bare forward pass) | {t['ratio']:.2f} | >= 0.9 |",
-        f"| documents/s, {r['model']}, {d['documents']} documents, default detectors | {d['pipeline_docs_s']:.2f} | {d['loop_docs_s']:.2f} (per-document loop, 4 passes at batch 1) | {d['ratio']:.1f}x | >= 5x |",
-        f"| peak RSS above baseline, {m['model']} (vocabulary {m['vocab']:,}), batch {m['batch']} x {m['tokens']} | {m['scoring_peak_above_baseline_bytes'] / GiB:.2f} GiB | weights {m['weights_bytes'] / GiB:.2f} GiB | weights + {m['overhead_over_weights_gib']:.2f} GiB | <= weights + 1.5 GiB |",
-    ]
-    g = r["batching"]
+def _model_rows(name: str, r: dict, batch_size: int) -> list[str]:
+    t, d, g = r["throughput"], r["documents"], r["batching"]
     best = max(g, key=g.get)
     sweep = ", ".join(f"{b}: {v:.0f}" for b, v in g.items())
-    rows.append(
-        f"| bare forward pass, tokens/s by batch size ({sweep}): best batch vs batch 1 (what batching alone can give on this machine) | "
+    rows = [
+        f"| tokens/s, {name}, {t['tokens']} tokens, batch {batch_size} | {t['scorer_tok_s']:.0f} (all statistics) | {t['bare_tok_s']:.0f} (bare forward pass) | {t['ratio']:.2f} | >= 0.9 |",
+        f"| documents/s, {name}, {d['documents']} documents, default detectors, batch {batch_size} | {d['pipeline_docs_s']:.2f} | {d['loop_docs_s']:.2f} (per-document loop, 4 passes at batch 1) | {d['ratio']:.1f}x | >= 5x |",
+    ]
+    by = d.get("pipeline_docs_s_by_batch", {})
+    if len(by) > 1:
+        fast = max(by, key=by.get)
+        rows.append(
+            f"| documents/s, {name}, the same at the fastest `--batch-size` ({', '.join(f'{b}: {v:.2f}' for b, v in by.items())}) | "
+            f"{by[fast]:.2f} (batch {fast}) | {d['loop_docs_s']:.2f} | {by[fast] / d['loop_docs_s']:.1f}x | >= 5x |"
+        )
+    return rows + [
+        f"| bare forward pass, {name}, tokens/s by batch size ({sweep}): best batch vs batch 1 (what batching alone can give on this machine) | "
         f"{g[best]:.0f} tok/s (batch {best}) | {g['1']:.0f} tok/s (batch 1) | {g[best] / g['1']:.2f} | "
-        f"ceiling for documents/s with 2 passes instead of 4: {2 * g[best] / g['1']:.1f}x |"
+        f"ceiling for documents/s from batching, with 2 passes instead of 4: {2 * g[best] / g['1']:.1f}x |",
+    ]
+
+
+def table(r: dict) -> str:
+    m = r["memory"]
+    rows = ["| measure | llm-mia | baseline | ratio | target |", "|---|---|---|---|---|"]
+    for name, per_model in r["models"].items():
+        rows += _model_rows(name, per_model, r["batch_size"])
+    rows.append(
+        f"| peak RSS above baseline, {m['model']} (vocabulary {m['vocab']:,}), batch {m['batch']} x {m['tokens']} | {m['scoring_peak_above_baseline_bytes'] / GiB:.2f} GiB | weights {m['weights_bytes'] / GiB:.2f} GiB | weights + {m['overhead_over_weights_gib']:.2f} GiB | <= weights + 1.5 GiB |"
     )
     if "full_logits_overhead_gib" in m:
         rows.append(
             f"| same batch through the model's own forward + log-softmax (full logits) | weights + {m['full_logits_overhead_gib']:.2f} GiB | | | for comparison |"
         )
     return "\n".join(rows)
+
+
+def measure_model(spec: str, args: argparse.Namespace) -> dict:
+    """tokens/s, the batching sweep and documents/s for one model, on the same documents."""
+    from llm_mia import load_model
+
+    lm = load_model(spec, device=args.device)
+    texts = _texts(args.input, args.n_docs)
+    out = {"throughput": throughput(lm, texts, args.batch_size, args.repeats)}
+    print(spec, json.dumps(out["throughput"]), file=sys.stderr)
+    out["batching"] = batching_gain(lm, texts[: args.n_docs_loop], [int(b) for b in args.batch_sweep.split(",")])
+    print(spec, json.dumps(out["batching"]), file=sys.stderr)
+    out["documents"] = docs_per_second(lm, texts[: args.n_docs_loop], args.batch_size, [int(b) for b in args.pipeline_batches.split(",") if b])
+    print(spec, json.dumps(out["documents"]), file=sys.stderr)
+    return out
 
 
 def main() -> None:
@@ -232,12 +269,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = os.environ.get("LLM_MIA_DATA", str(HERE.parent.parent / "shared" / "data"))
     ap.add_argument("--input", default=f"{data}/wikimia/32.jsonl")
-    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--models", default="smollm2-135m,gemma3-270m", help="comma-separated model specs, measured one after another")
     ap.add_argument("--n-docs", type=int, default=96)
     ap.add_argument("--n-docs-loop", type=int, default=48)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-sweep", default="1,2,4,8,16,32", help="batch sizes for the bare-pass sweep (must include 1)")
+    ap.add_argument("--pipeline-batches", default="4,16,32", help="other batch sizes at which to time the pipeline")
     ap.add_argument("--memory-model", default="gemma3-270m")
     ap.add_argument("--memory-batch", type=int, default=8)
     ap.add_argument("--memory-tokens", type=int, default=512)
@@ -249,23 +287,13 @@ def main() -> None:
 
     import torch
 
-    from llm_mia import load_model
-
-    lm = load_model(args.model, device=args.device)
-    texts = _texts(args.input, args.n_docs)
     result = {
         "command": "python benchmarks/bench_scorer.py " + " ".join(sys.argv[1:]),
-        "model": args.model, "input": Path(args.input).name, "batch_size": args.batch_size,
+        "input": Path(args.input).name, "batch_size": args.batch_size,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
         "date": time.strftime("%Y-%m-%d"),
+        "models": {spec: measure_model(spec, args) for spec in args.models.split(",")},
     }
-    result["throughput"] = throughput(lm, texts, args.batch_size, args.repeats)
-    print(json.dumps(result["throughput"]), file=sys.stderr)
-    result["batching"] = batching_gain(lm, texts[: args.n_docs_loop], [int(b) for b in args.batch_sweep.split(",")])
-    print(json.dumps(result["batching"]), file=sys.stderr)
-    result["documents"] = docs_per_second(lm, texts[: args.n_docs_loop], args.batch_size)
-    print(json.dumps(result["documents"]), file=sys.stderr)
-    del lm
     result["memory"] = memory(args.memory_model, args.memory_batch, args.memory_tokens, args.naive_memory)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))

@@ -8,9 +8,11 @@ the model's device,
     var_t  = sum_v p(v | x_<t) (log p(v | x_<t) - mu_t)^2
 
 The language-model head is applied to the backbone's hidden states in chunks of rows
-(scored positions) sized so that ``rows x vocabulary <= chunk_elements``: the
-(tokens x vocabulary) matrix of a batch is never held whole, and each chunk gets an exact,
-two-pass variance. Padding positions and context-only positions never reach the head.
+(scored positions), one vocabulary tile at a time, so that at most
+``chunk_elements`` logits exist at once and the head's weights are read once per chunk of
+rows: the (tokens x vocabulary) matrix of a batch is never held whole. Each tile gets exact
+two-pass moments, and the tiles are merged exactly (see :func:`_token_stats`). Padding
+positions and context-only positions never reach the head.
 
 Long texts: ``max_tokens`` truncates (the record says so); with ``stride`` a text of any
 length is cut into windows of ``max_tokens`` tokens starting every ``stride`` tokens, and
@@ -47,7 +49,9 @@ class ScorerConfig:
     ``stride``: sliding-window step, ``1 <= stride < max_tokens``; None = truncate.
     ``batch_size``: sequences per forward pass (sorted by length, longest first).
     ``padding_side``: "right" or "left"; scores do not depend on it.
-    ``chunk_elements``: bound on rows x vocabulary for one head/statistics chunk.
+    ``chunk_elements``: bound on the logits held at once (rows x ``vocab_tile``).
+    ``vocab_tile``: vocabulary entries whose logits are computed together (4096: the fastest
+    tile measured on a CPU with Gemma's 262,144-entry head; see ``benchmarks/README.md``).
     """
 
     max_tokens: int | None = None
@@ -55,6 +59,7 @@ class ScorerConfig:
     batch_size: int = 8
     padding_side: str = "right"
     chunk_elements: int = 1 << 24
+    vocab_tile: int = 4096
 
     def __post_init__(self) -> None:
         if self.max_tokens is not None and self.max_tokens < 2:
@@ -65,6 +70,8 @@ class ScorerConfig:
             raise ValueError("batch_size must be at least 1")
         if self.padding_side not in ("right", "left"):
             raise ValueError("padding_side must be 'right' or 'left'")
+        if self.chunk_elements < 1 or self.vocab_tile < 1:
+            raise ValueError("chunk_elements and vocab_tile must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -290,9 +297,9 @@ class Scorer:
                     input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False
                 ).logits  # [B, L, V]
                 rows = logits[:, :-1][scored]  # [M, V]
-                logits_of = _identity
+                logits_of = _logits_columns
             targets = input_ids[:, 1:][scored]  # [M]
-            out = _token_stats(rows, targets, logits_of, self._vocab_size(), self.config.chunk_elements)
+            out = _token_stats(rows, targets, logits_of, self._vocab_size(), self.config.chunk_elements, self.config.vocab_tile)
         out_np = out.cpu().numpy()  # [M, 3]
         counts = scored.sum(-1).tolist()
         return list(np.split(out_np, np.cumsum(counts)[:-1]))
@@ -300,11 +307,16 @@ class Scorer:
     def _vocab_size(self) -> int:
         return int(self.lm.model.get_output_embeddings().weight.shape[0])
 
-    def _head_logits(self, hidden):  # type: ignore[no-untyped-def]
-        """Logits from hidden states, as the model's forward would compute them."""
+    def _head_logits(self, hidden, start: int, stop: int):  # type: ignore[no-untyped-def]
+        """Logits of vocabulary entries ``start:stop`` from hidden states, as the model's
+        forward would compute them (a linear head; anything else fails :meth:`_check_head`)."""
         import torch
 
-        logits = self.lm.model.get_output_embeddings()(hidden).float()
+        head = self.lm.model.get_output_embeddings()
+        if not isinstance(head, torch.nn.Linear):
+            raise TypeError(f"the output head is a {type(head).__name__}, not a linear layer")
+        bias = None if head.bias is None else head.bias[start:stop]
+        logits = torch.nn.functional.linear(hidden, head.weight[start:stop], bias).float()
         cap = getattr(self.lm.model.config, "final_logit_softcapping", None)
         if cap:
             logits = torch.tanh(logits / cap) * cap
@@ -317,7 +329,8 @@ class Scorer:
         model = self.lm.model
         try:
             full = model(input_ids=probe, use_cache=False).logits.float()
-            ours = self._head_logits(model.base_model(input_ids=probe, use_cache=False).last_hidden_state)
+            hidden = model.base_model(input_ids=probe, use_cache=False).last_hidden_state
+            ours = self._head_logits(hidden, 0, self._vocab_size())
             ok = bool(torch.allclose(full, ours, rtol=1e-3, atol=1e-3))
         except Exception:  # a model whose backbone cannot be called on its own
             ok = False
@@ -337,52 +350,91 @@ def _free_accelerator_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _identity(x):  # type: ignore[no-untyped-def]
-    return x.float()
+def _logits_columns(logits, start: int, stop: int):  # type: ignore[no-untyped-def]
+    """Columns ``start:stop`` of full logits, as float32 (the fallback path)."""
+    return logits[:, start:stop].float()
 
 
-def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int):  # type: ignore[no-untyped-def]
-    """(M, 3) float32 tensor [lp, mu, var] from M rows (hidden states or logits).
+def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile: int):  # type: ignore[no-untyped-def]
+    """(M, 3) float32 tensor [lp, mu, var] from M rows (hidden states, or full logits).
 
-    The head runs on chunks of ``chunk_elements // vocab`` rows (one large matmul each); the
-    statistics then run on blocks of a few rows so that on a CPU each block's
-    (rows x vocabulary) arrays stay in cache (measured: ~10x faster than whole-chunk passes).
+    Rows go in chunks of ``R = chunk_elements // tile`` (at least 1). For each chunk the head
+    gives one tile of logits ``z`` at a time (``logits_of(rows, v0, v1)``, [R, tile] float32),
+    so the weights are read once per chunk, not once per few rows. Per tile c and row, with
+    ``q = log_softmax(z)`` restricted to the tile: ``L_c = logsumexp(z)``, ``d_c = E_q[q]`` and
+    ``s_c = Var_q[q]`` (two passes; on a CPU over blocks of rows that stay in cache). The
+    tiles merge exactly (Chan, Golub and LeVeque 1979), in the frame of log p:
+
+        lse = logsumexp_c L_c,  a_c = L_c - lse,  w_c = exp(a_c),
+        mu = sum_c w_c (d_c + a_c),  var = sum_c w_c (s_c + (d_c + a_c - mu)^2),
+        lp = z_target - lse.
+
+    Every sum runs over small numbers (log-probabilities, not raw logits), which keeps float32
+    error at the level of a whole-vocabulary log-softmax or below. A logit of -inf (a masked
+    entry) has p = 0 and adds nothing; a tile of only -inf has w_c = 0.
     """
     import torch
 
-    chunk = max(1, chunk_elements // vocab)
-    block = _STATS_BLOCK_ROWS if rows.device.type == "cpu" else chunk
+    tile = max(1, min(tile, vocab))
+    chunk = max(1, chunk_elements // tile)
+    n_tiles = -(-vocab // tile)
     out = torch.empty((rows.shape[0], 3), dtype=torch.float32, device=rows.device)
     for start in range(0, rows.shape[0], chunk):
-        logits = logits_of(rows[start : start + chunk])  # [r, V] float32
-        for b in range(0, logits.shape[0], block):
-            part = logits[b : b + block]
-            sl = slice(start + b, start + b + part.shape[0])
-            out[sl] = _block_stats(part, targets[sl])
+        part = rows[start : start + chunk]
+        tgt = targets[start : start + chunk]
+        n = part.shape[0]
+        block = _STATS_BLOCK_ROWS if rows.device.type == "cpu" else n
+        moments = torch.empty((3, n, n_tiles), dtype=torch.float32, device=rows.device)  # L_c, d_c, s_c
+        z_target = torch.empty(n, dtype=torch.float32, device=rows.device)
+        for c in range(n_tiles):
+            v0 = c * tile
+            z = logits_of(part, v0, min(v0 + tile, vocab))  # [n, <= tile]
+            here = (tgt >= v0) & (tgt < v0 + z.shape[1])
+            z_target[here] = z[here, tgt[here] - v0]
+            for b in range(0, n, block):
+                moments[:, b : b + block, c] = _tile_moments(z[b : b + block])
+        lse_c, d_c, s_c = moments
+        lse = torch.logsumexp(lse_c, dim=1)
+        a_c = lse_c - lse[:, None]
+        w = a_c.exp()
+        mean_c = d_c + torch.where(w > 0, a_c, 0.0)  # a_c = -inf only where w = 0
+        mu = torch.linalg.vecdot(w, mean_c)
+        var = torch.linalg.vecdot(w, s_c + (mean_c - mu[:, None]).square())
+        out[start : start + n] = torch.stack([z_target - lse, mu, var], dim=1)
     return out
 
 
-_STATS_BLOCK_ROWS = 16
+_STATS_BLOCK_ROWS = 64
 
 
-def _block_stats(logits, targets):  # type: ignore[no-untyped-def]
-    """[lp, mu, var] for a block of rows: log-softmax, then two-pass moments under p."""
+def _tile_moments(z):  # type: ignore[no-untyped-def]
+    """[3, r]: logsumexp of the logits z [r, c], and mean and variance of q = log_softmax(z)
+    under softmax(z), computed from ``z - max(z)`` (two passes)."""
     import torch
 
-    logp = torch.log_softmax(logits, dim=-1)  # [r, V]
-    lp = logp.gather(1, targets[:, None]).squeeze(1)
-    p = logp.exp()
-    mu = torch.linalg.vecdot(p, logp)  # sum_v p log p
-    dev2 = logp.sub_(mu[:, None]).square_()  # (log p - mu)^2, in place
-    var = torch.linalg.vecdot(p, dev2)
-    bad = ~(torch.isfinite(mu) & torch.isfinite(var))
-    if bool(bad.any()):  # -inf logits (masked tokens): p = 0 there, and 0 * inf must count as 0
-        logp = torch.log_softmax(logits[bad], dim=-1)
-        p = logp.exp()
-        mu[bad] = torch.xlogy(p, p).sum(-1)
-        dev = torch.where(p > 0, logp - mu[bad][:, None], 0.0)
-        var[bad] = (p * dev * dev).sum(-1)
-    return torch.stack([lp, mu, var], dim=1)
+    top = z.amax(dim=-1, keepdim=True)
+    zc = z - top
+    e = zc.exp()
+    s0 = e.sum(-1)
+    m = torch.linalg.vecdot(e, zc) / s0  # E[z - top]
+    var = torch.linalg.vecdot(e, zc.sub_(m[:, None]).square_()) / s0
+    log_s0 = s0.log()
+    lse, mean = top.squeeze(1) + log_s0, m - log_s0
+    bad = ~(torch.isfinite(mean) & torch.isfinite(var))
+    if bool(bad.any()):  # -inf logits: p = 0 there, and 0 * inf must count as 0
+        zb = z[bad]
+        finite = torch.isfinite(zb)
+        zmax = zb.amax(-1)
+        zc = torch.where(finite, zb - zmax[:, None], 0.0)
+        e = torch.where(finite, zc.exp(), 0.0)
+        s0 = e.sum(-1)
+        some = s0 > 0  # a tile of only -inf gets lse = -inf: weight 0 in the merge
+        m = torch.where(some, torch.linalg.vecdot(e, zc) / s0, 0.0)
+        v = torch.where(some, torch.linalg.vecdot(e, (zc - m[:, None]).square()) / s0, 0.0)
+        log_s0 = torch.where(some, s0.log(), 0.0)
+        lse[bad] = torch.where(some, zmax + log_s0, float("-inf"))
+        mean[bad], var[bad] = m - log_s0, v
+    return torch.stack([lse, mean, var])
 
 
 def _assemble(ids: list[int], pieces: list[tuple[int, np.ndarray]], truncated: bool) -> TokenStats:

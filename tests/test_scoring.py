@@ -58,6 +58,8 @@ def test_one_bos_only(tiny_bos_lm):
         ScorerConfig(batch_size=1),
         ScorerConfig(batch_size=5, padding_side="left"),
         ScorerConfig(batch_size=8, padding_side="right", chunk_elements=1),  # one row per head chunk
+        ScorerConfig(batch_size=8, vocab_tile=7, chunk_elements=20),  # many tiles, 2 rows per chunk
+        ScorerConfig(batch_size=4, vocab_tile=1),  # one vocabulary entry per tile
     ],
 )
 def test_invariant_to_batching_padding_and_chunking(tiny_lm, config):
@@ -131,6 +133,8 @@ def test_settings_errors(tiny_lm):
         Scorer(tiny_lm, ScorerConfig(max_tokens=8, stride=8))
     with pytest.raises(ValueError):
         ScorerConfig(max_tokens=1)
+    with pytest.raises(ValueError):
+        ScorerConfig(vocab_tile=0)
 
 
 def test_a_model_that_keeps_failing_stops_the_run(tiny_lm, monkeypatch):
@@ -173,3 +177,36 @@ def test_model_failures_split_the_batch_and_mark_only_the_failing_text(tiny_lm, 
     for i, (a, b) in enumerate(zip(out, expected)):
         if i != 2:
             np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-5, atol=1e-5)
+
+
+def _exact_stats(logits, targets):
+    """float64 [lp, mu, var] over the whole vocabulary at once, with p log p = 0 where p = 0."""
+    import torch
+
+    logp = torch.log_softmax(logits.double(), -1)
+    p = logp.exp()
+    safe = torch.where(p > 0, logp, 0.0)
+    mu = (p * safe).sum(-1)
+    var = (p * torch.where(p > 0, safe - mu[:, None], 0.0) ** 2).sum(-1)
+    return torch.stack([logp.gather(1, targets[:, None]).squeeze(1), mu, var], 1).numpy()
+
+
+@pytest.mark.parametrize("tile", [1, 7, 10, 50, 64])
+@pytest.mark.parametrize("chunk_elements", [1, 100, 10**6])
+def test_tiles_merge_exactly_with_masked_logits(tile, chunk_elements, monkeypatch):
+    import torch
+
+    from llm_mia import scoring
+
+    monkeypatch.setattr(scoring, "_STATS_BLOCK_ROWS", 3)  # several row blocks per tile
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(37, 50, generator=g) * 4
+    logits[4] = 0.0  # uniform: var 0
+    logits[5, 10:20] = float("-inf")  # a whole tile of 10 masked
+    logits[7, ::3] = float("-inf")  # scattered masked entries
+    logits[9, :] = float("-inf")
+    logits[9, 30] = 25.0  # one possible token: p = 1, mu = 0, var = 0
+    targets = torch.randint(0, 50, (37,), generator=g)
+    targets[5], targets[7], targets[9] = 25, 1, 30
+    got = scoring._token_stats(logits, targets, scoring._logits_columns, 50, chunk_elements, tile).numpy()
+    np.testing.assert_allclose(got, _exact_stats(logits, targets), rtol=1e-5, atol=1e-5)
