@@ -64,23 +64,28 @@ def _sync(device) -> None:  # type: ignore[no-untyped-def]
         torch.cuda.synchronize()
 
 
-def throughput(lm, texts, batch_size, repeats):
+def _bare_pass_seconds(lm, batches) -> float:
+    """Wall time of the model's own forward pass (full logits, nothing else) over ``batches``."""
     import torch
 
+    dev = lm.model.device
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for x, m, pos in batches:
+            lm.model(input_ids=x.to(dev), attention_mask=m.to(dev), position_ids=pos.to(dev), use_cache=False).logits
+        _sync(dev)
+    return time.perf_counter() - t
+
+
+def throughput(lm, texts, batch_size, repeats):
     from llm_mia import Scorer, ScorerConfig
 
-    dev = lm.model.device
     batches, n_tokens = _bare_batches(lm, texts, batch_size)
     scorer = Scorer(lm, ScorerConfig(batch_size=batch_size))
     scorer.score_texts(texts[:batch_size])  # warm-up (and the one-time head check)
     bare_t, ours_t = [], []
     for _ in range(repeats):  # interleaved, so drift hits both alike
-        t = time.perf_counter()
-        with torch.inference_mode():
-            for x, m, pos in batches:
-                lm.model(input_ids=x.to(dev), attention_mask=m.to(dev), position_ids=pos.to(dev), use_cache=False).logits
-            _sync(dev)
-        bare_t.append(time.perf_counter() - t)
+        bare_t.append(_bare_pass_seconds(lm, batches))
         t = time.perf_counter()
         scorer.score_texts(texts)
         ours_t.append(time.perf_counter() - t)
@@ -90,18 +95,10 @@ def throughput(lm, texts, batch_size, repeats):
 
 def batching_gain(lm, texts, batch_sizes):
     """tokens/s of the bare forward pass at each batch size: what batching alone can give here."""
-    import torch
-
-    dev = lm.model.device
     out = {}
     for bs in batch_sizes:
         batches, n_tokens = _bare_batches(lm, texts, bs)
-        t = time.perf_counter()
-        with torch.inference_mode():
-            for x, m, pos in batches:
-                lm.model(input_ids=x.to(dev), attention_mask=m.to(dev), position_ids=pos.to(dev), use_cache=False).logits
-            _sync(dev)
-        out[str(bs)] = n_tokens / (time.perf_counter() - t)
+        out[str(bs)] = n_tokens / _bare_pass_seconds(lm, batches)
     return out
 
 
