@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 
 from .cache import StatsCache
 from .check import CheckResult, CheckSettings, run_check
-from .data import read_documents, write_jsonl
+from .data import read_documents
+from .outputs import write_jsonl
 from .detectors import DETECTORS, Detector, DetectorInput, make_detector, register
 from .errors import EvaluationError, InputError, LlmMiaError, ModelLoadError, UnknownNameError
 from .evaluation import EvaluationReport, evaluate

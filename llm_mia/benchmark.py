@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .baseline import BaselineResult, model_free_auroc
-from .data import write_jsonl
-from .errors import EvaluationError
+from .outputs import file_name, write_jsonl, write_text
+from .errors import EvaluationError, InputError
 from .evaluation import N_BOOTSTRAP, EvaluationReport, evaluate
 from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .pipeline import resolve_detectors, score_documents
@@ -184,6 +184,8 @@ def run_bench(
     """Score and evaluate every split of ``suite``; write a results folder when ``out_dir`` is set."""
     started = time.time()
     passes_before = Scorer.forward_passes_total
+    if seed < 0 or n_bootstrap < 1 or (limit is not None and limit < 2):  # checked before any model loads
+        raise InputError(f"seed must be at least 0 (got {seed}), n_bootstrap at least 1 (got {n_bootstrap}), limit at least 2 (got {limit})")
     if suite == "controlled":
         cfg = controlled or ControlledConfig(base_model=model if isinstance(model, str) else DEFAULT_MODEL)
         lm, ref, splits = prepare(cfg, data_dir, progress=progress)
@@ -191,6 +193,8 @@ def run_bench(
         config = config or ScorerConfig(max_tokens=cfg.max_tokens)  # score what was trained on
     else:
         suite_obj, splits = load_suite(suite, data_dir)
+        for s in splits:  # split names become file names in the results folder
+            file_name(s.name, "split name")
         lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
         ref = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
     splits = [limit_split(s, limit, seed) for s in splits]
@@ -237,8 +241,8 @@ def run_bench(
     result = BenchResult(suite_obj, lm.spec, lm.identity, labels_valid, results, provenance)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(json.dumps(result.to_json(), indent=2))
-        (out / "table.md").write_text(result.table() + "\n")
+        write_text(out / "results.json", json.dumps(result.to_json(), indent=2))
+        write_text(out / "table.md", result.table() + "\n")
     return result
 
 

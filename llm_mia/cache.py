@@ -4,6 +4,12 @@ A record is keyed by sha256 of the scorer's settings (model identity, tokenizer 
 max_tokens, stride, dtype, device type, format version) and the text. The scorer writes each
 batch's finished texts in one transaction, so an interrupted run loses at most the batch in
 flight and a rerun resumes where it stopped. Re-scoring cached texts runs no forward pass.
+
+Nothing read is trusted: a record is used only when its arrays have whole elements, agree in
+length (n token ids, n - 1 of each statistic), hold no NaN, and match the sha256 checksum
+stored with them (over the key and every field). A record that fails is reported as bad
+(the scorer recomputes it, with a warning) and is replaced when the new one is stored.
+Records of a cache written before checksums existed count as bad and are recomputed once.
 """
 
 from __future__ import annotations
@@ -28,6 +34,36 @@ CREATE TABLE IF NOT EXISTS stats (
     dist_var BLOB NOT NULL
 )
 """
+_FIELDS = "key, truncated, token_ids, logprobs, dist_mean, dist_var, checksum"
+# a damaged row may hold text where bytes belong: read every array as bytes, whatever it holds
+_READ = "key, truncated, " + ", ".join(f"CAST({f} AS BLOB)" for f in ("token_ids", "logprobs", "dist_mean", "dist_var")) + ", checksum"
+
+
+def _checksum(key: str, truncated: int, *blobs: bytes) -> str:
+    digest = hashlib.sha256(key.encode("ascii"))
+    digest.update(bytes([truncated]))
+    for blob in blobs:
+        digest.update(len(blob).to_bytes(8, "little"))
+        digest.update(blob)
+    return digest.hexdigest()
+
+
+def _decode(key: str, truncated: object, ids: object, lp: object, mu: object, var: object, checksum: object) -> TokenStats | str:
+    """The record's statistics, or why they cannot be trusted."""
+    blobs = (ids, lp, mu, var)
+    if not all(isinstance(b, bytes) for b in blobs) or truncated not in (0, 1):
+        return "fields of the wrong type"
+    if checksum != _checksum(key, int(truncated), *blobs):  # type: ignore[arg-type]
+        return "no checksum (written by an older llm-mia)" if checksum is None else "checksum mismatch"
+    if len(ids) % 8 or any(len(b) % 4 for b in blobs[1:]):  # type: ignore[arg-type]
+        return "arrays of partial elements"
+    arrays = [np.frombuffer(ids, dtype="<i8")] + [np.frombuffer(b, dtype="<f4") for b in blobs[1:]]  # type: ignore[arg-type]
+    n = arrays[0].shape[0]
+    if n < 2 or any(a.shape[0] != n - 1 for a in arrays[1:]):
+        return f"arrays of inconsistent lengths ({', '.join(str(a.shape[0]) for a in arrays)})"
+    if any(np.isnan(a).any() for a in arrays[1:]):
+        return "NaN statistics"
+    return TokenStats(*(a.copy() for a in arrays), truncated=bool(truncated))  # type: ignore[arg-type]
 
 
 def stats_key(settings: dict[str, object], text: str) -> str:
@@ -46,10 +82,15 @@ class StatsCache:
         self._db = sqlite3.connect(self.path, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(stats)")}
+        if "checksum" not in columns:  # a cache written before checksums: its records get recomputed
+            self._db.execute("ALTER TABLE stats ADD COLUMN checksum TEXT")
         self._db.commit()
+        self.bad: list[tuple[str, str]] = []  # (key, reason) of every record that failed validation
 
     def get_many(self, keys: Sequence[str]) -> dict[int, TokenStats]:
-        """Cached statistics by index into ``keys`` (missing keys are absent)."""
+        """Cached statistics by index into ``keys`` (missing keys and records that fail
+        validation are absent; the latter are added to ``bad``)."""
         index: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
             index.setdefault(k, []).append(i)
@@ -58,37 +99,29 @@ class StatsCache:
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, truncated, token_ids, logprobs, dist_mean, dist_var FROM stats WHERE key IN ({marks})",
-                chunk,
-            )
-            for key, truncated, ids, lp, mu, var in rows:
-                ts = TokenStats(
-                    token_ids=np.frombuffer(ids, dtype="<i8").copy(),
-                    logprobs=np.frombuffer(lp, dtype="<f4").copy(),
-                    dist_mean=np.frombuffer(mu, dtype="<f4").copy(),
-                    dist_var=np.frombuffer(var, dtype="<f4").copy(),
-                    truncated=bool(truncated),
-                )
+            rows = self._db.execute(f"SELECT {_READ} FROM stats WHERE key IN ({marks})", chunk)
+            for key, *fields in rows:
+                ts = _decode(key, *fields)
+                if isinstance(ts, str):
+                    self.bad.append((key, ts))
+                    continue
                 for i in index[key]:
                     found[i] = ts
         return found
 
     def put_many(self, items: Iterable[tuple[str, TokenStats]]) -> None:
         """Store records in one transaction."""
-        rows = [
-            (
-                key,
-                int(ts.truncated),
+        rows = []
+        for key, ts in items:
+            blobs = (
                 np.asarray(ts.token_ids, dtype="<i8").tobytes(),
                 np.asarray(ts.logprobs, dtype="<f4").tobytes(),
                 np.asarray(ts.dist_mean, dtype="<f4").tobytes(),
                 np.asarray(ts.dist_var, dtype="<f4").tobytes(),
             )
-            for key, ts in items
-        ]
+            rows.append((key, int(ts.truncated), *blobs, _checksum(key, int(ts.truncated), *blobs)))
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO stats VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(f"INSERT OR REPLACE INTO stats ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM stats").fetchone()[0])

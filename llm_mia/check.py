@@ -25,7 +25,7 @@ from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, fi
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
 from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .pipeline import default_cache_dir, resolve_detectors, score_documents
-from .scoring import Scorer, ScorerConfig
+from .scoring import Scorer, ScorerConfig, prefix_chars
 from .settings import package_versions
 from .types import STATUS_OK, Document, ScoreRecord, TokenStats
 
@@ -65,6 +65,8 @@ class CheckSettings:
             raise InputError(f"excerpts of {self.excerpt_words} words are too short to test; use at least {MIN_EXCERPT_WORDS}")
         if not 0 < self.alpha < 1:
             raise InputError(f"alpha must lie between 0 and 1, not {self.alpha}")
+        if self.seed < 0:
+            raise InputError(f"--seed must be a whole number of at least 0, not {self.seed}")
         if self.n_splits < 1 or self.n_permutations < 1:
             raise InputError("--splits and --permutations must be at least 1")
         if 1 / (self.n_permutations + 1) > self.alpha:
@@ -122,19 +124,9 @@ class CheckResult:
         return [r for r in (self.suspect if which == "suspect" else self.reference) if r.status == STATUS_OK]
 
 
-def read_source(source: str | Path, text_field: str | None = None) -> list[Document]:
-    """Documents from ``source``: see :func:`llm_mia.data.read_documents`, plus ``.epub``."""
-    path = Path(source).expanduser()
-    if path.suffix.lower() == ".epub":
-        from .epub import read_epub
-
-        return [read_epub(path)]
-    return read_documents(source, text_field=text_field)
-
-
 def read_texts(source: str | Path, unit: str, excerpt_words: int, text_field: str | None = None) -> list[Document]:
     """Documents from ``source``, cut into excerpts when ``unit`` is "book"."""
-    docs = read_source(source, text_field)
+    docs = read_documents(source, text_field=text_field)
     return cut_all(docs, excerpt_words) if unit == "book" else docs
 
 
@@ -164,7 +156,7 @@ def run_check(
     settings = settings or CheckSettings()
     unit = settings.unit or default_unit(suspect)
     words = settings.excerpt_words
-    sus_whole = _prefixed(read_source(suspect, text_field), "suspect")
+    sus_whole = _prefixed(read_documents(suspect, text_field=text_field), "suspect")
     sus_docs = cut_all(sus_whole, words) if unit == "book" else sus_whole
     if not any(d.text and d.text.strip() for d in sus_docs):
         raise InputError(f"{suspect} holds no text to check")
@@ -172,7 +164,7 @@ def run_check(
     ref_docs: list[Document] = []
     dropped: list[Overlap] = []
     if reference is not None:
-        ref_whole = _prefixed(read_source(reference, text_field), "reference")
+        ref_whole = _prefixed(read_documents(reference, text_field=text_field), "reference")
         ref_docs = cut_all(ref_whole, words) if unit == "book" else ref_whole
         usable_ref = [d for d in ref_docs if d.error is None and d.text and d.text.strip()]
         if len(usable_ref) < MIN_PER_SIDE:
@@ -345,6 +337,8 @@ def token_pieces(tokenizer: Any, text: str, stats: TokenStats) -> list[tuple[str
     scored ids) decodes growing prefixes of the ids and takes the differences."""
     ids = [int(t) for t in stats.token_ids]
     lp: list[float | None] = [None] + [float(x) for x in stats.logprobs]
+    if stats.truncated:  # only the scored part is tokenized and shown, whatever the text's length
+        text = _scored_prefix(tokenizer, text, ids)
     try:
         enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True, verbose=False)
         offsets, enc_ids = enc["offset_mapping"], list(enc["input_ids"])
@@ -370,6 +364,25 @@ def token_pieces(tokenizer: Any, text: str, stats: TokenStats) -> list[tuple[str
     if pos < len(text):
         pieces.append((text[pos:], None))
     return pieces
+
+
+TRUNCATION_MARK = " [...]"
+"""Ends the shown text of a truncated excerpt: what follows was not scored."""
+
+
+def _scored_prefix(tokenizer: Any, text: str, ids: list[int]) -> str:
+    """The shortest prefix of ``text`` (in doubling steps) whose tokens start with ``ids``, cut
+    after the last of them, plus :data:`TRUNCATION_MARK`; ``text`` itself when none is found."""
+    c = prefix_chars(len(ids))
+    while c < len(text):
+        try:
+            enc = tokenizer(text[:c], add_special_tokens=True, return_offsets_mapping=True, verbose=False)
+            if list(enc["input_ids"])[: len(ids)] == ids and len(enc["input_ids"]) > len(ids):
+                return text[: enc["offset_mapping"][len(ids) - 1][1]] + TRUNCATION_MARK
+        except (NotImplementedError, ValueError, KeyError, TypeError):
+            return text[:c] + TRUNCATION_MARK
+        c *= 2
+    return text
 
 
 def _decoded_pieces(tokenizer: Any, text: str, ids: list[int], lp: list[float | None]) -> list[tuple[str, float | None]]:

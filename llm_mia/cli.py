@@ -2,13 +2,19 @@
 
 Exit codes: 0 success; 1 the run finished but some documents were skipped (each one is in
 the output with its reason); 2 bad input or options (nothing written); 130 interrupted
-(finished batches are cached: the same command resumes).
+(finished batches are cached: the same command resumes); 3 an internal error (a bug: the
+message names a file with the traceback).
+
+Outputs are never written over an input, nor over an existing file unless ``--force`` is
+given; they are written to a temporary file and renamed, so a failed run leaves earlier
+results as they were.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -17,7 +23,9 @@ from pathlib import Path
 
 from . import __version__
 from .detectors.min_k import DEFAULT_K
-from .errors import LlmMiaError
+from .errors import InputError, LlmMiaError
+from .outputs import check_output, check_output_folder, write_text
+from .strings import printable, printable_lines
 from .evaluation import N_BOOTSTRAP
 from .check import CheckSettings
 from .demo import DEMO_EXCERPT_WORDS
@@ -47,21 +55,42 @@ EXAMPLES_EVAL = """examples:
 """
 
 
+def _count(minimum: int):  # type: ignore[no-untyped-def]
+    """An argparse type: a whole number of at least ``minimum``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {number}")
+        return number
+
+    return parse
+
+
+SEED = _count(0)
+POSITIVE = _count(1)
+
+
 def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAULTS.excerpt_words) -> None:
     """Options shared by check and demo."""
-    p.add_argument("--excerpt-words", type=int, default=excerpt_words, help=f"excerpt length in words for --unit book (default {excerpt_words})")
+    p.add_argument("--excerpt-words", type=POSITIVE, default=excerpt_words, help=f"excerpt length in words for --unit book (default {excerpt_words})")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test (default: {DEFAULT_MODEL})")
     p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
     p.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
     p.add_argument("--alpha", type=float, default=CHECK_DEFAULTS.alpha, help=f"significance level of the verdict (default {CHECK_DEFAULTS.alpha})")
-    p.add_argument("--splits", type=int, default=CHECK_DEFAULTS.n_splits, help=f"random splits of the collection test (default {CHECK_DEFAULTS.n_splits})")
-    p.add_argument("--permutations", type=int, default=CHECK_DEFAULTS.n_permutations, help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the splits and permutations (default 0)")
+    p.add_argument("--splits", type=POSITIVE, default=CHECK_DEFAULTS.n_splits, help=f"random splits of the collection test (default {CHECK_DEFAULTS.n_splits})")
+    p.add_argument("--permutations", type=POSITIVE, default=CHECK_DEFAULTS.n_permutations, help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the splits and permutations (default 0)")
     p.add_argument("--drop-overlap", action="store_true", help="leave out suspect texts that share 13+ words with a reference text (default: stop with an error)")
     p.add_argument("--html", default="check-report.html", help="HTML report (default: check-report.html; '' for none)")
+    p.add_argument("--force", action="store_true", help="replace report files that already exist (default: stop with an error)")
     p.add_argument("--json", default=None, help="also write the full result as JSON here")
     p.add_argument("--text-field", default=None, help="text field of JSONL/CSV input (default: text, else input)")
-    p.add_argument("--max-tokens", type=int, default=None, help="tokens kept per text (default: 1024, or the model's context length if shorter)")
+    p.add_argument("--max-tokens", type=int, default=None, help="tokens kept per text, or window length with --stride (default: 1024, or the model's context length if shorter)")
+    p.add_argument("--stride", type=int, default=None, help="sliding-window step: score every token of long texts (default: truncate at --max-tokens)")
     p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
@@ -91,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("input", help="documents to score")
     sc.add_argument("-o", "--output", required=True, help="output JSONL (one record per input document, in order; - for stdout)")
+    sc.add_argument("--force", action="store_true", help="replace the output file if it exists (never an input)")
     sc.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test: alias, .gguf file, model folder or hub id (default: {DEFAULT_MODEL})")
     sc.add_argument("--reference-model", default=None, help="reference model for the 'ref' detector")
     sc.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
@@ -99,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--stride", type=int, default=None, help="sliding-window step: score every token of long documents")
     sc.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     sc.add_argument("--text-field", default=None, help="text field (default: text, else input)")
-    sc.add_argument("--label-field", default="label", help="label field, 1 = member, 0 = non-member (default: label)")
+    sc.add_argument("--label-field", default=None, help="label field, 1 = member, 0 = non-member (default: label, where present)")
     sc.add_argument("--id-field", default=None, help="id field (default: id if present, else the row number)")
     sc.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
     sc.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
@@ -117,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("scores", help="a JSONL file written by llm-mia score")
     ev.add_argument("--json", default=None, help="also write the metrics as JSON here")
-    ev.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
-    ev.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    ev.add_argument("--bootstrap", type=POSITIVE, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
+    ev.add_argument("--seed", type=SEED, default=0, help="bootstrap seed (default 0)")
+    ev.add_argument("--force", action="store_true", help="replace the --json file if it exists")
     ev.set_defaults(func=_cmd_eval)
 
     be = sub.add_parser(
@@ -133,13 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
     be.add_argument("--data-dir", default=None, help="data directory (default: $LLM_MIA_DATA)")
     be.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
-    be.add_argument("--limit", type=int, default=None, help="per split, a seeded random sample of limit/2 members and limit/2 non-members (whole books where the split has them)")
+    be.add_argument("--limit", type=_count(2), default=None, help="per split, a seeded random sample of limit/2 members and limit/2 non-members (whole books where the split has them)")
     be.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document")
     be.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
-    be.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
-    be.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the baseline's folds")
+    be.add_argument("--bootstrap", type=POSITIVE, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
+    be.add_argument("--seed", type=SEED, default=0, help="seed of the bootstrap and the baseline's folds")
     be.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
     be.add_argument("--out", default=None, help="results folder: results.json, table.md, scores/<split>.jsonl")
+    be.add_argument("--force", action="store_true", help="write into a results folder that already holds files")
     be.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     be.add_argument("--small", action="store_true", help="controlled split: the small setting (for CI)")
     be.add_argument("--members", type=int, default=None, help="controlled split: members per exposure (default %d)" % CONTROLLED_DEFAULTS.n_members_per_exposure)
@@ -165,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     de = sub.add_parser(
         "demo",
         help="a worked check: Python's standard library (member) against llm-mia's own 2026 code (non-member)",
-        description="Writes the demo texts to --dir and runs llm-mia check on them (see llm_mia/demo.py).",
+        description="Writes the demo texts to --dir and runs llm-mia check on them (see llm_mia/demo.py); the HTML report goes to DIR/check-report.html unless --html names another file.",
     )
     de.add_argument("--dir", default="llm-mia-demo", help="where to write the demo texts (default: llm-mia-demo)")
     _check_options(de, excerpt_words=DEMO_EXCERPT_WORDS)
@@ -178,8 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _names(value: str | None) -> list[str] | None:
-    """A comma-separated option as a list of names (None when not given)."""
-    return [d.strip() for d in value.split(",") if d.strip()] if value else None
+    """A comma-separated option as a list of names (None when not given; an error when it
+    names nothing, such as ``--detectors ,``)."""
+    if value is None:
+        return None
+    names = [d.strip() for d in value.split(",") if d.strip()]
+    if not names:
+        raise LlmMiaError(f"--detectors {value!r} names no detector (see llm-mia detectors)")
+    return names
 
 
 def _scorer_config(args: argparse.Namespace) -> ScorerConfig:
@@ -191,11 +229,15 @@ def _scorer_config(args: argparse.Namespace) -> ScorerConfig:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from .data import read_documents, write_jsonl
+    from .data import read_documents
+    from .outputs import write_jsonl
     from .pipeline import score_documents
     from .types import STATUS_OK
 
+    if args.output != "-":
+        check_output(args.output, inputs=[args.input], force=args.force, what="scores")
     docs = read_documents(args.input, text_field=args.text_field, label_field=args.label_field, id_field=args.id_field)
+    _some_usable(docs, args.input)
     config = _scorer_config(args)
     detectors = _names(args.detectors)
     records = score_documents(
@@ -216,6 +258,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.output == "-":
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
     else:
         write_jsonl(args.output, rows)
     skipped = [r for r in records if r.status != STATUS_OK]
@@ -224,26 +267,37 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if truncated:
         print(f"{truncated} document(s) truncated (see --max-tokens; --stride scores every token)", file=sys.stderr)
     for r in skipped[:10]:
-        print(f"  skipped {r.id}: {r.reason}", file=sys.stderr)
+        print(f"  skipped {printable(r.id)}: {printable(r.reason)}", file=sys.stderr)
     if len(skipped) > 10:
         print(f"  ... and {len(skipped) - 10} more (see the output's reason field)", file=sys.stderr)
     return 1 if skipped else 0
+
+
+def _some_usable(docs: Sequence[object], source: str) -> None:
+    """Stop before the model loads when not one input row can be scored."""
+    if docs and all(d.error is not None for d in docs):  # type: ignore[attr-defined]
+        reasons = "; ".join(printable(d.error) for d in docs[:3])  # type: ignore[attr-defined]
+        raise InputError(f"none of the {len(docs)} rows of {printable(source)} can be scored ({reasons}{'; ...' if len(docs) > 3 else ''})")
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .pipeline import read_score_file
 
-    report = evaluate(read_score_file(args.scores), n_bootstrap=args.bootstrap, seed=args.seed)
-    print(report.table())
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_json(), indent=2))
+        check_output(args.json, inputs=[args.scores], force=args.force, what="metrics")
+    report = evaluate(read_score_file(args.scores), n_bootstrap=args.bootstrap, seed=args.seed)
+    print(printable_lines(report.table()))
+    if args.json:
+        write_text(args.json, json.dumps(report.to_json(), indent=2))
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .benchmark import run_bench
     config = _scorer_config(args)
+    if args.out:
+        check_output_folder(args.out, force=args.force)
     result = run_bench(
         args.suite,
         model=args.model,
@@ -260,7 +314,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         command="llm-mia " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
         controlled=_controlled_config(args),
     )
-    print(result.table())
+    print(printable_lines(result.table()))
     if args.out:
         print(f"results written to {args.out}", file=sys.stderr)
     return 0
@@ -301,10 +355,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         drop_overlap=args.drop_overlap,
     )
     config = _scorer_config(args)
-    outputs = [Path(p) for p in (args.html, args.json) if p]
-    for out in outputs:  # fail before the run, not after it
-        if not out.parent.is_dir():
-            raise LlmMiaError(f"cannot write {out}: folder {out.parent} does not exist")
+    replaceable = getattr(args, "replaceable", set())
+    for out in (args.html, args.json):  # fail before the run, not after it
+        if out:
+            check_output(out, inputs=[args.input, args.reference], force=args.force or out in replaceable, what="report")
+            if not Path(out).expanduser().parent.is_dir():
+                raise LlmMiaError(f"cannot write {out}: folder {Path(out).parent} does not exist")
+    if args.html and args.json and Path(args.html).expanduser().resolve() == Path(args.json).expanduser().resolve():
+        raise LlmMiaError("--html and --json name the same file")
     result = run_check(
         args.input,
         args.reference,
@@ -320,14 +378,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
     )
     if args.html:
-        Path(args.html).write_text(to_html(result), encoding="utf-8")
+        write_text(args.html, to_html(result), make_parents=False)
     if args.json:
-        Path(args.json).write_text(json.dumps(to_json(result), indent=2, ensure_ascii=False), encoding="utf-8")
-    print(summary(result, args.html or None))
+        write_text(args.json, json.dumps(to_json(result), indent=2, ensure_ascii=False), make_parents=False)
+    print(printable_lines(summary(result, args.html or None)))
     skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK]
     return 1 if skipped else 0
 
 
+DEMO_HTML = "check-report.html"
 DEMO_ABOUT = """
 About this demo: the suspect texts are modules of Python's standard library, copied from this
 installation; CPython is on GitHub in countless copies, so they are almost certainly in the
@@ -345,6 +404,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     args.input, args.reference = (str(p) for p in write_demo_texts(args.dir))
     args.unit = "book"
+    if args.html == DEMO_HTML:  # the demo's own report lives in (and is remade with) its folder
+        args.html = str(Path(args.dir) / DEMO_HTML)
+        args.replaceable = {args.html}
     code = _cmd_check(args)
     print(DEMO_ABOUT)
     return code
@@ -390,10 +452,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.filterwarnings("ignore", message=".*TRANSFORMERS_CACHE.*")
         return int(args.func(args))
     except LlmMiaError as exc:
-        print(f"llm-mia: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2
+    except BrokenPipeError:  # the reader went away (``llm-mia score x -o - | head -1``): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's own flush of stdout stays quiet
+        return 0
     except OSError as exc:  # unwritable output, full disk, ...
-        print(f"llm-mia: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        _error(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return 2
     except KeyboardInterrupt:
         print(
@@ -401,8 +467,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except BrokenPipeError:
-        return 0
+    except Exception as exc:  # a bug: say so in one line and keep the traceback in a file
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="llm-mia-error-", suffix=".txt", delete=False) as fh:
+            traceback.print_exc(file=fh)
+        _error(f"internal error ({type(exc).__name__}: {exc}). This is a bug in llm-mia; the traceback is in {fh.name}")
+        return 3
+
+
+def _error(message: str) -> None:
+    print("llm-mia: error: " + printable_lines(message), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,30 @@
-"""Read documents from JSONL, CSV, Parquet, a folder of .txt files, or JSONL on stdin.
+"""Read documents from JSONL, JSON, CSV, TSV, Parquet, text files, EPUB, a folder of any of
+these, or JSONL on stdin.
 
-Per-row problems (missing text, bad label, undecodable bytes, invalid JSON, duplicate id)
-do not stop the run: the row becomes a :class:`Document` with ``error`` set, which the
-pipeline reports as skipped. Problems with the source as a whole raise :class:`InputError`.
+Every input row becomes one :class:`Document`, in input order. A row that cannot be used
+(missing text, bad label, undecodable bytes, a lone surrogate, invalid JSON, a duplicate id)
+becomes a document with ``error`` set, which the pipeline reports as skipped: nothing is
+dropped silently. Problems with a source as a whole raise :class:`InputError` before any
+model is loaded (see :mod:`llm_mia.readers` for each format's rules).
 
 Fields: the text is ``text_field`` (default: ``text``, else ``input``, WikiMIA's name);
 a JSONL line that is a bare JSON string is taken as the text (MIMIR's files). Labels are
-1 = member, 0 = non-member; accepted spellings: 0/1, true/false, "0"/"1". In a folder of
-.txt files, a file under a folder named ``member(s)`` is labelled 1 and under
+``label_field`` (default: ``label`` where present), 1 = member, 0 = non-member; accepted
+spellings: 0/1, true/false, "0"/"1". Ids are ``id_field`` (default: ``id`` where present,
+else the row's index); a row without a usable id gets a stand-in (``line-7``) that no real
+id of the file takes.
+
+A folder is read recursively, in sorted order: ``.txt`` and ``.md`` files (any case) are one
+document each, with the relative path as id; tables and EPUB books are read as above, ids
+``<relative path>:<id>``; a file that cannot be read, or of another type, is a document with
+the reason. Hidden files and folders (names starting with ".") are ignored. Under a folder
+named ``member(s)`` a document without a label of its own is labelled 1, under
 ``nonmember(s)``/``non-member(s)`` 0.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -23,42 +32,46 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .readers import Row, csv_rows, json_rows, jsonl_rows, parquet_rows, tsv_rows
+from .strings import safe_id, surrogate_problem
 from .types import Document
 
 DEFAULT_TEXT_FIELDS = ("text", "input")
+DEFAULT_LABEL_FIELD = "label"
+TEXT_SUFFIXES = (".txt", ".md")
+TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
+BOOK_SUFFIXES = (".epub",)
 _MEMBER_DIRS = {"member", "members"}
 _NONMEMBER_DIRS = {"nonmember", "nonmembers", "non-member", "non-members", "non_member", "non_members"}
+_SUPPORTED = "a .jsonl, .json, .csv, .tsv, .parquet, .txt, .md or .epub file, a folder of them, or - for JSONL on stdin"
 
 
 def read_documents(
     source: str | Path,
     *,
     text_field: str | None = None,
-    label_field: str = "label",
+    label_field: str | None = None,
     id_field: str | None = None,
 ) -> list[Document]:
     """All documents of ``source`` in input order (see the module docstring)."""
+    fields = dict(text_field=text_field, label_field=label_field, id_field=id_field)
     if str(source) == "-":
-        rows = _jsonl_rows(sys.stdin.buffer, "<stdin>")
-        return _to_documents(rows, text_field, label_field, id_field, "<stdin>")
+        return _to_documents(jsonl_rows(sys.stdin.buffer, "<stdin>"), name="<stdin>", **fields)
     path = Path(source).expanduser()
     if not path.exists():
         raise InputError(f"input {str(source)!r} does not exist")
     if path.is_dir():
-        return _read_text_folder(path)
+        return _read_folder(path, **fields)
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json", ".ndjson"):
-        with path.open("rb") as fh:
-            return _to_documents(_jsonl_rows(fh, path.name), text_field, label_field, id_field, path.name)
-    if suffix in (".csv", ".tsv"):
-        return _to_documents(_csv_rows(path, "\t" if suffix == ".tsv" else ","), text_field, label_field, id_field, path.name)
-    if suffix == ".parquet":
-        return _to_documents(_parquet_rows(path), text_field, label_field, id_field, path.name)
-    if suffix in (".txt", ".md"):
-        return _read_text_files([path], path.parent)
-    raise InputError(
-        f"cannot read {path.name!r}: use .jsonl, .csv, .tsv, .parquet, .txt, a folder of .txt files, or - for stdin"
-    )
+    if suffix in TEXT_SUFFIXES:
+        return [_text_file(path, path.name)]
+    if suffix in BOOK_SUFFIXES:
+        from .epub import read_epub
+
+        return [read_epub(path)]
+    if suffix in TABLE_SUFFIXES:
+        return _to_documents(_table_rows(path), name=path.name, **fields)
+    raise InputError(f"cannot read {safe_id(path.name)!r}: use {_SUPPORTED}")
 
 
 def parse_label(value: Any) -> int | None:
@@ -71,107 +84,91 @@ def parse_label(value: Any) -> int | None:
         return int(value)
     if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
         return 1 if value.strip().lower() in ("1", "true") else 0
-    raise ValueError(f"invalid label {value!r} (expected 0 = non-member or 1 = member)")
+    raise ValueError(f"invalid label {safe_id(repr(value))} (expected 0 = non-member or 1 = member)")
 
 
-# -- row sources: each yields (row number, dict or error string) ---------------------------
-
-
-def _jsonl_rows(fh: io.BufferedIOBase | Any, name: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    for number, raw in enumerate(fh, start=1):
-        if not raw.strip():
-            continue
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield number, f"line {number} of {name} is not valid UTF-8 (byte {exc.start})"
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, f"line {number} of {name} is not valid JSON ({exc.msg})"
-            continue
-        if isinstance(obj, str):
-            obj = {"text": obj}
-        if not isinstance(obj, dict):
-            yield number, f"line {number} of {name} is a JSON {type(obj).__name__}, not an object or a string"
-            continue
-        yield number, obj
-
-
-def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    data = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
-    csv.field_size_limit(sys.maxsize)
-    reader = csv.DictReader(io.StringIO(data, newline=""), delimiter=delimiter)
-    for number, row in enumerate(reader, start=2):  # line 1 is the header
-        if any(isinstance(v, str) and _has_surrogates(v) for v in row.values()):
-            yield number, f"row {number} of {path.name} is not valid UTF-8"
-            continue
-        yield number, row
-
-
-def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError("reading Parquet needs pyarrow: pip install pyarrow") from None
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:
-        raise InputError(f"cannot read Parquet file {path.name}: {exc}") from exc
-    for number, row in enumerate(table.to_pylist(), start=1):
-        yield number, row
-
-
-def _has_surrogates(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+def _table_rows(path: Path) -> Iterator[Row]:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        with path.open("rb") as fh:
+            yield from jsonl_rows(fh, safe_id(path.name))
+    elif suffix == ".json":
+        yield from json_rows(path)
+    elif suffix == ".csv":
+        yield from csv_rows(path)
+    elif suffix == ".tsv":
+        yield from tsv_rows(path)
+    else:
+        yield from parquet_rows(path)
 
 
 # -- rows -> documents -----------------------------------------------------------------------
 
 
 def _to_documents(
-    rows: Iterable[tuple[int, dict[str, Any] | str]],
-    text_field: str | None,
-    label_field: str,
-    id_field: str | None,
+    rows: Iterable[Row],
+    *,
     name: str,
+    text_field: str | None,
+    label_field: str | None,
+    id_field: str | None,
 ) -> list[Document]:
     rows = list(rows)
+    name = safe_id(name)
+    if not rows:
+        raise InputError(f"{name} holds no rows")
     dict_rows = [r for _, r in rows if isinstance(r, dict)]
+    found = ", ".join(sorted({safe_id(str(k)) for r in dict_rows for k in r})) or "none"
     fields = [text_field] if text_field else list(DEFAULT_TEXT_FIELDS)
     present = [f for f in fields if any(f in r for r in dict_rows)]
     if dict_rows and not present:
-        seen = sorted({k for r in dict_rows for k in r})
         raise InputError(
             f"no row of {name} has a text field {' or '.join(repr(f) for f in fields)}; "
-            f"fields found: {', '.join(seen) or 'none'}. Choose one with --text-field"
+            f"fields found: {found}. Choose one with --text-field"
         )
-    if not rows:
-        raise InputError(f"{name} holds no rows")
-    if id_field and dict_rows and not any(id_field in r for r in dict_rows):
-        raise InputError(f"no row of {name} has the id field {id_field!r}; fields found: {', '.join(sorted({k for r in dict_rows for k in r}))}")
-    use_id = id_field if id_field else ("id" if any("id" in r for r in dict_rows) else None)
+    for kind, field in (("id", id_field), ("label", label_field)):
+        if field and dict_rows and not any(field in r for r in dict_rows):
+            raise InputError(f"no row of {name} has the {kind} field {field!r} (--{kind}-field); fields found: {found}")
+    use_id = id_field or ("id" if any("id" in r for r in dict_rows) else None)
+    use_label = label_field or DEFAULT_LABEL_FIELD
+    taken = {safe_id(str(r[use_id])) for r in dict_rows if use_id and r.get(use_id) is not None}
     docs: list[Document] = []
-    for index, (number, row) in enumerate(rows):
+    for index, (where, row) in enumerate(rows):
+        if use_id and (isinstance(row, str) or row.get(use_id) is None):
+            doc_id = _stand_in(where, taken)
+        else:
+            doc_id = safe_id(str(row[use_id])) if use_id else str(index)  # type: ignore[index]
         if isinstance(row, str):
-            docs.append(Document(id=str(index), text=None, error=row))
+            docs.append(Document(doc_id, None, None, row))
             continue
-        doc_id = str(row[use_id]) if use_id and row.get(use_id) is not None else str(index)
-        error = None
-        if use_id and row.get(use_id) is None:
-            error = f"row {number}: missing id field {use_id!r}"
-        text = next((row[f] for f in present if row.get(f) is not None), None)
-        if text is None:
-            error = error or f"row {number}: missing text field {' / '.join(repr(f) for f in fields)}"
-        elif not isinstance(text, str):
-            error, text = error or f"row {number}: text field is a {type(text).__name__}, not a string", None
-        try:
-            label = parse_label(row.get(label_field))
-        except ValueError as exc:
-            label, error = None, error or f"row {number}: {exc}"
-        docs.append(Document(id=doc_id, text=text, label=label, error=error))
+        docs.append(_row_document(doc_id, row, where, fields, present, use_id, use_label))
     return mark_duplicates(docs)
+
+
+def _stand_in(where: str, taken: set[str]) -> str:
+    """An id for a row without one ("line-7"), distinct from every id in the file."""
+    base = candidate = where.replace(" ", "-")
+    k = 2
+    while candidate in taken:
+        candidate, k = f"{base}~{k}", k + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _row_document(doc_id: str, row: dict[str, Any], where: str, fields: list[str], present: list[str], use_id: str | None, use_label: str) -> Document:
+    error = f"{where}: missing id field {use_id!r}" if use_id and row.get(use_id) is None else None
+    text = next((row[f] for f in present if row.get(f) is not None), None)
+    if text is None:
+        error = error or f"{where}: missing text field {' / '.join(repr(f) for f in fields)}"
+    elif not isinstance(text, str):
+        error, text = error or f"{where}: text field is a {type(text).__name__}, not a string", None
+    elif (problem := surrogate_problem(text)) is not None:
+        error, text = error or f"{where}: {problem}", None
+    try:
+        label = parse_label(row.get(use_label))
+    except ValueError as exc:
+        label, error = None, error or f"{where}: {exc}"
+    return Document(id=doc_id, text=text, label=label, error=error)
 
 
 def mark_duplicates(docs: list[Document]) -> list[Document]:
@@ -186,25 +183,57 @@ def mark_duplicates(docs: list[Document]) -> list[Document]:
     return out
 
 
-def _read_text_folder(folder: Path) -> list[Document]:
-    files = sorted(p for p in folder.rglob("*.txt") if p.is_file())
+# -- text files and folders ----------------------------------------------------------------
+
+
+def _read_folder(folder: Path, **fields: str | None) -> list[Document]:
+    files = sorted(
+        (p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+        key=lambda p: p.relative_to(folder).as_posix(),
+    )
     if not files:
-        raise InputError(f"folder {str(folder)!r} holds no .txt files")
-    return _read_text_files(files, folder)
-
-
-def _read_text_files(files: list[Path], root: Path) -> list[Document]:
-    docs = []
+        raise InputError(f"folder {safe_id(str(folder))!r} holds no files")
+    docs: list[Document] = []
     for path in files:
-        rel = path.relative_to(root).as_posix()
-        label = _label_from_path(path.relative_to(root))
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            docs.append(Document(rel, None, label, f"{rel} is not valid UTF-8 (byte {exc.start})"))
+        rel = safe_id(path.relative_to(folder).as_posix())
+        label = _label_from_path(path.relative_to(folder))
+        suffix = path.suffix.lower()
+        if suffix in TEXT_SUFFIXES:
+            docs.append(_labelled(_text_file(path, rel), label))
             continue
-        docs.append(Document(rel, text, label))
-    return docs
+        if suffix not in TABLE_SUFFIXES + BOOK_SUFFIXES:
+            docs.append(Document(rel, None, label, f"{rel}: not a supported file type ({_SUPPORTED})"))
+            continue
+        try:
+            if suffix in BOOK_SUFFIXES:
+                from .epub import read_epub
+
+                inner = [read_epub(path)]
+                inner = [Document(rel, d.text, d.label, d.error) for d in inner]
+            else:
+                inner = [Document(f"{rel}:{d.id}", d.text, d.label, d.error) for d in _to_documents(_table_rows(path), name=rel, **fields)]  # type: ignore[arg-type]
+        except InputError as exc:
+            inner = [Document(rel, None, label, f"{rel}: {exc}")]
+        except OSError as exc:
+            inner = [Document(rel, None, label, f"{rel}: cannot be read ({exc.strerror or exc})")]
+        docs.extend(_labelled(d, label) for d in inner)
+    return mark_duplicates(docs)
+
+
+def _labelled(doc: Document, label: int | None) -> Document:
+    """``doc`` with the folder's label where it has none of its own."""
+    return doc if doc.label is not None or label is None else Document(doc.id, doc.text, label, doc.error)
+
+
+def _text_file(path: Path, doc_id: str) -> Document:
+    doc_id = safe_id(doc_id)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Document(doc_id, None, None, f"{doc_id} is not valid UTF-8 (byte {exc.start})")
+    except OSError as exc:
+        return Document(doc_id, None, None, f"{doc_id} cannot be read ({exc.strerror or exc})")
+    return Document(doc_id, text)
 
 
 def _label_from_path(rel: Path) -> int | None:
@@ -222,14 +251,3 @@ def fingerprint(documents: Iterable[Document]) -> str:
     for d in documents:
         digest.update(json.dumps([d.id, d.label, d.text], ensure_ascii=False).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
-
-
-def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write rows as JSON lines, atomically (a temporary file renamed into place)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
-    tmp.replace(target)

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import InputError
+from .strings import safe_id, surrogate_problem
 from .types import Document
 
 _BLOCKS = {"p", "div", "section", "article", "blockquote", "li", "tr", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "title"}
@@ -58,23 +59,29 @@ def read_epub(path: str | Path) -> Document:
     except ImportError:
         raise InputError('reading EPUB needs the epub extra: pip install "llm-mia[epub]"') from None
     p = Path(path)
+    name = safe_id(p.name)
     try:
         book = epub.read_epub(str(p), options={"ignore_ncx": True})
     except Exception as exc:  # EbookLib raises many kinds for a damaged file
-        raise InputError(f"cannot read EPUB {p.name}: {exc}") from None
+        raise InputError(f"cannot read EPUB {name}: {exc}") from None
     chapters = []
-    for idref, _linear in book.spine:
-        item = book.get_item_with_id(idref)
-        if item is not None and item.get_type() == ebooklib.ITEM_DOCUMENT:
-            chapters.append(html_to_text(_decode(item.get_content())))
+    try:
+        for idref, _linear in book.spine:
+            item = book.get_item_with_id(idref)
+            if item is not None and item.get_type() == ebooklib.ITEM_DOCUMENT:
+                chapters.append(html_to_text(_decode(item.get_content())))
+    except Exception as exc:  # a damaged chapter: the book cannot be read whole
+        raise InputError(f"cannot read EPUB {name}: {exc}") from None
     text = "\n\n".join(c for c in chapters if c)
-    return Document(p.name, text, None, None if text.strip() else f"{p.name}: the EPUB holds no text")
+    if (problem := surrogate_problem(text)) is not None:
+        return Document(name, None, None, f"{name}: {problem}")
+    return Document(name, text, None, None if text.strip() else f"{name}: the EPUB holds no text")
 
 
 def _decode(raw: bytes) -> str:
     """EPUB chapters are UTF-8 or UTF-16 (XML rules): a byte-order mark or NUL bytes say which."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        return raw.decode("utf-16", errors="replace")
     if raw[:2] in (b"<\x00", b"\x00<"):
-        return raw.decode("utf-16-le" if raw[0] == 0x3C else "utf-16-be")
+        return raw.decode("utf-16-le" if raw[0] == 0x3C else "utf-16-be", errors="replace")
     return raw.decode("utf-8-sig", errors="replace")

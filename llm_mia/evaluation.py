@@ -119,7 +119,10 @@ def evaluate(
     """
     if n_bootstrap < 1:
         raise EvaluationError("the number of bootstrap resamples must be at least 1")
-    labels = Counter(r.label for r in records if r.status == STATUS_OK)
+    if seed < 0:
+        raise EvaluationError(f"the seed must be a whole number of at least 0, not {seed}")
+    repeated = _repeated(records)
+    labels = Counter(r.label for i, r in enumerate(records) if r.status == STATUS_OK and i not in repeated)
     if not records:
         raise EvaluationError("no score records to evaluate")
     if labels[1] < 2 or labels[0] < 2:
@@ -129,21 +132,38 @@ def evaluate(
             f"{labels[None]} unlabelled, {sum(r.status != STATUS_OK for r in records)} skipped"
         )
     names = list(detectors) if detectors else list(dict.fromkeys(n for r in records for n in r.scores))
-    rows = [_evaluate_one(name, records, n_bootstrap, seed, confidence) for name in names]
+    rows = [_evaluate_one(name, records, repeated, n_bootstrap, seed, confidence) for name in names]
     return EvaluationReport(rows, len(records), n_bootstrap, seed, confidence)
 
 
-def _evaluate_one(name: str, records: Sequence[ScoreRecord], n_boot: int, seed: int, conf: float) -> DetectorEvaluation:
+def _repeated(records: Sequence[ScoreRecord]) -> set[int]:
+    """Indices of scored records whose id an earlier scored record has (a file concatenated
+    with itself must not count its documents twice): each is excluded, the first kept."""
+    seen: set[str] = set()
+    out = set()
+    for i, r in enumerate(records):
+        if r.status == STATUS_OK:
+            if r.id in seen:
+                out.add(i)
+            seen.add(r.id)
+    return out
+
+
+def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int], n_boot: int, seed: int, conf: float) -> DetectorEvaluation:
     excluded: Counter[str] = Counter()
     y, s = [], []
-    for r in records:
+    for i, r in enumerate(records):
         value = r.scores.get(name)
         if r.status != STATUS_OK:
             excluded[f"skipped: {reason_kind(r.reason or 'no reason given')}"] += 1
+        elif i in repeated:
+            excluded["duplicate id (its first record is used)"] += 1
         elif r.label not in (0, 1):
             excluded["no label"] += 1
-        elif value is None or not np.isfinite(value):
+        elif value is None:
             excluded[f"no score: {reason_kind(r.notes.get(name, 'missing'))}"] += 1
+        elif not np.isfinite(value):
+            excluded[f"no score: non-finite score ({value})"] += 1
         else:
             y.append(r.label)
             s.append(float(value))

@@ -160,6 +160,8 @@ def read_score_file(path: str | Path) -> list[ScoreRecord]:
     import json
 
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise InputError(f"{str(path)!r} is a folder; llm-mia eval reads one scores file written by llm-mia score")
     if not p.is_file():
         raise InputError(f"scores file {str(path)!r} does not exist")
     rows = []

@@ -74,6 +74,13 @@ def caveats(result: CheckResult) -> list[str]:
         out.append(CAVEAT_NEGATIVE)
     if result.dropped_overlaps:
         out.append(f"{len(result.dropped_overlaps)} suspect text(s) that share 13+ words with a reference text were left out (--drop-overlap).")
+    cut = [r for r in result.suspect + result.reference if r.status == STATUS_OK and r.truncated]
+    if cut:
+        limit = result.provenance.get("scorer", {}).get("max_tokens", "--max-tokens")
+        out.append(
+            f"{len(cut)} text(s) had more than {limit} tokens and only their first {limit} were scored "
+            f"(e.g. {cut[0].id}); --stride scores every token, or cut the texts shorter."
+        )
     skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK]
     if skipped:
         out.append(f"{len(skipped)} text(s) could not be scored and were left out (e.g. {skipped[0].id}: {skipped[0].reason}).")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ import numpy as np
 from .cache import StatsCache, stats_key
 from .errors import InputError, ScoringError
 from .models import LoadedModel
+from .strings import surrogate_problem
 from .types import TokenStats, Unscorable
 
 STATS_VERSION = "stats-v1"
@@ -135,32 +136,83 @@ class Scorer:
         enc = self.lm.tokenizer(list(texts), add_special_tokens=True, verbose=False)
         return [list(ids) for ids in enc["input_ids"]]
 
+    def encode(self, texts: Sequence[str]) -> list[tuple[list[int], bool] | Unscorable]:
+        """Per text, the token ids the scorer needs and whether the text has more tokens than
+        ``max_tokens`` (truncation mode), or why it cannot be tokenized.
+
+        In truncation mode only a prefix of a long text is tokenized (see
+        :func:`tokenize_prefix`), so the memory and time of a 50 MB text are those of a short
+        one. With ``stride`` every token is needed and the whole text is tokenized."""
+        out: list[tuple[list[int], bool] | Unscorable | None] = [None] * len(texts)
+        short: list[int] = []
+        bound = None if self.config.stride is not None else self.max_tokens
+        for i, text in enumerate(texts):
+            problem = surrogate_problem(text)
+            if problem is not None:
+                out[i] = Unscorable(problem)
+            elif bound is not None and len(text) > prefix_chars(bound):
+                out[i] = self._guarded(lambda t: tokenize_prefix(self._tokenize_one, t, bound), text)  # noqa: B023
+            else:
+                short.append(i)
+        try:  # one call for the short texts (fast); one at a time if the tokenizer fails on one
+            ids_list = self.tokenize([texts[i] for i in short])
+            for i, ids in zip(short, ids_list):
+                out[i] = (ids, bound is not None and len(ids) > bound)
+        except Exception:  # noqa: BLE001
+            for i in short:
+                out[i] = self._guarded(lambda t: _whole(self._tokenize_one(t), bound), texts[i])
+        return out  # type: ignore[return-value]
+
+    def _tokenize_one(self, text: str) -> list[int]:
+        return self.tokenize([text])[0]
+
+    @staticmethod
+    def _guarded(fn, text: str):  # type: ignore[no-untyped-def]
+        try:
+            return fn(text)
+        except Exception as exc:  # noqa: BLE001  (one bad text must not stop the run)
+            return Unscorable(f"the tokenizer failed on this text ({type(exc).__name__}: {str(exc)[:200]})")
+
     def score_texts(self, texts: Sequence[str]) -> list[TokenStats | Unscorable]:
-        """Statistics for each text, in order; an :class:`Unscorable` says why one has none."""
+        """Statistics for each text, in order; an :class:`Unscorable` says why one has none.
+        A cached record that fails validation is recomputed, with a warning."""
         results: list[TokenStats | Unscorable | None] = [None] * len(texts)
         settings = self.settings()
         keys = [stats_key(settings, t) for t in texts]
         if self.cache is not None:
+            bad_before = len(self.cache.bad)
             for i, hit in self.cache.get_many(keys).items():
                 results[i] = hit
+            bad = self.cache.bad[bad_before:]
+            if bad:
+                reasons = sorted({reason for _, reason in bad})
+                warnings.warn(
+                    f"{len(bad)} cached record(s) in {self.cache.path} failed validation ({'; '.join(reasons)}); "
+                    "recomputing them",
+                    stacklevel=2,
+                )
         first_of: dict[str, int] = {}  # identical texts are scored once
         todo, copies = [], []
         for i, r in enumerate(results):
             if r is None:
                 (copies if keys[i] in first_of else todo).append(i)
                 first_of.setdefault(keys[i], i)
-        ids_list = self.tokenize([texts[i] for i in todo])
+        encoded = self.encode([texts[i] for i in todo])
         segments: list[_Segment] = []
         truncated: dict[int, bool] = {}
         full_ids: dict[int, list[int]] = {}
-        for i, ids in zip(todo, ids_list):
+        for i, enc in zip(todo, encoded):
             if not texts[i].strip():
                 results[i] = Unscorable("empty or whitespace-only text")
                 continue
+            if isinstance(enc, Unscorable):
+                results[i] = enc
+                continue
+            ids, cut = enc
             if len(ids) < 2:
                 results[i] = Unscorable(f"too short to score: {len(ids)} token(s), at least 2 needed")
                 continue
-            segs, full_ids[i], truncated[i] = self._segments(i, ids)
+            segs, full_ids[i], truncated[i] = self._segments(i, ids, cut)
             segments.extend(segs)
         self._run(segments, full_ids, truncated, keys, results)
         for i in copies:
@@ -170,11 +222,13 @@ class Scorer:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _segments(self, doc: int, ids: list[int]) -> tuple[list[_Segment], list[int], bool]:
+    def _segments(self, doc: int, ids: list[int], cut: bool = False) -> tuple[list[_Segment], list[int], bool]:
+        """The sequences to score for a text of token ids ``ids`` (``cut``: the text has more
+        tokens than ``ids`` holds)."""
         n_max, stride = self.max_tokens, self.config.stride
         if stride is None or len(ids) <= n_max:
             kept = ids[:n_max]
-            return [_Segment(doc, kept, 1, 1)], kept, len(ids) > n_max
+            return [_Segment(doc, kept, 1, 1)], kept, cut or len(ids) > n_max
         segs = [_Segment(doc, ids[:n_max], 1, 1)]
         scored_until = n_max  # positions < scored_until are scored
         start = stride
@@ -341,6 +395,48 @@ class Scorer:
                 stacklevel=3,
             )
         return ok
+
+
+PREFIX_MARGIN = 32
+"""Tokens past ``max_tokens`` that a tokenized prefix must reach before its first tokens are
+trusted (a token can merge across the cut only near the end of the prefix)."""
+CHARS_PER_TOKEN = 8
+"""First guess of the characters a token covers (English prose: about 4): the first prefix
+tried holds ``CHARS_PER_TOKEN * (max_tokens + PREFIX_MARGIN)`` characters."""
+
+
+def prefix_chars(max_tokens: int) -> int:
+    """Texts up to this many characters are tokenized whole."""
+    return CHARS_PER_TOKEN * (max_tokens + PREFIX_MARGIN)
+
+
+def tokenize_prefix(tokenize: Callable[[str], list[int]], text: str, max_tokens: int) -> tuple[list[int], bool]:
+    """The first ``max_tokens`` token ids of ``text`` and whether it has more, from a prefix.
+
+    A prefix of ``c`` characters (``c = prefix_chars(max_tokens)``, doubled as needed) is
+    tokenized; its first ``max_tokens + 1`` ids are accepted when it yields at least
+    ``max_tokens + PREFIX_MARGIN`` ids and a prefix of ``2c`` characters starts with the same
+    ids (a merge across the cut would change them). Otherwise the prefix doubles; once it
+    reaches the whole text the result is the whole text's ids, so the answer always equals
+    ``tokenize(text)[:max_tokens]`` where the check holds. Memory and time are those of a few
+    times ``prefix_chars(max_tokens)`` characters, whatever the text's length.
+    """
+    c = prefix_chars(max_tokens)
+    while c < len(text):
+        ids = tokenize(text[:c])
+        if len(ids) >= max_tokens + PREFIX_MARGIN:
+            longer = tokenize(text[: 2 * c]) if 2 * c < len(text) else tokenize(text)
+            if longer[: max_tokens + 1] == ids[: max_tokens + 1]:
+                return ids[:max_tokens], True
+        c *= 2
+    return _whole(tokenize(text), max_tokens)
+
+
+def _whole(ids: list[int], max_tokens: int | None) -> tuple[list[int], bool]:
+    """Ids of a whole text, cut to ``max_tokens`` (None: kept whole), and whether they were cut."""
+    if max_tokens is None or len(ids) <= max_tokens:
+        return ids, False
+    return ids[:max_tokens], True
 
 
 def _free_accelerator_memory() -> None:

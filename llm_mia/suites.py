@@ -11,15 +11,17 @@ something else (often only a shift in dates or topics), and the benchmark table 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import fingerprint, read_documents
 from .errors import InputError
+from .outputs import file_name
+from .readers import csv_rows
 from .registry import Registry
 from .types import Document
 
@@ -143,8 +145,11 @@ def _load_gutenberg(root: Path | None) -> list[Split]:
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return list(csv.DictReader(fh))
+    """The rows of a suite's CSV file as read by :func:`read_documents` (same order and count)."""
+    rows = [row for _, row in csv_rows(path)]
+    if not all(isinstance(r, dict) for r in rows):
+        raise InputError(f"{path}: a row cannot be read ({next(r for r in rows if isinstance(r, str))})")
+    return rows  # type: ignore[return-value]
 
 
 _PILE = ("pythia", "gpt-neo", "gpt-j", "gptj", "neox")
@@ -201,16 +206,25 @@ def load_suite(name_or_path: str, data_dir: str | Path | None = None) -> tuple[S
     if path.suffix == ".json" and path.is_file():
         try:
             cfg = json.loads(path.read_text(encoding="utf-8"))
-            target = (path.parent / cfg["path"]).resolve()
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InputError(f"suite config {path.name}: needs JSON with at least a 'path' ({exc})") from None
-        docs = read_documents(target, text_field=cfg.get("text_field"), label_field=cfg.get("label_field", "label"), id_field=cfg.get("id_field"))
-        name = str(cfg.get("name", path.stem))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"suite config {path.name} is not valid JSON ({exc})") from None
+        keys = ("name", "path", "text_field", "label_field", "id_field", "valid_for")
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("path"), str) or any(not isinstance(cfg.get(k, ""), str) for k in keys):
+            raise InputError(f"suite config {path.name}: needs a JSON object with a 'path', and strings for {', '.join(keys)}")
+        target = (path.parent / cfg["path"]).resolve()
+        name = file_name(cfg["name"], f"the suite name in {path.name}") if "name" in cfg else _stem_name(path)
+        docs = read_documents(target, text_field=cfg.get("text_field"), label_field=cfg.get("label_field"), id_field=cfg.get("id_field"))
         return _user_suite(name, cfg.get("valid_for", "unknown"), str(target)), [Split(name, name, docs)]
     if path.exists():
         docs = read_documents(path)
-        return _user_suite(path.stem, "unknown (user data)", str(path)), [Split(path.stem, path.stem, docs)]
+        name = _stem_name(path)
+        return _user_suite(name, "unknown (user data)", str(path)), [Split(name, name, docs)]
     raise InputError(f"{name_or_path!r} is neither a suite nor an existing file or folder. {SUITES.suggest(name_or_path)}")
+
+
+def _stem_name(path: Path) -> str:
+    """A split name from a file name, usable as a file name itself."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", path.stem).lstrip("._") or "data"
 
 
 def _user_suite(name: str, valid_for: str, files: str) -> Suite:

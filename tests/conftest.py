@@ -55,6 +55,24 @@ def build_model_dir(path: Path, *, bos: bool, seed: int = 0, n_layer: int = 2, n
     return path
 
 
+def build_epub(path: Path, bodies: list[str], order: list[int] | None = None) -> Path:
+    """Write an EPUB whose chapters hold the (X)HTML ``bodies``, read in ``order`` (the spine)."""
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("x")
+    book.set_title("A Test")
+    chapters = []
+    for i, body in enumerate(bodies):
+        c = epub.EpubHtml(title=f"c{i}", file_name=f"c{i}.xhtml", content=f"<html><body>{body}</body></html>")
+        book.add_item(c)
+        chapters.append(c)
+    book.spine = [chapters[i] for i in (order if order is not None else range(len(chapters)))]
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(path), book)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return build_model_dir(tmp_path_factory.mktemp("tiny_gpt2"), bos=False)

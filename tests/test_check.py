@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import random_sentences
+from conftest import build_epub, random_sentences
 
 from llm_mia.check import CheckSettings, run_check, token_pieces
 from llm_mia.errors import InputError
@@ -137,21 +137,11 @@ def test_drop_overlap_leaves_the_shared_excerpts_out(tiny_model_dir, tmp_path, c
 
 
 def test_epub_books_are_read_in_reading_order(tmp_path):
-    epub = pytest.importorskip("ebooklib.epub")
+    pytest.importorskip("ebooklib.epub")
     from llm_mia.check import read_texts
 
-    book = epub.EpubBook()
-    book.set_identifier("x")
-    book.set_title("A Test")
-    chapters = []
-    for i, body in enumerate(["<h1>One</h1><p>First &amp; <b>bold</b> paragraph.</p><script>var x;</script>", "<p>Second chapter.</p>"]):
-        c = epub.EpubHtml(title=f"c{i}", file_name=f"c{i}.xhtml", content=f"<html><body>{body}</body></html>")
-        book.add_item(c)
-        chapters.append(c)
-    book.spine = list(reversed(chapters))  # reading order is the spine's, not the files'
-    book.add_item(epub.EpubNav())
-    path = tmp_path / "b.epub"
-    epub.write_epub(str(path), book)
+    bodies = ["<h1>One</h1><p>First &amp; <b>bold</b> paragraph.</p><script>var x;</script>", "<p>Second chapter.</p>"]
+    path = build_epub(tmp_path / "b.epub", bodies, order=[1, 0])  # reading order is the spine's, not the files'
     (doc,) = read_texts(path, "document", 128)
     assert doc.text == "Second chapter.\n\nOne\n\nFirst & bold paragraph." and doc.error is None
 

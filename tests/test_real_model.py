@@ -61,3 +61,24 @@ def test_loss_matches_transformers_cross_entropy(smol):
         assert -ts.logprobs.mean() == pytest.approx(hf_loss, rel=1e-4)
         # entropy and variance are proper moments: -mu >= 0, var >= 0
         assert (ts.dist_mean <= 1e-6).all() and (ts.dist_var >= 0).all()
+
+
+@pytest.mark.parametrize("max_tokens", [8, 100, 1024])
+def test_prefix_tokenization_matches_the_whole_text_on_the_real_tokenizer(smol, max_tokens):
+    """Issue 9 (a 50 MB document): the scorer tokenizes only a prefix of a long text; on the
+    embedded model's byte-level BPE, with prose, code, whitespace runs and non-Latin text,
+    the kept ids must be exactly those of the whole text."""
+    import inspect
+    import random
+
+    from llm_mia.scoring import tokenize_prefix
+
+    rng = random.Random(max_tokens)
+    code = inspect.getsource(random).splitlines(keepends=True)
+    pieces = SENTENCES + ["    " * 8, "\n\n\n", "日本語のテキストです。", "Ünïcödé ß", "=" * 70, "1234567890" * 5]
+    tok = lambda t: list(smol.tokenizer(t)["input_ids"])  # noqa: E731
+    for _ in range(8):
+        parts = [rng.choice(pieces) if rng.random() < 0.3 else "".join(rng.sample(code, 3)) for _ in range(rng.randint(50, 1500))]
+        text = "".join(parts)
+        whole = tok(text)
+        assert tokenize_prefix(tok, text, max_tokens) == (whole[:max_tokens], len(whole) > max_tokens)
