@@ -84,7 +84,11 @@ class StatsCache:
         self._db.execute(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(stats)")}
         if "checksum" not in columns:  # a cache written before checksums: its records get recomputed
-            self._db.execute("ALTER TABLE stats ADD COLUMN checksum TEXT")
+            try:
+                self._db.execute("ALTER TABLE stats ADD COLUMN checksum TEXT")
+            except sqlite3.OperationalError:  # another process added it first
+                if "checksum" not in {row[1] for row in self._db.execute("PRAGMA table_info(stats)")}:
+                    raise
         self._db.commit()
         self.bad: list[tuple[str, str]] = []  # (key, reason) of every record that failed validation
 

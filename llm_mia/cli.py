@@ -446,8 +446,20 @@ def _cmd_detectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    """llm-mia's own warnings as one line ("llm-mia: warning: ..."); others as Python shows them."""
+    if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parent):
+        print(f"llm-mia: warning: {printable_lines(str(message))}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         warnings.filterwarnings("ignore", message=".*TRANSFORMERS_CACHE.*")
         return int(args.func(args))

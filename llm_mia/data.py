@@ -202,7 +202,8 @@ def _read_folder(folder: Path, **fields: str | None) -> list[Document]:
             docs.append(_labelled(_text_file(path, rel), label))
             continue
         if suffix not in TABLE_SUFFIXES + BOOK_SUFFIXES:
-            docs.append(Document(rel, None, label, f"{rel}: not a supported file type ({_SUPPORTED})"))
+            kinds = ", ".join(TEXT_SUFFIXES + TABLE_SUFFIXES + BOOK_SUFFIXES)
+            docs.append(Document(rel, None, label, f"not a file type llm-mia reads ({kinds})"))
             continue
         try:
             if suffix in BOOK_SUFFIXES:

@@ -113,7 +113,7 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
                f"raise --permutations for a smaller p)" if c.p_value <= c.min_attainable_p else ")"),
             f"  effect        a suspect {kind[:-1]} outscores a reference {kind[:-1]} {100 * c.effect:.0f}% of the time "
             f"(50% = no difference; {100 * c.effect_range[0]:.0f}-{100 * c.effect_range[1]:.0f}% over the splits)",
-            f"  carried by    " + ", ".join(f"{n} ({c.weights[n]:.2f})" for n in c.carried_by()),
+            "  carried by    " + ", ".join(f"{n} ({c.weights[n]:.2f})" for n in c.carried_by()),
             f"  texts used    {c.n_suspect} suspect, {c.n_reference} reference",
         ]
     elif result.collection_problem and result.has_reference:

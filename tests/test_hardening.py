@@ -77,14 +77,18 @@ def test_1_tsv_fields_keep_their_quotes(tmp_path):
 # 2 -------------------------------------------------------------------------------------------
 
 
+def score_raw(jsonl: str, model, tmp_path, capsys) -> tuple[int, str, list[dict]]:
+    """Score the JSONL text ``jsonl`` with the CLI: exit code, stderr, output rows."""
+    src, out = tmp_path / "d.jsonl", tmp_path / "o.jsonl"
+    src.write_text(jsonl)
+    code, _, err = run(score_args(src, out, model, tmp_path), capsys)
+    return code, err, rows_of(out)
+
+
 def test_2_a_lone_surrogate_in_a_text_skips_that_text_only(tiny_model_dir, tmp_path, capsys):
-    src = tmp_path / "d.jsonl"
-    src.write_text('{"id": "a", "text": "River stone light."}\n{"id": "b", "text": "bad \\ud800 text"}\n'
-                   '{"id": "c", "text": "Quiet green field."}\n')
-    out = tmp_path / "o.jsonl"
-    code, _, err = run(score_args(src, out, tiny_model_dir, tmp_path), capsys)
+    code, err, rows = score_raw('{"id": "a", "text": "River stone light."}\n{"id": "b", "text": "bad \\ud800 text"}\n'
+                                '{"id": "c", "text": "Quiet green field."}\n', tiny_model_dir, tmp_path, capsys)
     assert code == 1 and "Traceback" not in err
-    rows = rows_of(out)
     assert [r["status"] for r in rows] == ["ok", "skipped", "ok"]
     assert "lone surrogate (\\ud800 at character 4)" in rows[1]["reason"]
 
@@ -137,12 +141,8 @@ def test_2_check_with_surrogate_ids_writes_its_reports(tiny_lm, tmp_path):
 
 
 def test_3_a_malformed_line_gets_an_id_no_real_row_has(tiny_model_dir, tmp_path, capsys):
-    src = tmp_path / "d.jsonl"
-    src.write_text('{"id": "0", "text": "River stone."}\n{not json\n{"id": "1", "text": "Quiet field."}\n'
-                   '{"id": "line-2", "text": "Green light."}\n')
-    out = tmp_path / "o.jsonl"
-    code, _, _ = run(score_args(src, out, tiny_model_dir, tmp_path), capsys)
-    rows = rows_of(out)
+    code, _, rows = score_raw('{"id": "0", "text": "River stone."}\n{not json\n{"id": "1", "text": "Quiet field."}\n'
+                              '{"id": "line-2", "text": "Green light."}\n', tiny_model_dir, tmp_path, capsys)
     assert code == 1 and [r["id"] for r in rows] == ["0", "line-2~2", "1", "line-2"]
     assert [r["status"] for r in rows] == ["ok", "skipped", "ok", "ok"]
     assert "not valid JSON" in rows[1]["reason"]
@@ -171,7 +171,7 @@ def test_4_a_folder_reads_every_supported_file_and_lists_the_rest(tmp_path):
     assert got["members/a.txt"][1] == 1 and got["members/e.csv:0"] == ("csv row", 1, None)
     assert got["d.jsonl:x"][1] == 0 and got["d.jsonl:y"][1] is None
     assert "An EPUB chapter." in got["f.epub"][0]
-    assert "not a supported file type" in got["g.pdf"][2] and "cannot read EPUB" in got["broken.epub"][2]
+    assert "not a file type llm-mia reads" in got["g.pdf"][2] and "cannot read EPUB" in got["broken.epub"][2]
 
 
 # 5 -------------------------------------------------------------------------------------------
