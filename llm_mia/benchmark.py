@@ -193,7 +193,7 @@ def run_bench(
         config = config or ScorerConfig(max_tokens=cfg.max_tokens)  # score what was trained on
     else:
         suite_obj, splits = load_suite(suite, data_dir)
-        for s in splits:  # split names become file names in the results folder
+        for s in splits if out_dir else ():  # split names become file names in the results folder
             file_name(s.name, "split name")
         lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
         ref = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
@@ -203,18 +203,22 @@ def run_bench(
         names.append("ref")
     config = config or ScorerConfig()
     results = []
-    plots = "not written (no results folder)"
-    out = Path(out_dir) if out_dir else None
+    scored: list[tuple[str, list[ScoreRecord]]] = []
     for split in splits:
         records = score_documents(
             split.documents, model=lm, reference_model=ref, detectors=names, config=config,
             cache_dir=cache_dir, progress=progress,
         )
-        if out is not None:
-            write_jsonl(out / "scores" / f"{split.name}.jsonl", [r.to_json() for r in records])
-            if plots != "matplotlib not installed":  # no point trying again for each split
-                plots = _plot(records, out / "plots", split.name, lm.spec)
+        scored.append((split.name, records))
         results.append(_evaluate_split(split, records, n_bootstrap, seed))
+    # files are written once every split has run: a run that fails leaves a results folder as it was
+    plots = "not written (no results folder)"
+    out = Path(out_dir) if out_dir else None
+    for name, records in scored if out is not None else ():
+        assert out is not None
+        write_jsonl(out / "scores" / f"{name}.jsonl", [r.to_json() for r in records])
+        if plots != "matplotlib not installed":  # no point trying again for each split
+            plots = _plot(records, out / "plots", name, lm.spec)
     labels_valid = None if not suite_obj.valid_patterns else suite_obj.labels_valid_for(lm.spec)
     provenance = {
         "command": command,

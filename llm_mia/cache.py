@@ -10,6 +10,8 @@ length (n token ids, n - 1 of each statistic), hold no NaN, and match the sha256
 stored with them (over the key and every field). A record that fails is reported as bad
 (the scorer recomputes it, with a warning) and is replaced when the new one is stored.
 Records of a cache written before checksums existed count as bad and are recomputed once.
+A database that fails mid-run (damaged, locked for over a minute) is bypassed with a warning:
+the run goes on without the cache rather than stop.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -91,10 +94,21 @@ class StatsCache:
                     raise
         self._db.commit()
         self.bad: list[tuple[str, str]] = []  # (key, reason) of every record that failed validation
+        self.broken: str | None = None  # why the database stopped working mid-run (then it is bypassed)
 
     def get_many(self, keys: Sequence[str]) -> dict[int, TokenStats]:
         """Cached statistics by index into ``keys`` (missing keys and records that fail
-        validation are absent; the latter are added to ``bad``)."""
+        validation are absent; the latter are added to ``bad``). A database that cannot be
+        read (damaged, locked too long) is bypassed for the rest of the run, with a warning."""
+        if self.broken is not None:
+            return {}
+        try:
+            return self._get_many(keys)
+        except sqlite3.DatabaseError as exc:
+            self._break(exc)
+            return {}
+
+    def _get_many(self, keys: Sequence[str]) -> dict[int, TokenStats]:
         index: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
             index.setdefault(k, []).append(i)
@@ -114,7 +128,23 @@ class StatsCache:
         return found
 
     def put_many(self, items: Iterable[tuple[str, TokenStats]]) -> None:
-        """Store records in one transaction."""
+        """Store records in one transaction (nothing, once the database is bypassed)."""
+        if self.broken is not None:
+            return
+        try:
+            self._put_many(items)
+        except sqlite3.DatabaseError as exc:
+            self._break(exc)
+
+    def _break(self, exc: sqlite3.DatabaseError) -> None:
+        self.broken = f"{type(exc).__name__}: {exc}"
+        warnings.warn(
+            f"the statistics cache {self.path} cannot be used ({self.broken}); going on without it. "
+            "Delete the file, or pass --no-cache / another --cache-dir",
+            stacklevel=3,
+        )
+
+    def _put_many(self, items: Iterable[tuple[str, TokenStats]]) -> None:
         rows = []
         for key, ts in items:
             blobs = (

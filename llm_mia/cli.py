@@ -260,7 +260,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         sys.stdout.flush()
     else:
-        write_jsonl(args.output, rows)
+        write_jsonl(args.output, rows, replace=args.force)
     skipped = [r for r in records if r.status != STATUS_OK]
     truncated = sum(r.truncated for r in records)
     print(f"scored {len(records) - len(skipped)} of {len(records)} documents -> {args.output}", file=sys.stderr)
@@ -289,7 +289,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     report = evaluate(read_score_file(args.scores), n_bootstrap=args.bootstrap, seed=args.seed)
     print(printable_lines(report.table()))
     if args.json:
-        write_text(args.json, json.dumps(report.to_json(), indent=2))
+        write_text(args.json, json.dumps(report.to_json(), indent=2), replace=args.force)
     return 0
 
 
@@ -297,7 +297,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .benchmark import run_bench
     config = _scorer_config(args)
     if args.out:
-        check_output_folder(args.out, force=args.force)
+        from .suites import SUITES, resolve_data_dir
+
+        suite_path = None if args.suite in SUITES else args.suite
+        check_output_folder(args.out, inputs=[suite_path, resolve_data_dir(args.data_dir)], force=args.force)
     result = run_bench(
         args.suite,
         model=args.model,
@@ -378,9 +381,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         trust_remote_code=args.trust_remote_code,
     )
     if args.html:
-        write_text(args.html, to_html(result), make_parents=False)
+        write_text(args.html, to_html(result), replace=args.force or args.html in replaceable, make_parents=False)
     if args.json:
-        write_text(args.json, json.dumps(to_json(result), indent=2, ensure_ascii=False), make_parents=False)
+        write_text(args.json, json.dumps(to_json(result), indent=2, ensure_ascii=False), replace=args.force, make_parents=False)
     print(printable_lines(summary(result, args.html or None)))
     skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK]
     return 1 if skipped else 0

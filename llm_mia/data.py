@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -187,38 +188,68 @@ def mark_duplicates(docs: list[Document]) -> list[Document]:
 
 
 def _read_folder(folder: Path, **fields: str | None) -> list[Document]:
-    files = sorted(
-        (p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
-        key=lambda p: p.relative_to(folder).as_posix(),
-    )
-    if not files:
+    entries = _walk(folder)
+    if not entries:
         raise InputError(f"folder {safe_id(str(folder))!r} holds no files")
     docs: list[Document] = []
-    for path in files:
-        rel = safe_id(path.relative_to(folder).as_posix())
-        label = _label_from_path(path.relative_to(folder))
+    for rel_path, problem in entries:
+        path = folder / rel_path
+        rel = safe_id(rel_path.as_posix())
+        label = _label_from_path(rel_path)
         suffix = path.suffix.lower()
-        if suffix in TEXT_SUFFIXES:
+        if problem is not None:
+            docs.append(Document(rel, None, label, problem))
+        elif suffix in TEXT_SUFFIXES:
             docs.append(_labelled(_text_file(path, rel), label))
-            continue
-        if suffix not in TABLE_SUFFIXES + BOOK_SUFFIXES:
+        elif suffix not in TABLE_SUFFIXES + BOOK_SUFFIXES:
             kinds = ", ".join(TEXT_SUFFIXES + TABLE_SUFFIXES + BOOK_SUFFIXES)
             docs.append(Document(rel, None, label, f"not a file type llm-mia reads ({kinds})"))
-            continue
-        try:
-            if suffix in BOOK_SUFFIXES:
-                from .epub import read_epub
-
-                inner = [read_epub(path)]
-                inner = [Document(rel, d.text, d.label, d.error) for d in inner]
-            else:
-                inner = [Document(f"{rel}:{d.id}", d.text, d.label, d.error) for d in _to_documents(_table_rows(path), name=rel, **fields)]  # type: ignore[arg-type]
-        except InputError as exc:
-            inner = [Document(rel, None, label, f"{rel}: {exc}")]
-        except OSError as exc:
-            inner = [Document(rel, None, label, f"{rel}: cannot be read ({exc.strerror or exc})")]
-        docs.extend(_labelled(d, label) for d in inner)
+        else:
+            docs.extend(_labelled(d, label) for d in _read_inner(path, rel, fields))
     return mark_duplicates(docs)
+
+
+def _walk(folder: Path) -> list[tuple[Path, str | None]]:
+    """Every entry below ``folder`` that is not a folder, as (relative path, problem), in
+    sorted order: a regular file has no problem; anything else (a broken link, a link to a
+    folder, a FIFO, a folder that cannot be read) is listed with the reason it is not read.
+    Hidden entries (names starting with ".") are left out."""
+    found: list[tuple[Path, str | None]] = []
+
+    def unreadable(exc: OSError) -> None:
+        found.append((Path(os.path.relpath(exc.filename, folder)), f"folder cannot be read ({exc.strerror or exc})"))
+
+    for top, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        here = Path(top)
+        for name in files + [d for d in dirs if (here / d).is_symlink()]:
+            if name.startswith("."):
+                continue
+            path = here / name
+            problem = None
+            if path.is_symlink() and not path.exists():
+                problem = "a broken symbolic link"
+            elif path.is_dir():
+                problem = "a link to a folder (not followed)"
+            elif not path.is_file():
+                problem = "not a regular file (a pipe, socket or device)"
+            found.append((path.relative_to(folder), problem))
+    return sorted(found, key=lambda e: e[0].as_posix())
+
+
+def _read_inner(path: Path, rel: str, fields: dict[str, str | None]) -> list[Document]:
+    """The documents of a table or book found in a folder; a file that cannot be read is one
+    document with the reason."""
+    try:
+        if path.suffix.lower() in BOOK_SUFFIXES:
+            from .epub import read_epub
+
+            return [Document(rel, d.text, d.label, d.error) for d in [read_epub(path)]]
+        return [Document(f"{rel}:{d.id}", d.text, d.label, d.error) for d in _to_documents(_table_rows(path), name=rel, **fields)]  # type: ignore[arg-type]
+    except InputError as exc:
+        return [Document(rel, None, None, str(exc) if rel in str(exc) else f"{rel}: {exc}")]
+    except OSError as exc:
+        return [Document(rel, None, None, f"{rel} cannot be read ({exc.strerror or exc})")]
 
 
 def _labelled(doc: Document, label: int | None) -> Document:

@@ -49,6 +49,7 @@ class EvaluationReport:
     n_bootstrap: int
     seed: int
     confidence: float
+    shared_ids: int = 0  # ids used by records that differ (all counted)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,6 +88,11 @@ class EvaluationReport:
         for (det, reason), count in sorted(reasons.items()):
             out.append(f"excluded from {det}: {count} x {reason}")
         out.extend(notes)
+        if self.shared_ids:
+            out.append(
+                f"note: {self.shared_ids} id(s) belong to more than one record with different labels or scores "
+                f"(score files of separate inputs put together?); each record is counted as its own document."
+            )
         out.append(
             f"{self.n_documents} documents; {int(100 * self.confidence)}% CIs from {self.n_bootstrap} stratified "
             f"bootstrap resamples (seed {self.seed}). Label 1 = member; higher score = more likely member."
@@ -121,7 +127,7 @@ def evaluate(
         raise EvaluationError("the number of bootstrap resamples must be at least 1")
     if seed < 0:
         raise EvaluationError(f"the seed must be a whole number of at least 0, not {seed}")
-    repeated = _repeated(records)
+    repeated, shared_ids = _repeated(records)
     labels = Counter(r.label for i, r in enumerate(records) if r.status == STATUS_OK and i not in repeated)
     if not records:
         raise EvaluationError("no score records to evaluate")
@@ -133,20 +139,24 @@ def evaluate(
         )
     names = list(detectors) if detectors else list(dict.fromkeys(n for r in records for n in r.scores))
     rows = [_evaluate_one(name, records, repeated, n_bootstrap, seed, confidence) for name in names]
-    return EvaluationReport(rows, len(records), n_bootstrap, seed, confidence)
+    return EvaluationReport(rows, len(records), n_bootstrap, seed, confidence, shared_ids)
 
 
-def _repeated(records: Sequence[ScoreRecord]) -> set[int]:
-    """Indices of scored records whose id an earlier scored record has (a file concatenated
-    with itself must not count its documents twice): each is excluded, the first kept."""
-    seen: set[str] = set()
-    out = set()
+def _repeated(records: Sequence[ScoreRecord]) -> tuple[set[int], int]:
+    """Indices of scored records that repeat an earlier one exactly (same id, label and
+    scores: a file concatenated with itself must not count its documents twice), and how many
+    ids are shared by records that differ (separately scored files whose ids were row numbers:
+    different documents, all counted, and the table says so)."""
+    seen: dict[str, set[tuple[object, ...]]] = {}
+    repeats: set[int] = set()
     for i, r in enumerate(records):
-        if r.status == STATUS_OK:
-            if r.id in seen:
-                out.add(i)
-            seen.add(r.id)
-    return out
+        if r.status != STATUS_OK:
+            continue
+        key = (r.label, tuple(sorted((k, repr(v)) for k, v in r.scores.items())))
+        if key in seen.setdefault(r.id, set()):
+            repeats.add(i)
+        seen[r.id].add(key)
+    return repeats, sum(len(v) > 1 for v in seen.values())
 
 
 def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int], n_boot: int, seed: int, conf: float) -> DetectorEvaluation:
@@ -157,7 +167,7 @@ def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int],
         if r.status != STATUS_OK:
             excluded[f"skipped: {reason_kind(r.reason or 'no reason given')}"] += 1
         elif i in repeated:
-            excluded["duplicate id (its first record is used)"] += 1
+            excluded["repeated record (same id, label and scores as an earlier one)"] += 1
         elif r.label not in (0, 1):
             excluded["no label"] += 1
         elif value is None:

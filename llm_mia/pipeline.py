@@ -171,6 +171,6 @@ def read_score_file(path: str | Path) -> list[ScoreRecord]:
                 continue
             try:
                 rows.append(json.loads(raw.decode("utf-8")))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
                 raise InputError(f"line {n} of {p.name} is not valid UTF-8 JSON ({exc})") from None
     return records_from_json(rows)

@@ -10,12 +10,12 @@ Formats:
 
 - JSONL (``.jsonl``, ``.ndjson``): one JSON object or string per line; blank lines are not
   rows. A UTF-8 byte-order mark is ignored.
-- JSON (``.json``): a JSON array of objects or strings, or else JSON lines.
+- JSON (``.json``): a JSON array of objects or strings, one JSON object, or else JSON lines.
 - CSV: RFC 4180 quoting, read strictly: a quote that is never closed, or text after a
   closing quote, stops the run with the line where the record starts (a lenient reader would
   swallow every later row into one field). A record whose number of fields differs from the
   header's is a row with an error.
-- TSV: one record per line, fields split at tabs and taken literally (the IANA definition;
+- TSV: one record per line (LF, CRLF or CR), fields split at tabs and taken literally (the IANA definition;
   ``"Stop," he said.`` keeps its quotes), except that a field wholly enclosed in quotes with
   inner quotes doubled (how Python's csv module and pandas write a field holding a quote) is
   unquoted. A TSV field cannot hold a tab or a line break: use CSV or JSONL for such texts.
@@ -42,6 +42,7 @@ Row = tuple[str, "dict[str, Any] | str"]
 _BOM = codecs.BOM_UTF8
 _WHOLLY_QUOTED = re.compile(r'"((?:[^"]|"")*)"', re.DOTALL)
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def jsonl_rows(fh: Any, name: str) -> Iterator[Row]:
@@ -59,27 +60,41 @@ def jsonl_rows(fh: Any, name: str) -> Iterator[Row]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield where, f"{where} of {name} is not valid JSON ({exc.msg})"
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, a number too long, nesting too deep
+            yield where, f"{where} of {name} is not valid JSON ({_json_problem(exc)})"
             continue
         yield where, _as_row(obj, where, name)
 
 
 def json_rows(path: Path) -> Iterator[Row]:
-    """A ``.json`` file: a JSON array of records (or strings), otherwise JSON lines."""
+    """A ``.json`` file: a JSON array of records (or strings), one JSON object (a record, for
+    example pretty-printed over several lines), or else JSON lines."""
     data = path.read_bytes()
     body = data[len(_BOM) :] if data.startswith(_BOM) else data
-    if not body.lstrip().startswith(b"["):
+    start = body.lstrip()[:1]
+    if start == b"{":
+        try:
+            whole = json.loads(body.decode("utf-8"))
+        except (ValueError, RecursionError):  # not one object: JSON lines
+            whole = None
+        if isinstance(whole, dict):
+            yield "item 1", whole
+            return
+    if start != b"[":
         yield from jsonl_rows(io.BytesIO(body), _name(path))
         return
     try:
         items = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{_name(path)} starts like a JSON array but does not parse as one ({exc})") from None
-    if not isinstance(items, list):  # pragma: no cover - a body starting with '[' parses to a list
-        raise InputError(f"{_name(path)} is not a JSON array")
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{_name(path)} starts like a JSON array but does not parse as one ({_json_problem(exc)})") from None
     for number, obj in enumerate(items, start=1):
         yield f"item {number}", _as_row(obj, f"item {number}", _name(path))
+
+
+def _json_problem(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
 
 
 def _as_row(obj: Any, where: str, name: str) -> dict[str, Any] | str:
@@ -122,8 +137,7 @@ def csv_rows(path: Path) -> Iterator[Row]:
 def tsv_rows(path: Path) -> Iterator[Row]:
     """Rows of a TSV file with a header line (see the module docstring)."""
     header: list[str] | None = None
-    for number, line in enumerate(_decode(path).split("\n"), start=1):
-        line = line[:-1] if line.endswith("\r") else line
+    for number, line in enumerate(_LINE_BREAK.split(_decode(path)), start=1):
         if not line:
             continue
         fields = [_unquote(f) for f in line.split("\t")]

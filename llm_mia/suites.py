@@ -20,7 +20,6 @@ from pathlib import Path
 
 from .data import fingerprint, read_documents
 from .errors import InputError
-from .outputs import file_name
 from .readers import csv_rows
 from .registry import Registry
 from .types import Document
@@ -206,15 +205,15 @@ def load_suite(name_or_path: str, data_dir: str | Path | None = None) -> tuple[S
     if path.suffix == ".json" and path.is_file():
         try:
             cfg = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"suite config {path.name} is not valid JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError, JSONDecodeError
+            raise InputError(f"suite config {path.name} is not valid JSON ({type(exc).__name__})") from None
         keys = ("name", "path", "text_field", "label_field", "id_field", "valid_for")
-        if not isinstance(cfg, dict) or not isinstance(cfg.get("path"), str) or any(not isinstance(cfg.get(k, ""), str) for k in keys):
-            raise InputError(f"suite config {path.name}: needs a JSON object with a 'path', and strings for {', '.join(keys)}")
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("path"), str) or any(not isinstance(cfg.get(k) or "", str) for k in keys):
+            raise InputError(f"suite config {path.name}: needs a JSON object with a 'path', and strings (or null) for {', '.join(keys)}")
         target = (path.parent / cfg["path"]).resolve()
-        name = file_name(cfg["name"], f"the suite name in {path.name}") if "name" in cfg else _stem_name(path)
+        name = cfg.get("name") or _stem_name(path)
         docs = read_documents(target, text_field=cfg.get("text_field"), label_field=cfg.get("label_field"), id_field=cfg.get("id_field"))
-        return _user_suite(name, cfg.get("valid_for", "unknown"), str(target)), [Split(name, name, docs)]
+        return _user_suite(name, cfg.get("valid_for") or "unknown", str(target)), [Split(name, name, docs)]
     if path.exists():
         docs = read_documents(path)
         name = _stem_name(path)

@@ -177,7 +177,7 @@ def test_4_a_folder_reads_every_supported_file_and_lists_the_rest(tmp_path):
 # 5 -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["../escaped", "/tmp/absolute", "a/b", ".hidden", ""])
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/absolute", "a/b", ".hidden"])
 def test_5_a_suite_name_cannot_write_outside_the_results_folder(tmp_path, capsys, name):
     _jsonl(tmp_path / "data.jsonl", [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(6, seed=1))])
     cfg = tmp_path / "suite.json"
@@ -200,7 +200,16 @@ def test_6_eval_counts_a_repeated_id_once(tmp_path, capsys):
     a, b = (json.loads((tmp_path / n).read_text())["rows"][0] for n in ("a.json", "b.json"))
     assert (b["n_members"], b["n_nonmembers"]) == (a["n_members"], a["n_nonmembers"]) == (6, 6)
     assert b["auroc_ci"] == a["auroc_ci"]
-    assert "excluded from loss: 12 x duplicate id" in table_twice
+    assert "excluded from loss: 12 x repeated record" in table_twice and "note:" not in table_twice
+
+
+def test_6_separately_scored_files_put_together_are_all_counted(tmp_path, capsys):
+    """Files scored one by one without ids get ids 0, 1, ... each: different documents."""
+    members = [{"id": str(i), "label": 1, "status": "ok", "reason": None, "scores": {"loss": 1 + i / 10}} for i in range(6)]
+    others = [{"id": str(i), "label": 0, "status": "ok", "reason": None, "scores": {"loss": i / 10}} for i in range(8)]
+    code, table, _ = run(["eval", _jsonl(tmp_path / "all.jsonl", members + others), "--bootstrap", "50"], capsys)
+    assert code == 0 and "1.000" in table and " 6        8 " in table
+    assert "note: 6 id(s) belong to more than one record" in table
 
 
 # 7 -------------------------------------------------------------------------------------------
@@ -270,8 +279,9 @@ def test_9_score_never_writes_over_its_input(tiny_model_dir, tmp_path, capsys):
     folder = tmp_path / "texts"
     folder.mkdir()
     (folder / "a.txt").write_text("River stone.")
-    code, _, err = run(score_args(folder, folder / "a.txt", NO_MODEL, tmp_path, "--force"), capsys)
-    assert code == 2 and "input of this run" in err
+    for out in (folder / "a.txt", folder / "new.jsonl"):  # a later run would read either as input
+        code, _, err = run(score_args(folder, out, NO_MODEL, tmp_path, "--force"), capsys)
+        assert code == 2 and "lies in the input folder" in err
     assert src.read_bytes() == before and (folder / "a.txt").read_text() == "River stone."
 
 
@@ -292,7 +302,7 @@ def test_9_existing_outputs_are_replaced_only_with_force(tiny_model_dir, tmp_pat
     results.mkdir()
     (results / "results.json").write_text("{}")
     code, _, err = run(["bench", src, "--model", NO_MODEL, "--out", results], capsys)
-    assert code == 2 and "already holds results" in err
+    assert code == 2 and "already holds files" in err
 
 
 def test_9_check_does_not_replace_an_earlier_report(tmp_path, capsys, monkeypatch):
@@ -362,10 +372,10 @@ def test_a_json_array_and_a_byte_order_mark(tmp_path):
 
 
 def test_nothing_usable_stops_before_the_model_loads(tmp_path, capsys):
-    src = tmp_path / "d.json"
-    src.write_text('{\n  "text": "a pretty-printed object"\n}\n')
+    src = tmp_path / "d.jsonl"
+    src.write_text('{"text": "unclosed\n[1, 2]\n{"text": 3}\n')
     code, _, err = run(score_args(src, tmp_path / "o.jsonl", NO_MODEL, tmp_path), capsys)
-    assert code == 2 and "none of the 3 rows" in err and "not valid JSON" in err
+    assert code == 2 and "none of the 3 rows" in err and "not valid JSON" in err and "JSON list" in err
 
 
 def test_option_typos_are_errors(tmp_path, capsys):
@@ -422,3 +432,122 @@ def test_check_says_when_documents_were_truncated_and_takes_stride(tiny_lm, tmp_
     assert "only their first 32 were scored" in to_html(res) and "[...]" in to_html(res)
     res = run_check(sus, ref, model=tiny_lm, settings=settings, config=ScorerConfig(max_tokens=32, stride=16), cache_dir=tmp_path / "c")
     assert not any(r.truncated for r in res.suspect) and "were scored" not in summary(res)
+
+
+# found in review -----------------------------------------------------------------------------
+
+
+def test_json_that_python_cannot_parse_is_a_row_error_not_a_crash(tmp_path, capsys):
+    deep, huge = "[" * 100_000, '{"text": "a", "id": ' + "9" * 5000 + "}"
+    src = tmp_path / "d.jsonl"
+    src.write_text('{"text": "fine"}\n' + deep + "\n" + huge + "\n")
+    docs = read_documents(src)
+    assert docs[0].error is None and "nested too deeply" in docs[1].error and "not valid JSON" in docs[2].error
+    (tmp_path / "a.json").write_text(deep)
+    with pytest.raises(InputError, match="nested too deeply"):
+        read_documents(tmp_path / "a.json")
+    (tmp_path / "s.jsonl").write_text(huge + "\n")
+    code, _, err = run(["eval", tmp_path / "s.jsonl"], capsys)
+    assert code == 2 and "internal error" not in err
+
+
+def test_a_pretty_printed_json_object_and_cr_line_endings(tmp_path):
+    (tmp_path / "one.json").write_text('{\n  "text": "hello",\n  "label": 1\n}\n')
+    assert [(d.text, d.label) for d in read_documents(tmp_path / "one.json")] == [("hello", 1)]
+    (tmp_path / "old.tsv").write_bytes(b"text\tlabel\rfirst\t1\rsecond\t0\r")
+    assert [(d.text, d.label) for d in read_documents(tmp_path / "old.tsv")] == [("first", 1), ("second", 0)]
+
+
+def test_outputs_keep_the_usual_file_mode(tmp_path):
+    from llm_mia.outputs import write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "new.txt", "x")
+        assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "shared.txt").write_text("old")
+        os.chmod(tmp_path / "shared.txt", 0o664)
+        write_text(tmp_path / "shared.txt", "new")
+        assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, capsys):
+    src = _jsonl(tmp_path / "d.jsonl", [{"text": "River stone."}])
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run(score_args(src, tmp_path / "afile" / "out.jsonl", NO_MODEL, tmp_path), capsys)
+    assert code == 2 and "is a file, not a folder" in err
+
+
+def test_an_output_that_appears_during_the_run_is_kept(tmp_path):
+    from llm_mia.outputs import atomic_writer
+
+    target = tmp_path / "scores.jsonl"
+    with pytest.raises(InputError, match="appeared while this run was going"), atomic_writer(target, replace=False) as fh:
+        fh.write("this run")
+        target.write_text("another run")  # written by someone else meanwhile
+    assert target.read_text() == "another run" and (tmp_path / "scores.jsonl.new").read_text() == "this run"
+
+
+def test_standard_input_is_an_input_too(tmp_path, monkeypatch, capsys):
+    src = _jsonl(tmp_path / "in.jsonl", [{"text": "River stone."}])
+    with open(src, "rb") as fh:
+        saved = os.dup(0)
+        os.dup2(fh.fileno(), 0)
+        try:
+            code, _, err = run(["score", "-", "-o", src, "--force", "--model", NO_MODEL], capsys)
+        finally:
+            os.dup2(saved, 0)
+            os.close(saved)
+    assert code == 2 and "standard input" in err
+
+
+def test_a_damaged_cache_database_is_bypassed_with_a_warning(tiny_lm, tmp_path):
+    texts = random_sentences(3, seed=13)
+    cache = StatsCache(tmp_path)
+    Scorer(tiny_lm, cache=cache).score_texts(texts)
+    cache.close()
+    db = tmp_path / "stats.sqlite"
+    with sqlite3.connect(db) as con:  # put the rows in the main file, then damage its pages
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(db.read_bytes())
+    data[4096:] = os.urandom(len(data) - 4096)
+    db.write_bytes(bytes(data))
+    cache = StatsCache(tmp_path)
+    with pytest.warns(UserWarning, match="cannot be used"):
+        stats = Scorer(tiny_lm, cache=cache).score_texts(texts)
+    assert all(isinstance(s, TokenStats) for s in stats) and cache.broken
+
+
+def test_folders_list_what_they_cannot_read(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "a.txt").write_text("plain text")
+    os.symlink(root / "missing.txt", root / "dangling.txt")
+    os.mkfifo(root / "pipe.txt")
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", root / "linked")
+    got = {d.id: d.error for d in read_documents(root)}
+    assert got == {"a.txt": None, "dangling.txt": "a broken symbolic link", "linked": "a link to a folder (not followed)",
+                   "pipe.txt": "not a regular file (a pipe, socket or device)"}
+
+
+def test_bench_writes_its_results_folder_only_when_every_split_has_run(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    import llm_mia.benchmark as benchmark
+    from llm_mia.suites import Split
+
+    docs = read_documents(_jsonl(tmp_path / "d.jsonl", [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(8, seed=14))]))
+    real_load = benchmark.load_suite
+
+    def two_splits(name, data_dir):
+        suite, _ = real_load(name, data_dir)
+        return suite, [Split("x", "first", docs), Split("x", "second", docs[:1])]  # one class only: evaluation fails
+
+    monkeypatch.setattr(benchmark, "load_suite", two_splits)
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "results.json").write_text("earlier")
+    code, _, err = run(["bench", tmp_path / "d.jsonl", "--model", tiny_model_dir, "--out", out, "--force", "--cache-dir", tmp_path / "c", "--no-progress"], capsys)
+    assert code == 2 and "at least 2 members" in err
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"] and (out / "results.json").read_text() == "earlier"
