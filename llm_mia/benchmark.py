@@ -18,7 +18,7 @@ from .outputs import file_name, write_jsonl, write_text
 from .errors import EvaluationError, InputError
 from .evaluation import N_BOOTSTRAP, EvaluationReport, evaluate
 from .models import DEFAULT_MODEL, LoadedModel, load_model
-from .pipeline import resolve_detectors, score_documents
+from .pipeline import describe_detectors, resolve_detectors, score_documents
 from .scoring import Scorer, ScorerConfig
 from .settings import package_versions
 from .controlled import ControlledConfig, prepare
@@ -184,6 +184,7 @@ def run_bench(
     """Score and evaluate every split of ``suite``; write a results folder when ``out_dir`` is set."""
     started = time.time()
     passes_before = Scorer.forward_passes_total
+    chosen = resolve_detectors(detectors)  # unknown names and parameters stop the run before any model loads
     if seed < 0 or n_bootstrap < 1 or (limit is not None and limit < 2):  # checked before any model loads
         raise InputError(f"seed must be at least 0 (got {seed}), n_bootstrap at least 1 (got {n_bootstrap}), limit at least 2 (got {limit})")
     if suite == "controlled":
@@ -198,7 +199,7 @@ def run_bench(
         lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
         ref = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
     splits = [limit_split(s, limit, seed) for s in splits]
-    names = [d.name for d in resolve_detectors(detectors)]
+    names = [d.key for d in chosen]
     if ref is not None and detectors is None:
         names.append("ref")
     config = config or ScorerConfig()
@@ -229,7 +230,7 @@ def run_bench(
         "reference_model": None if ref is None else {"spec": ref.spec, "identity": ref.identity},
         "scorer": Scorer(lm, config).settings(),
         "batch_size": config.batch_size,
-        "detectors": names,
+        "detectors": describe_detectors(resolve_detectors(names)),
         "splits": {s.name: s.fingerprint for s in splits},
         "limit": limit,
         "controlled": None if suite != "controlled" else asdict(cfg),

@@ -24,7 +24,7 @@ from .errors import InputError
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
 from .models import DEFAULT_MODEL, LoadedModel, load_model
-from .pipeline import default_cache_dir, resolve_detectors, score_documents
+from .pipeline import default_cache_dir, describe_detectors, resolve_detectors, score_documents
 from .scoring import Scorer, ScorerConfig, prefix_chars
 from .settings import package_versions
 from .types import STATUS_OK, Document, ScoreRecord, TokenStats
@@ -154,6 +154,7 @@ def run_check(
     inputs are read and checked before any model is loaded."""
     started = time.time()
     settings = settings or CheckSettings()
+    names = [d.key for d in resolve_detectors(list(settings.detectors) if settings.detectors else None)]  # options first
     unit = settings.unit or default_unit(suspect)
     words = settings.excerpt_words
     sus_whole = _prefixed(read_documents(suspect, text_field=text_field), "suspect")
@@ -202,7 +203,6 @@ def run_check(
     load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
     lm = model if isinstance(model, LoadedModel) else load_model(model, **load)  # type: ignore[arg-type]
     ref_lm = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, **load)  # type: ignore[arg-type]
-    names = [d.name for d in resolve_detectors(list(settings.detectors) if settings.detectors else None)]
     if ref_lm is not None and "ref" not in names:
         names.append("ref")
     config = config or ScorerConfig()
@@ -251,6 +251,7 @@ def run_check(
         "reference_model": None if ref_lm is None else {"spec": ref_lm.spec, "identity": ref_lm.identity},
         "scorer": Scorer(lm, config).settings(),
         "settings": asdict(settings),
+        "detectors": describe_detectors(resolve_detectors(names)),
         "suspect": {"source": str(suspect), "texts": len(sus_docs), "fingerprint": fingerprint(sus_docs)},
         "reference": None if reference is None else {"source": str(reference), "texts": len(ref_docs), "fingerprint": fingerprint(ref_docs)},
         "packages": package_versions(),

@@ -13,6 +13,7 @@ results as they were.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -34,6 +35,10 @@ from .models import DEFAULT_MODEL
 from .scoring import ScorerConfig
 
 DEFAULTS = ScorerConfig()
+DETECTORS_HELP = (
+    "comma-separated detectors, each a name or name:param=value[:param=value] "
+    "(e.g. loss,min_k:k=0.1,min_k:k=0.3; see llm-mia detectors; default: every detector that needs no extra model)"
+)
 CHECK_DEFAULTS = CheckSettings()
 CONTROLLED_DEFAULTS = ControlledConfig()
 
@@ -79,7 +84,7 @@ def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAUL
     p.add_argument("--excerpt-words", type=POSITIVE, default=excerpt_words, help=f"excerpt length in words for --unit book (default {excerpt_words})")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test (default: {DEFAULT_MODEL})")
     p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
-    p.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
+    p.add_argument("--detectors", default=None, help=DETECTORS_HELP)
     p.add_argument("--alpha", type=float, default=CHECK_DEFAULTS.alpha, help=f"significance level of the verdict (default {CHECK_DEFAULTS.alpha})")
     p.add_argument("--splits", type=POSITIVE, default=CHECK_DEFAULTS.n_splits, help=f"random splits of the collection test (default {CHECK_DEFAULTS.n_splits})")
     p.add_argument("--permutations", type=POSITIVE, default=CHECK_DEFAULTS.n_permutations, help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})")
@@ -123,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--force", action="store_true", help="replace the output file if it exists (never an input)")
     sc.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test: alias, .gguf file, model folder or hub id (default: {DEFAULT_MODEL})")
     sc.add_argument("--reference-model", default=None, help="reference model for the 'ref' detector")
-    sc.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
-    sc.add_argument("--k", type=float, default=None, help=f"fraction for min_k / min_k_pp (default {DEFAULT_K})")
+    sc.add_argument("--detectors", default=None, help=DETECTORS_HELP)
+    sc.add_argument("--k", type=float, default=None, help=f"fraction k of the detectors that have one, where --detectors leaves it out (default {DEFAULT_K})")
     sc.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document, or window length with --stride (default: 1024, or the model's context length if shorter)")
     sc.add_argument("--stride", type=int, default=None, help="sliding-window step: score every token of long documents")
     sc.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
@@ -163,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test (default: {DEFAULT_MODEL})")
     be.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
     be.add_argument("--data-dir", default=None, help="data directory (default: $LLM_MIA_DATA)")
-    be.add_argument("--detectors", default=None, help="comma-separated names (default: every detector that needs no extra model)")
+    be.add_argument("--detectors", default=None, help=DETECTORS_HELP)
     be.add_argument("--limit", type=_count(2), default=None, help="per split, a seeded random sample of limit/2 members and limit/2 non-members (whole books where the split has them)")
     be.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document")
     be.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
@@ -444,8 +449,11 @@ def _cmd_detectors(args: argparse.Namespace) -> int:
     defaults = set(default_detector_names())
     for name, cls in DETECTORS.items():
         mark = "default" if name in defaults else "needs --reference-model" if REFERENCE in cls.needs else ""
-        print(f"{name:<10} {cls.formula}\n{'':<10} {cls.citation}" + (f"\n{'':<10} ({mark})" if mark else ""))
+        params = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls))
+        print(f"{name:<10} {cls.formula}\n{'':<10} {cls.citation}" + (f"\n{'':<10} parameters: {params}" if params else "")
+              + (f"\n{'':<10} ({mark})" if mark else ""))
     print("\nScores: higher = more likely a member. lp_t = log p(x_t | x_<t) over the scored tokens t = 1..n-1.")
+    print("Set a parameter as name:param=value (--detectors min_k:k=0.1,min_k:k=0.3); outputs name each detector so.")
     return 0
 
 

@@ -10,24 +10,36 @@ from typing import Any
 
 from .cache import StatsCache
 from .data import mark_duplicates
-from .detectors import REFERENCE, TARGET, TARGET_LOWER, Detector, DetectorInput, DetectorSkip
-from .detectors import default_detector_names, make_detector
+from .detectors import TARGET, Detector, DetectorInput, DetectorSkip
+from .detectors import default_detector_names, parse_detector
 from .errors import InputError
 from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .scoring import Scorer, ScorerConfig
 from .settings import cache_home
 from .types import STATUS_OK, STATUS_SKIPPED, Document, ScoreRecord, TokenStats, Unscorable
+from .views import View
 
 
-def resolve_detectors(names: Sequence[str] | None = None, *, k: float | None = None) -> list[Detector]:
-    """Detector instances for ``names`` (default: every detector that needs no extra model)."""
-    names = list(names) if names else default_detector_names()
-    if len(set(names)) != len(names):
-        raise InputError(f"detector listed twice in {', '.join(names)}")
+def resolve_detectors(specs: Sequence[str | Detector] | None = None, *, k: float | None = None) -> list[Detector]:
+    """Detector instances for ``specs``: names, ``name:param=value`` specs (``min_k:k=0.1``)
+    or instances (default: every detector that needs no extra model). ``k`` sets the fraction
+    of the detectors that have one, where the spec leaves it out. An unknown name or
+    parameter, a bad value, or one detector listed twice raises :class:`InputError`."""
+    specs = list(specs) if specs else default_detector_names()
     try:
-        return [make_detector(n, k=k) for n in names]
+        chosen = [s if isinstance(s, Detector) else parse_detector(s, k=k) for s in specs]
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    keys = [d.key for d in chosen]
+    twice = [key for key in dict.fromkeys(keys) if keys.count(key) > 1]
+    if twice:
+        raise InputError(f"detector {twice[0]!r} is listed twice (the same detector with the same parameters)")
+    return chosen
+
+
+def describe_detectors(detectors: Sequence[Detector]) -> list[dict[str, Any]]:
+    """Each detector's key, name and parameters, for provenance records."""
+    return [{"key": d.key, "name": d.name, "params": d.params} for d in detectors]
 
 
 def default_cache_dir() -> Path:
@@ -58,9 +70,9 @@ def score_documents(
     """
     docs = mark_duplicates([d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(documents)])
     chosen = resolve_detectors(detectors, k=k)
-    views = set().union(*(d.needs for d in chosen))
-    if REFERENCE in views and reference_model is None:
-        need = ", ".join(d.name for d in chosen if REFERENCE in d.needs)
+    views = list(dict.fromkeys([TARGET, *(v for d in chosen for v in sorted(d.views(), key=repr))]))  # each once; the text first
+    if any(v.model == "reference" for v in views) and reference_model is None:
+        need = ", ".join(d.key for d in chosen if any(v.model == "reference" for v in d.views()))
         raise InputError(f"detector(s) {need} need a reference model: pass --reference-model / reference_model=")
     config = config or ScorerConfig()
     try:
@@ -71,21 +83,19 @@ def score_documents(
 
     usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]
     texts = [docs[i].text or "" for i in usable]
-    stats: dict[str, list[TokenStats | Unscorable]] = {}
+    stats: dict[View, list[TokenStats | Unscorable]] = {}
     try:
         # both models are loaded (and their settings checked) before any scoring starts
         target = model if isinstance(model, LoadedModel) else load_model(model, **load)
-        scorer = Scorer(target, config, cache=cache, progress=progress)
-        ref_scorer = None
-        if REFERENCE in views:
+        scorers = {"target": Scorer(target, config, cache=cache, progress=progress)}
+        if any(v.model == "reference" for v in views):
             assert reference_model is not None
             ref = reference_model if isinstance(reference_model, LoadedModel) else load_model(reference_model, **load)
-            ref_scorer = Scorer(ref, config, cache=cache, progress=progress)
-        stats[TARGET] = scorer.score_texts(texts)
-        if TARGET_LOWER in views:
-            stats[TARGET_LOWER] = scorer.score_texts([t.lower() for t in texts])
-        if ref_scorer is not None:
-            stats[REFERENCE] = ref_scorer.score_texts(texts)
+            scorers["reference"] = Scorer(ref, config, cache=cache, progress=progress)
+        for view in views:  # a context that cannot be used stops the run before any scoring
+            scorers[view.model].context_ids(view.context)
+        for view in views:
+            stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context)
     finally:
         if cache is not None:
             cache.close()
@@ -95,37 +105,39 @@ def score_documents(
         records[i] = _record(docs[i], {v: s[j] for v, s in stats.items()}, chosen)
     for i, d in enumerate(docs):
         if records[i] is None:
-            records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or "no text", {c.name: None for c in chosen})
+            records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or "no text", {c.key: None for c in chosen}, params=_params(chosen))
     return records  # type: ignore[return-value]
 
 
-_VIEW_WORDS = {TARGET: "text", TARGET_LOWER: "lowercased text", REFERENCE: "text under the reference model"}
-
-
-def _record(doc: Document, views: dict[str, TokenStats | Unscorable], detectors: list[Detector]) -> ScoreRecord:
+def _record(doc: Document, views: dict[View, TokenStats | Unscorable], detectors: list[Detector]) -> ScoreRecord:
     target = views[TARGET]
     if isinstance(target, Unscorable):
-        return ScoreRecord(doc.id, doc.label, 0, STATUS_SKIPPED, target.reason, {d.name: None for d in detectors})
+        return ScoreRecord(doc.id, doc.label, 0, STATUS_SKIPPED, target.reason, {d.key: None for d in detectors}, params=_params(detectors))
     scores: dict[str, float | None] = {}
     notes: dict[str, str] = {}
     inp = DetectorInput(text=doc.text or "", stats={v: s for v, s in views.items() if isinstance(s, TokenStats)})
     for det in detectors:
-        missing = [v for v in det.needs if isinstance(views.get(v), Unscorable)]
+        missing = sorted((v for v in det.views() if isinstance(views.get(v), Unscorable)), key=repr)
         if missing:
             bad = views[missing[0]]
             assert isinstance(bad, Unscorable)
-            scores[det.name], notes[det.name] = None, f"{_VIEW_WORDS[missing[0]]}: {bad.reason}"
+            scores[det.key], notes[det.key] = None, f"{missing[0].describe()}: {bad.reason}"
             continue
         try:
             value = det.score(inp)
         except DetectorSkip as exc:
-            scores[det.name], notes[det.name] = None, str(exc)
+            scores[det.key], notes[det.key] = None, str(exc)
             continue
         if not math.isfinite(value):
-            scores[det.name], notes[det.name] = None, f"non-finite score ({value})"
+            scores[det.key], notes[det.key] = None, f"non-finite score ({value})"
             continue
-        scores[det.name] = value
-    return ScoreRecord(doc.id, doc.label, target.n_tokens, STATUS_OK, None, scores, target.truncated, notes)
+        scores[det.key] = value
+    return ScoreRecord(doc.id, doc.label, target.n_tokens, STATUS_OK, None, scores, target.truncated, notes, _params(detectors))
+
+
+def _params(detectors: Sequence[Detector]) -> dict[str, dict[str, Any]]:
+    """The parameters of each detector that has any, by its key (recorded in every score row)."""
+    return {d.key: d.params for d in detectors if d.params}
 
 
 def records_from_json(rows: Sequence[dict[str, Any]]) -> list[ScoreRecord]:
@@ -148,6 +160,7 @@ def records_from_json(rows: Sequence[dict[str, Any]]) -> list[ScoreRecord]:
                     scores=dict(row.get("scores") or {}),
                     truncated=bool(row.get("truncated", False)),
                     notes=dict(row.get("notes") or {}),
+                    params=dict(row.get("params") or {}),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -11,6 +11,12 @@ from .errors import UnknownNameError
 T = TypeVar("T")
 
 
+def did_you_mean(name: str, known: list[str]) -> str:
+    """"Did you mean 'x'? " for the known names close to ``name``, or ""."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    return f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+
+
 class Registry(Generic[T]):
     """Maps names to objects of one kind (``kind`` is used in error messages)."""
 
@@ -35,9 +41,7 @@ class Registry(Generic[T]):
 
     def suggest(self, name: str) -> str:
         """'Did you mean ...? Known: ...' for a name that is not registered."""
-        close = difflib.get_close_matches(name, list(self._items), n=3, cutoff=0.5)
-        hint = f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-        return f"{hint}Known: {', '.join(self._items)}."
+        return f"{did_you_mean(name, list(self._items))}Known: {', '.join(self._items)}."
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

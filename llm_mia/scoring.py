@@ -129,20 +129,23 @@ class Scorer:
             "device": self.lm.device.split(":")[0],
         }
 
-    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids with the tokenizer's defaults (``add_special_tokens=True``, one BOS at most)."""
+    def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
+        """Token ids with the tokenizer's defaults (``add_special_tokens=True``, one BOS at
+        most); ``special_tokens=False`` for a text that follows a context."""
         if not texts:
             return []
-        enc = self.lm.tokenizer(list(texts), add_special_tokens=True, verbose=False)
+        enc = self.lm.tokenizer(list(texts), add_special_tokens=special_tokens, verbose=False)
         return [list(ids) for ids in enc["input_ids"]]
 
-    def encode(self, texts: Sequence[str]) -> list[tuple[list[int], bool] | Unscorable]:
+    def encode(self, texts: Sequence[str], special_tokens: bool = True) -> list[tuple[list[int], bool] | Unscorable]:
         """Per text, the token ids the scorer needs and whether the text has more tokens than
         ``max_tokens`` (truncation mode), or why it cannot be tokenized.
 
         In truncation mode only a prefix of a long text is tokenized (see
         :func:`tokenize_prefix`), so the memory and time of a 50 MB text are those of a short
-        one. With ``stride`` every token is needed and the whole text is tokenized."""
+        one. With ``stride`` every token is needed and the whole text is tokenized.
+        ``special_tokens=False`` leaves out the BOS (a text that follows a context)."""
+        one = (lambda t: self.tokenize([t])[0]) if special_tokens else (lambda t: self.tokenize([t], special_tokens=False)[0])
         out: list[tuple[list[int], bool] | Unscorable | None] = [None] * len(texts)
         short: list[int] = []
         bound = None if self.config.stride is not None else self.max_tokens
@@ -151,20 +154,17 @@ class Scorer:
             if problem is not None:
                 out[i] = Unscorable(problem)
             elif bound is not None and len(text) > prefix_chars(bound):
-                out[i] = self._guarded(lambda t: tokenize_prefix(self._tokenize_one, t, bound), text)  # noqa: B023
+                out[i] = self._guarded(lambda t: tokenize_prefix(one, t, bound), text)  # noqa: B023
             else:
                 short.append(i)
         try:  # one call for the short texts (fast); one at a time if the tokenizer fails on one
-            ids_list = self.tokenize([texts[i] for i in short])
+            ids_list = self.tokenize([texts[i] for i in short], special_tokens)
             for i, ids in zip(short, ids_list):
                 out[i] = (ids, bound is not None and len(ids) > bound)
         except Exception:  # noqa: BLE001
             for i in short:
-                out[i] = self._guarded(lambda t: _whole(self._tokenize_one(t), bound), texts[i])
+                out[i] = self._guarded(lambda t: _whole(one(t), bound), texts[i])
         return out  # type: ignore[return-value]
-
-    def _tokenize_one(self, text: str) -> list[int]:
-        return self.tokenize([text])[0]
 
     @staticmethod
     def _guarded(fn, text: str):  # type: ignore[no-untyped-def]
@@ -173,11 +173,18 @@ class Scorer:
         except Exception as exc:  # noqa: BLE001  (one bad text must not stop the run)
             return Unscorable(f"the tokenizer failed on this text ({type(exc).__name__}: {str(exc)[:200]})")
 
-    def score_texts(self, texts: Sequence[str]) -> list[TokenStats | Unscorable]:
+    def score_texts(self, texts: Sequence[str], context: str | None = None) -> list[TokenStats | Unscorable]:
         """Statistics for each text, in order; an :class:`Unscorable` says why one has none.
-        A cached record that fails validation is recomputed, with a warning."""
+        A cached record that fails validation is recomputed, with a warning.
+
+        ``context``: a text the model conditions on before each text, never scored (see
+        :mod:`llm_mia.views`): every token of the text is then scored, and ``token_ids``
+        starts with the context's last token. The context keys the cache. Not combined with
+        ``stride`` (windows) yet."""
         results: list[TokenStats | Unscorable | None] = [None] * len(texts)
-        settings = self.settings()
+        ctx_ids = self.context_ids(context)
+        text_max = self._text_max(ctx_ids)
+        settings = self.settings() if context is None else {**self.settings(), "context": context, "max_tokens": text_max}
         keys = [stats_key(settings, t) for t in texts]
         if self.cache is not None:
             bad_before = len(self.cache.bad)
@@ -197,7 +204,7 @@ class Scorer:
             if r is None:
                 (copies if keys[i] in first_of else todo).append(i)
                 first_of.setdefault(keys[i], i)
-        encoded = self.encode([texts[i] for i in todo])
+        encoded = self.encode([texts[i] for i in todo], special_tokens=ctx_ids is None)
         segments: list[_Segment] = []
         truncated: dict[int, bool] = {}
         full_ids: dict[int, list[int]] = {}
@@ -209,10 +216,14 @@ class Scorer:
                 results[i] = enc
                 continue
             ids, cut = enc
-            if len(ids) < 2:
+            if len(ids) < (2 if ctx_ids is None else 1):
                 results[i] = Unscorable(f"too short to score: {len(ids)} token(s), at least 2 needed")
                 continue
-            segs, full_ids[i], truncated[i] = self._segments(i, ids, cut)
+            if ctx_ids is None:
+                segs, full_ids[i], truncated[i] = self._segments(i, ids, cut)
+            else:  # one sequence: the context, then the text's first max_tokens tokens, all scored
+                kept = ids[:text_max]
+                segs, full_ids[i], truncated[i] = [_Segment(i, ctx_ids + kept, len(ctx_ids), 1)], ctx_ids[-1:] + kept, cut or len(ids) > len(kept)
             segments.extend(segs)
         self._run(segments, full_ids, truncated, keys, results)
         for i in copies:
@@ -221,6 +232,31 @@ class Scorer:
         return results  # type: ignore[return-value]
 
     # -- internals --------------------------------------------------------------------------
+
+    def context_ids(self, context: str | None) -> list[int] | None:
+        """The context's token ids (with the tokenizer's BOS), checked to leave room in the
+        model for the text: without an explicit ``max_tokens`` the text gets what is left."""
+        if context is None:
+            return None
+        if not context.strip():
+            raise InputError("a context must hold some text")
+        if self.config.stride is not None:
+            raise InputError("a view with a context cannot be scored in sliding windows (--stride) yet")
+        ids = self.tokenize([context])[0]
+        limit = self.lm.max_positions
+        if limit is not None and len(ids) + (self.config.max_tokens or 1) > limit:
+            raise InputError(
+                f"a context of {len(ids)} tokens and texts of up to {self.config.max_tokens or 1} tokens exceed the model's "
+                f"context length ({limit} positions): shorten the context or lower --max-tokens"
+            )
+        return ids
+
+    def _text_max(self, ctx_ids: list[int] | None) -> int:
+        """Tokens kept of a text: ``max_tokens``, less what a context leaves of the model."""
+        limit = self.lm.max_positions
+        if ctx_ids is None or limit is None:
+            return self.max_tokens
+        return min(self.max_tokens, limit - len(ctx_ids))
 
     def _segments(self, doc: int, ids: list[int], cut: bool = False) -> tuple[list[_Segment], list[int], bool]:
         """The sequences to score for a text of token ids ``ids`` (``cut``: the text has more

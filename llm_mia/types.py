@@ -37,7 +37,9 @@ class TokenStats:
     - ``dist_mean[t-1]`` = E_{v~p(.|x_<t)}[log p(v | x_<t)]          (= minus the entropy)
     - ``dist_var[t-1]``  = Var_{v~p(.|x_<t)}[log p(v | x_<t)]
 
-    ``token_ids`` holds all n ids (context token included). ``truncated`` is True when the
+    ``token_ids`` holds all n ids (context token included; for a view with a context text,
+    x_0 is the context's last token and every token of the text is scored, see
+    :mod:`llm_mia.views`). ``truncated`` is True when the
     text had more tokens than the scorer's ``max_tokens`` and only the first ones were kept.
     In sliding-window mode every token after the first is scored exactly once.
     """
@@ -61,8 +63,10 @@ class TokenStats:
 class ScoreRecord:
     """One output row of ``llm-mia score``: a document's membership scores.
 
-    ``scores[name]`` is None when that detector could not score this document; the reason
-    is in ``notes[name]``. Higher score = more likely a member.
+    ``scores[key]`` is None when that detector could not score this document; the reason
+    is in ``notes[key]``. A key is the detector's name, with its parameters where they differ
+    from the defaults (``min_k:k=0.1``); ``params[key]`` holds every parameter of each
+    detector that has any. Higher score = more likely a member.
     """
 
     id: str
@@ -73,6 +77,7 @@ class ScoreRecord:
     scores: dict[str, float | None]
     truncated: bool = False
     notes: dict[str, str] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # the parameters of each detector that has any
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -87,6 +92,8 @@ class ScoreRecord:
             row["truncated"] = True
         if self.notes:
             row["notes"] = self.notes
+        if self.params:
+            row["params"] = self.params
         return row
 
 

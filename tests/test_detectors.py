@@ -73,7 +73,7 @@ def test_every_detector_generic(name):
     lp = -rng.exponential(2.0, size=50)
     mu = lp - rng.normal(size=50)
     views_worse = {v: stats(lp * 1.5, mu * 1.5) for v in (TARGET, TARGET_LOWER, REFERENCE)}
-    views_better = dict(views_worse, **{TARGET: stats(lp * 0.5, mu * 1.5)})
+    views_better = {**views_worse, TARGET: stats(lp * 0.5, mu * 1.5)}
     worse = det.score(DetectorInput("some text", views_worse))
     better = det.score(DetectorInput("some text", views_better))
     assert math.isfinite(worse) and math.isfinite(better)

@@ -1,7 +1,18 @@
-"""Membership detectors: one file per family, each registered by name."""
+"""Membership detectors: one file per family, each registered by name.
 
-# import order = registration order = the order of columns and table rows
-from . import loss, zlib_ratio, lowercase, min_k, reference  # noqa: F401, I001  (registration)
+Every module of this folder is imported, so a new detector is one new file. The built-in
+families come first, in the order of the tuple below (the order of columns and table rows);
+any other module follows in name order.
+"""
+
+import importlib
+import pkgutil
+
+from . import loss, zlib_ratio, lowercase, min_k, reference  # noqa: F401, I001  (registration, in this order)
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    if _module != "base":
+        importlib.import_module(f"{__name__}.{_module}")
 from .base import (
     DETECTORS,
     REFERENCE,
@@ -10,8 +21,11 @@ from .base import (
     Detector,
     DetectorInput,
     DetectorSkip,
+    View,
     default_detector_names,
     make_detector,
+    mean_nll,
+    parse_detector,
     register,
 )
 
@@ -23,7 +37,10 @@ __all__ = [
     "Detector",
     "DetectorInput",
     "DetectorSkip",
+    "View",
     "default_detector_names",
     "make_detector",
+    "mean_nll",
+    "parse_detector",
     "register",
 ]

@@ -2,30 +2,35 @@
 
 A detector turns already computed statistics into one membership score per document;
 it never calls a model. Higher score = more likely a member. A detector declares the
-*views* it needs; the pipeline computes each needed view once per document:
+*views* it needs (:mod:`llm_mia.views`: which model, a text transform, an optional context
+that is conditioned on and never scored); the pipeline computes each distinct view once per
+document. The common ones are ``TARGET`` (the text under the model under test),
+``TARGET_LOWER`` (the lowercased text) and ``REFERENCE`` (the text under the reference
+model). A detector whose views depend on its parameters overrides :meth:`Detector.views`.
 
-- ``target``: the text under the model under test;
-- ``target_lower``: the lowercased text under the model under test;
-- ``reference``: the text under the reference model.
-
-Adding a detector is one file with one decorated class (see ``loss.py``).
+Adding a detector is one file in this folder with one decorated class (see ``loss.py``):
+the modules here are found and imported by ``__init__``. Its dataclass fields are its
+parameters, set on every command line as ``name:param=value`` (``min_k:k=0.1``); an instance
+is named in outputs by :attr:`Detector.key`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..registry import Registry
+from ..errors import UnknownNameError
+from ..registry import Registry, did_you_mean
 from ..types import TokenStats
+from ..views import NAMED, REFERENCE, TARGET, TARGET_LOWER, View
 
-TARGET = "target"
-TARGET_LOWER = "target_lower"
-REFERENCE = "reference"
+__all__ = ["REFERENCE", "TARGET", "TARGET_LOWER", "View"]  # re-exported for detector modules
+
 
 
 class DetectorSkip(Exception):
@@ -34,23 +39,48 @@ class DetectorSkip(Exception):
 
 @dataclass(frozen=True)
 class DetectorInput:
-    """What a detector sees for one document: its text and the statistics of each view."""
+    """What a detector sees for one document: its text and the statistics of each view
+    (keyed by :class:`View`; the names "target", "target_lower" and "reference" of earlier
+    versions are accepted too)."""
 
     text: str
-    stats: Mapping[str, TokenStats]
+    stats: Mapping[View, TokenStats]
+
+    def __post_init__(self) -> None:
+        if any(isinstance(k, str) for k in self.stats):
+            object.__setattr__(self, "stats", {NAMED[k] if isinstance(k, str) else k: v for k, v in self.stats.items()})
 
 
 @dataclass(frozen=True)
 class Detector:
-    """Base class. Subclasses set the class variables and implement :meth:`score`."""
+    """Base class. Subclasses set the class variables and implement :meth:`score`; their
+    dataclass fields (each with a default) are the detector's parameters."""
 
     name: ClassVar[str]
     formula: ClassVar[str]
     citation: ClassVar[str]
-    needs: ClassVar[frozenset[str]] = frozenset({TARGET})
+    needs: ClassVar[frozenset[View]] = frozenset({TARGET})
 
     def score(self, inp: DetectorInput) -> float:
         raise NotImplementedError
+
+    def views(self) -> frozenset[View]:
+        """The views this instance needs: ``needs``, unless a subclass makes them depend on
+        its parameters (a context view built from a prefix parameter, for example)."""
+        return self.needs
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Every parameter of this instance, by name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @property
+    def key(self) -> str:
+        """The instance's name in outputs, and a spec that makes it again: ``name``, then
+        ``:param=value`` for each parameter that differs from its default, in name order
+        (``min_k``, ``min_k:k=0.1``)."""
+        changed = sorted((f.name, getattr(self, f.name)) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default)
+        return self.name + "".join(f":{k}={_spell(v)}" for k, v in changed)
 
 
 DETECTORS: Registry[type[Detector]] = Registry("detector")
@@ -63,10 +93,59 @@ def register(cls: type[Detector]) -> type[Detector]:
 
 
 def make_detector(name: str, **params: Any) -> Detector:
-    """An instance of detector ``name``; only the parameters it declares are passed on."""
+    """An instance of detector ``name`` with ``params`` (values may be strings, converted to
+    the parameter's type). An unknown name or parameter raises :class:`UnknownNameError`
+    (with the names it may have meant); a value the detector refuses raises ``ValueError``."""
     cls = DETECTORS.get(name)
-    accepted = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in params.items() if k in accepted and v is not None})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [p for p in params if p not in fields]
+    if unknown:
+        hint = did_you_mean(unknown[0], list(fields))
+        known = ", ".join(f"{f}={_spell(fields[f].default)}" for f in fields) or "none"
+        raise UnknownNameError(f"detector {name!r} has no parameter {unknown[0]!r}. {hint}Its parameters: {known}.")
+    hints = typing.get_type_hints(cls)
+    values = {k: _convert(name, k, v, hints.get(k)) for k, v in params.items()}
+    try:
+        return cls(**values)
+    except ValueError as exc:  # the detector's own check of a value (for example k outside (0, 1])
+        raise ValueError(f"detector {name!r}: {exc}") from None
+
+
+def parse_detector(spec: str, **defaults: Any) -> Detector:
+    """The detector written as ``name`` or ``name:param=value[:param=value...]`` (for example
+    ``min_k:k=0.1``). ``defaults`` give values to parameters the spec leaves out, where the
+    detector has them (``--k`` of ``llm-mia score``)."""
+    name, *assignments = (part.strip() for part in spec.strip().split(":"))
+    params: dict[str, Any] = {}
+    for assignment in assignments:
+        param, eq, value = (x.strip() for x in assignment.partition("="))
+        if not eq or not param:
+            raise ValueError(f"detector {spec!r}: write parameters as name:param=value (for example min_k:k=0.1), not {assignment!r}")
+        if param in params:
+            raise ValueError(f"detector {spec!r} sets {param!r} twice")
+        params[param] = value
+    fields = {f.name for f in dataclasses.fields(DETECTORS.get(name))}
+    params = {**{k: v for k, v in defaults.items() if k in fields and v is not None}, **params}
+    return make_detector(name, **params)
+
+
+def _convert(detector: str, param: str, value: Any, kind: Any) -> Any:
+    """A parameter's value from its command-line spelling (a string) to the field's type."""
+    if not isinstance(value, str) or kind not in (int, float, bool):
+        return value
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1")
+        return kind(value)
+    except ValueError:
+        what = {int: "a whole number", float: "a number", bool: "true or false"}[kind]
+        raise ValueError(f"detector {detector!r}: parameter {param} takes {what}, not {value!r}") from None
+
+
+def _spell(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def default_detector_names() -> list[str]:
