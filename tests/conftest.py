@@ -55,6 +55,20 @@ def build_model_dir(path: Path, *, bos: bool, seed: int = 0, n_layer: int = 2, n
     return path
 
 
+def package_with_detector(tmp_path: Path, module: str, source: str) -> Path:
+    """A copy of the llm_mia package under ``tmp_path`` with one more file,
+    ``detectors/<module>.py`` holding ``source`` (dedented): what a contributor adds."""
+    import shutil
+    import textwrap
+
+    import llm_mia
+
+    pkg = tmp_path / "llm_mia"
+    shutil.copytree(Path(llm_mia.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    (pkg / "detectors" / f"{module}.py").write_text(textwrap.dedent(source))
+    return tmp_path
+
+
 def build_epub(path: Path, bodies: list[str], order: list[int] | None = None) -> Path:
     """Write an EPUB whose chapters hold the (X)HTML ``bodies``, read in ``order`` (the spine)."""
     from ebooklib import epub

@@ -5,14 +5,12 @@ parameters recorded in every output, and detector modules found without being li
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
+import sys
 
 import pytest
-from conftest import random_sentences
+from conftest import package_with_detector, random_sentences
 
 from llm_mia import Scorer, ScorerConfig
 from llm_mia.cli import main
@@ -117,11 +115,7 @@ def test_bench_and_check_take_parameters_and_record_them(tiny_model_dir, labelle
 def test_a_new_detector_is_one_file(tmp_path):
     """Copy the package, add one file to its detectors folder, and nothing else: the new
     detector is found, listed after the built-ins, and runs with its parameter."""
-    import llm_mia
-
-    pkg = tmp_path / "llm_mia"
-    shutil.copytree(Path(llm_mia.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    (pkg / "detectors" / "max_prob.py").write_text(textwrap.dedent('''
+    package_with_detector(tmp_path, "max_prob", '''
         """An example detector written by a test."""
         from dataclasses import dataclass
 
@@ -142,7 +136,7 @@ def test_a_new_detector_is_one_file(tmp_path):
 
             def score(self, inp: DetectorInput) -> float:
                 return float(np.sort(inp.stats[TARGET].logprobs)[-self.top:].mean())
-    '''))
+    ''')
     probe = textwrap.dedent("""
         import numpy as np
         from llm_mia.detectors import DETECTORS, TARGET, DetectorInput, parse_detector

@@ -5,16 +5,13 @@ and the pipeline computes each distinct view once per document."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import random_sentences
+from conftest import package_with_detector, random_sentences
 from reference import reference_token_stats
 
 from llm_mia import Scorer, ScorerConfig, StatsCache, score_documents
@@ -128,11 +125,7 @@ def test_views_accept_the_names_of_earlier_versions(tiny_lm):
 def test_a_detector_with_a_prefix_view_is_one_file(tiny_model_dir, tmp_path):
     """The done-when of issue 10: a detector with a context view, added as one file to a copy
     of the package, runs from the command line with its parameter, and nothing else changes."""
-    import llm_mia
-
-    pkg = tmp_path / "llm_mia"
-    shutil.copytree(Path(llm_mia.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    (pkg / "detectors" / "prefix_gain.py").write_text(textwrap.dedent('''
+    package_with_detector(tmp_path, "prefix_gain", '''
         """An example written by a test: loss after a fixed prefix against the loss alone."""
         from dataclasses import dataclass
 
@@ -154,7 +147,7 @@ def test_a_detector_with_a_prefix_view_is_one_file(tiny_model_dir, tmp_path):
 
             def score(self, inp: DetectorInput) -> float:
                 return mean_nll(inp.stats[TARGET]) - mean_nll(inp.stats[View(context=self.prefix)])
-    '''))
+    ''')
     src = tmp_path / "d.jsonl"
     src.write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(3, seed=34)))
     cmd = [sys.executable, "-m", "llm_mia.cli", "score", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", str(tiny_model_dir),
