@@ -17,7 +17,7 @@ from .baseline import BaselineResult, model_free_auroc
 from .outputs import file_name, write_jsonl, write_text
 from .errors import EvaluationError, InputError
 from .evaluation import N_BOOTSTRAP, EvaluationReport, evaluate
-from .models import DEFAULT_MODEL, LoadedModel, load_model
+from .models import DEFAULT_MODEL, LoadedModel, get_model
 from .pipeline import describe_detectors, resolve_detectors, score_documents
 from .scoring import Scorer, ScorerConfig
 from .settings import package_versions
@@ -196,8 +196,8 @@ def run_bench(
         suite_obj, splits = load_suite(suite, data_dir)
         for s in splits if out_dir else ():  # split names become file names in the results folder
             file_name(s.name, "split name")
-        lm = model if isinstance(model, LoadedModel) else load_model(model, progress=progress)
-        ref = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, progress=progress)
+        lm = get_model(model, progress=progress)
+        ref = None if reference_model is None else get_model(reference_model, progress=progress)
     splits = [limit_split(s, limit, seed) for s in splits]
     names = [d.key for d in chosen]
     if ref is not None and detectors is None:

@@ -6,7 +6,7 @@ batch's finished texts in one transaction, so an interrupted run loses at most t
 flight and a rerun resumes where it stopped. Re-scoring cached texts runs no forward pass.
 
 Nothing read is trusted: a record is used only when its arrays have whole elements, agree in
-length (n token ids, n - 1 of each statistic), hold no NaN, and match the sha256 checksum
+length (n token ids, n - 1 of each statistic), hold no NaN log-probability, and match the sha256 checksum
 stored with them (over the key and every field). A record that fails is reported as bad
 (the scorer recomputes it, with a warning) and is replaced when the new one is stored.
 Records of a cache written before checksums existed count as bad and are recomputed once.
@@ -64,8 +64,8 @@ def _decode(key: str, truncated: object, ids: object, lp: object, mu: object, va
     n = arrays[0].shape[0]
     if n < 2 or any(a.shape[0] != n - 1 for a in arrays[1:]):
         return f"arrays of inconsistent lengths ({', '.join(str(a.shape[0]) for a in arrays)})"
-    if any(np.isnan(a).any() for a in arrays[1:]):
-        return "NaN statistics"
+    if np.isnan(arrays[1]).any():  # moments may be NaN: a backend that does not compute them
+        return "NaN log-probabilities"
     return TokenStats(*(a.copy() for a in arrays), truncated=bool(truncated))  # type: ignore[arg-type]
 
 

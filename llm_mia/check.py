@@ -23,7 +23,7 @@ from .data import fingerprint, read_documents
 from .errors import InputError
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
-from .models import DEFAULT_MODEL, LoadedModel, load_model
+from .models import DEFAULT_MODEL, LoadedModel, get_model
 from .pipeline import default_cache_dir, describe_detectors, resolve_detectors, score_documents
 from .scoring import Scorer, ScorerConfig, prefix_chars
 from .settings import package_versions
@@ -201,8 +201,8 @@ def run_check(
         )
 
     load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
-    lm = model if isinstance(model, LoadedModel) else load_model(model, **load)  # type: ignore[arg-type]
-    ref_lm = reference_model if reference_model is None or isinstance(reference_model, LoadedModel) else load_model(reference_model, **load)  # type: ignore[arg-type]
+    lm = get_model(model, **load)
+    ref_lm = None if reference_model is None else get_model(reference_model, **load)
     if ref_lm is not None and "ref" not in names:
         names.append("ref")
     config = config or ScorerConfig()

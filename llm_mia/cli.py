@@ -438,7 +438,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     print(
         "\nAlso accepted by --model: a path to a .gguf file, a folder with a Hugging Face model\n"
         "(config.json + safetensors), or a hub id such as EleutherAI/pythia-160m (needs the hub,\n"
-        "or the model in the local Hugging Face cache)."
+        "or the model in the local Hugging Face cache).\n"
+        "For tests: test-backend (a deterministic byte-bigram backend: no model, no torch)."
     )
     return 0
 

@@ -151,6 +151,25 @@ class LoadedModel:
         return None
 
 
+TEST_BACKEND = "test-backend"
+
+
+def _test_backend(spec: str):  # type: ignore[no-untyped-def]
+    from .backends.mock import MockBackend
+    from .errors import ModelLoadError
+
+    seed = spec.partition(":")[2] or "0"
+    if not seed.isdigit():
+        raise ModelLoadError(f"{spec!r}: the test backend takes a whole-number seed (test-backend:3)")
+    return MockBackend(int(seed))
+
+
+def get_model(model: Any, **load: Any) -> Any:
+    """``model`` when it is already loaded (a :class:`LoadedModel` or a scoring backend),
+    else :func:`load_model` of the spec with the ``load`` options."""
+    return load_model(model, **load) if isinstance(model, str) else model
+
+
 def describe_aliases() -> list[tuple[str, str, str]]:
     """(name, description, install command) for every embedded model."""
     return [(a.name, a.description, a.install) for _, a in ALIASES.items()]
@@ -169,7 +188,13 @@ def load_model(
     ``device`` defaults to ``cuda`` when available, else ``cpu``. ``dtype`` defaults to
     ``float32``; ``bfloat16`` and ``float16`` are accepted on a GPU only. ``progress`` shows
     transformers' own loading bars (on stderr).
+
+    ``test-backend`` (or ``test-backend:SEED``) gives the deterministic test backend of
+    :mod:`llm_mia.backends.mock` instead: no model, no torch (for tests of what lies above
+    the scorer).
     """
+    if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
+        return _test_backend(spec)  # type: ignore[return-value]
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .backends import CAPABILITY_WORDS
 from .cache import StatsCache
 from .data import mark_duplicates
 from .detectors import TARGET, Detector, DetectorInput, DetectorSkip
 from .detectors import default_detector_names, parse_detector
 from .errors import InputError
-from .models import DEFAULT_MODEL, LoadedModel, load_model
+from .models import DEFAULT_MODEL, LoadedModel, get_model
 from .scoring import Scorer, ScorerConfig
 from .settings import cache_home
 from .types import STATUS_OK, STATUS_SKIPPED, Document, ScoreRecord, TokenStats, Unscorable
@@ -86,13 +87,14 @@ def score_documents(
     stats: dict[View, list[TokenStats | Unscorable]] = {}
     try:
         # both models are loaded (and their settings checked) before any scoring starts
-        target = model if isinstance(model, LoadedModel) else load_model(model, **load)
+        target = get_model(model, **load)
         scorers = {"target": Scorer(target, config, cache=cache, progress=progress)}
         if any(v.model == "reference" for v in views):
             assert reference_model is not None
-            ref = reference_model if isinstance(reference_model, LoadedModel) else load_model(reference_model, **load)
+            ref = get_model(reference_model, **load)
             scorers["reference"] = Scorer(ref, config, cache=cache, progress=progress)
-        for view in views:  # a context that cannot be used stops the run before any scoring
+        _check_capabilities(chosen, scorers)  # before any scoring, as are the contexts below
+        for view in views:
             scorers[view.model].context_ids(view.context)
         for view in views:
             stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context)
@@ -107,6 +109,21 @@ def score_documents(
         if records[i] is None:
             records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or "no text", {c.key: None for c in chosen}, params=_params(chosen))
     return records  # type: ignore[return-value]
+
+
+def _check_capabilities(detectors: Sequence[Detector], scorers: dict[str, Scorer]) -> None:
+    """Stop when a detector needs a statistic that the backend of one of its views does not
+    compute exactly (no silent approximation), naming the detector, the backend and what is missing."""
+    for det in detectors:
+        for model in sorted({v.model for v in det.views()}):
+            backend = scorers[model].backend
+            missing = sorted(det.requires - backend.capabilities)
+            if missing:
+                words = ", ".join(CAPABILITY_WORDS.get(m, m) for m in missing)
+                raise InputError(
+                    f"detector {det.key} needs {words} from the {'model under test' if model == 'target' else 'reference model'}, "
+                    f"which {backend.spec} does not give; leave the detector out (--detectors) or use a backend that gives them"
+                )
 
 
 def _record(doc: Document, views: dict[View, TokenStats | Unscorable], detectors: list[Detector]) -> ScoreRecord:

@@ -1,18 +1,11 @@
-"""The scorer: texts -> per-token statistics, in one batched forward pass per text and model.
+"""The scorer: texts -> per-token statistics, in one batched forward pass per text and view.
 
-This is the only module that runs the model. For every scored position t it computes, on
-the model's device,
-
-    lp_t   = log p(x_t | x_<t)
-    mu_t   = sum_v p(v | x_<t) log p(v | x_<t)                 (= minus the entropy)
-    var_t  = sum_v p(v | x_<t) (log p(v | x_<t) - mu_t)^2
-
-The language-model head is applied to the backbone's hidden states in chunks of rows
-(scored positions), one vocabulary tile at a time, so that at most
-``chunk_elements`` logits exist at once and the head's weights are read once per chunk of
-rows: the (tokens x vocabulary) matrix of a batch is never held whole. Each tile gets exact
-two-pass moments, and the tiles are merged exactly (see :func:`_token_stats`). Padding
-positions and context-only positions never reach the head.
+This is the generic part: tokenizing (only as far as ``max_tokens`` needs), segmenting
+(truncation or sliding windows, a context before the text), batching (longest first), the
+statistics cache, deduplication of identical texts, splitting a failing batch until only the
+text the model fails on is marked unscorable, and progress. What runs the model is a
+scoring backend (:mod:`llm_mia.backends`): a loaded Hugging Face model, which computes every
+statistic exactly (:mod:`llm_mia.backends.hf`), or any object with the backend interface.
 
 Long texts: ``max_tokens`` truncates (the record says so); with ``stride`` a text of any
 length is cut into windows of ``max_tokens`` tokens starting every ``stride`` tokens, and
@@ -31,6 +24,7 @@ import numpy as np
 
 from .cache import StatsCache, stats_key
 from .errors import InputError, ScoringError
+from .backends import ScoringBackend, as_backend
 from .models import LoadedModel
 from .strings import surrogate_problem
 from .types import TokenStats, Unscorable
@@ -93,15 +87,15 @@ class Scorer:
 
     def __init__(
         self,
-        lm: LoadedModel,
+        lm: LoadedModel | ScoringBackend,
         config: ScorerConfig | None = None,
         *,
         cache: StatsCache | None = None,
         progress: bool = False,
     ) -> None:
-        self.lm = lm
         self.config = config or ScorerConfig()
-        limit = lm.max_positions
+        self.backend = as_backend(lm, self.config)
+        limit = self.backend.max_positions
         requested = self.config.max_tokens
         if requested is not None and limit is not None and requested > limit:
             raise InputError(f"max_tokens {requested} exceeds the model's context length ({limit} positions)")
@@ -112,30 +106,18 @@ class Scorer:
         self.cache = cache
         self.progress = progress
         self.forward_passes = 0  # batches run through the model (a cache hit runs none)
-        self._head_ok: bool | None = None
         self._failures_in_a_row = 0
 
     # -- public -----------------------------------------------------------------------------
 
     def settings(self) -> dict[str, object]:
         """Everything besides the text that determines the statistics (keys the cache)."""
-        return {
-            "version": STATS_VERSION,
-            "model": self.lm.current_identity(),
-            "tokenizer": self.lm.tokenizer_identity,
-            "max_tokens": self.max_tokens,
-            "stride": self.config.stride,
-            "dtype": self.lm.dtype,
-            "device": self.lm.device.split(":")[0],
-        }
+        return {"version": STATS_VERSION, **self.backend.cache_identity(), "max_tokens": self.max_tokens, "stride": self.config.stride}
 
     def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
         """Token ids with the tokenizer's defaults (``add_special_tokens=True``, one BOS at
         most); ``special_tokens=False`` for a text that follows a context."""
-        if not texts:
-            return []
-        enc = self.lm.tokenizer(list(texts), add_special_tokens=special_tokens, verbose=False)
-        return [list(ids) for ids in enc["input_ids"]]
+        return self.backend.tokenize(texts, special_tokens) if texts else []
 
     def encode(self, texts: Sequence[str], special_tokens: bool = True) -> list[tuple[list[int], bool] | Unscorable]:
         """Per text, the token ids the scorer needs and whether the text has more tokens than
@@ -243,7 +225,7 @@ class Scorer:
         if self.config.stride is not None:
             raise InputError("a view with a context cannot be scored in sliding windows (--stride) yet")
         ids = self.tokenize([context])[0]
-        limit = self.lm.max_positions
+        limit = self.backend.max_positions
         if limit is not None and len(ids) + (self.config.max_tokens or 1) > limit:
             raise InputError(
                 f"a context of {len(ids)} tokens and texts of up to {self.config.max_tokens or 1} tokens exceed the model's "
@@ -253,7 +235,7 @@ class Scorer:
 
     def _text_max(self, ctx_ids: list[int] | None) -> int:
         """Tokens kept of a text: ``max_tokens``, less what a context leaves of the model."""
-        limit = self.lm.max_positions
+        limit = self.backend.max_positions
         if ctx_ids is None or limit is None:
             return self.max_tokens
         return min(self.max_tokens, limit - len(ctx_ids))
@@ -300,7 +282,7 @@ class Scorer:
         bar = tqdm(
             total=sum(len(s.ids) for s in segments),
             unit="tok",
-            desc=f"scoring ({self.lm.spec})",
+            desc=f"scoring ({self.backend.spec})",
             disable=not self.progress,
             file=sys.stderr,
             dynamic_ncols=True,
@@ -329,6 +311,10 @@ class Scorer:
         finally:
             bar.close()
 
+    def _forward(self, batch: list[_Segment]) -> list[np.ndarray]:
+        """One forward pass over a batch: per segment an (n_scored, 3) float32 array."""
+        return self.backend.forward([(s.ids, s.score_from) for s in batch])
+
     def _forward_or_split(self, batch: list[_Segment]) -> list[np.ndarray | Unscorable]:
         """Run a batch; if the model fails (e.g. out of memory), retry its halves, so that only
         a text on which the model fails by itself is reported as unscorable (with the error)."""
@@ -348,89 +334,10 @@ class Scorer:
                         "stopping (finished texts are cached)"
                     ) from exc
                 return [Unscorable(f"the model failed on this text ({msg[:300]})")]
-            _free_accelerator_memory()
+            self.backend.free_memory()
             half = len(batch) // 2
             return self._forward_or_split(batch[:half]) + self._forward_or_split(batch[half:])
 
-    def _forward(self, batch: list[_Segment]) -> list[np.ndarray]:
-        """One forward pass over a batch; returns per segment an (n_scored, 3) float32 array."""
-        import torch
-
-        model = self.lm.model
-        device = model.device
-        lengths = [len(s.ids) for s in batch]
-        width = max(lengths)
-        pad_id = 0
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, seg in enumerate(batch):
-            n = len(seg.ids)
-            cols = slice(0, n) if self.config.padding_side == "right" else slice(width - n, width)
-            input_ids[row, cols] = torch.tensor(seg.ids)
-            mask[row, cols] = 1
-        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-        score_from = torch.tensor([s.score_from for s in batch])
-        # a position p (p >= 1 within its segment) is predicted from the hidden state at p - 1
-        scored = mask[:, 1:].bool() & mask[:, :-1].bool() & (position_ids[:, 1:] >= score_from[:, None])
-        input_ids, mask, position_ids, scored = (t.to(device) for t in (input_ids, mask, position_ids, scored))
-        with torch.inference_mode():
-            if self._head_ok is None:
-                self._head_ok = self._check_head(input_ids[:1, : min(width, 16)])
-            if self._head_ok:
-                hidden = model.base_model(
-                    input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False
-                ).last_hidden_state  # [B, L, H]
-                rows = hidden[:, :-1][scored]  # [M, H]
-                logits_of = self._head_logits
-            else:  # full logits: the model's own head (see _check_head)
-                logits = model(
-                    input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False
-                ).logits  # [B, L, V]
-                rows = logits[:, :-1][scored]  # [M, V]
-                logits_of = _logits_columns
-            targets = input_ids[:, 1:][scored]  # [M]
-            out = _token_stats(rows, targets, logits_of, self._vocab_size(), self.config.chunk_elements, self.config.vocab_tile)
-        out_np = out.cpu().numpy()  # [M, 3]
-        counts = scored.sum(-1).tolist()
-        return list(np.split(out_np, np.cumsum(counts)[:-1]))
-
-    def _vocab_size(self) -> int:
-        return int(self.lm.model.get_output_embeddings().weight.shape[0])
-
-    def _head_logits(self, hidden, start: int, stop: int):  # type: ignore[no-untyped-def]
-        """Logits of vocabulary entries ``start:stop`` from hidden states, as the model's
-        forward would compute them (a linear head; anything else fails :meth:`_check_head`)."""
-        import torch
-
-        head = self.lm.model.get_output_embeddings()
-        if not isinstance(head, torch.nn.Linear):
-            raise TypeError(f"the output head is a {type(head).__name__}, not a linear layer")
-        bias = None if head.bias is None else head.bias[start:stop]
-        logits = torch.nn.functional.linear(hidden, head.weight[start:stop], bias).float()
-        cap = getattr(self.lm.model.config, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
-        return logits
-
-    def _check_head(self, probe) -> bool:  # type: ignore[no-untyped-def]
-        """True when backbone + head reproduce the model's own logits on a short probe."""
-        import torch
-
-        model = self.lm.model
-        try:
-            full = model(input_ids=probe, use_cache=False).logits.float()
-            hidden = model.base_model(input_ids=probe, use_cache=False).last_hidden_state
-            ours = self._head_logits(hidden, 0, self._vocab_size())
-            ok = bool(torch.allclose(full, ours, rtol=1e-3, atol=1e-3))
-        except Exception:  # a model whose backbone cannot be called on its own
-            ok = False
-        if not ok:
-            warnings.warn(
-                f"{self.lm.spec}: the language-model head could not be applied separately; "
-                "falling back to full logits per batch (more memory).",
-                stacklevel=3,
-            )
-        return ok
 
 
 PREFIX_MARGIN = 32
@@ -473,100 +380,6 @@ def _whole(ids: list[int], max_tokens: int | None) -> tuple[list[int], bool]:
     if max_tokens is None or len(ids) <= max_tokens:
         return ids, False
     return ids[:max_tokens], True
-
-
-def _free_accelerator_memory() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def _logits_columns(logits, start: int, stop: int):  # type: ignore[no-untyped-def]
-    """Columns ``start:stop`` of full logits, as float32 (the fallback path)."""
-    return logits[:, start:stop].float()
-
-
-def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile: int):  # type: ignore[no-untyped-def]
-    """(M, 3) float32 tensor [lp, mu, var] from M rows (hidden states, or full logits).
-
-    Rows go in chunks of ``R = chunk_elements // tile`` (at least 1). For each chunk the head
-    gives one tile of logits ``z`` at a time (``logits_of(rows, v0, v1)``, [R, tile] float32),
-    so the weights are read once per chunk, not once per few rows. Per tile c and row, with
-    ``q = log_softmax(z)`` restricted to the tile: ``L_c = logsumexp(z)``, ``d_c = E_q[q]`` and
-    ``s_c = Var_q[q]`` (two passes; on a CPU over blocks of rows that stay in cache). The
-    tiles merge exactly (Chan, Golub and LeVeque 1979), in the frame of log p:
-
-        lse = logsumexp_c L_c,  a_c = L_c - lse,  w_c = exp(a_c),
-        mu = sum_c w_c (d_c + a_c),  var = sum_c w_c (s_c + (d_c + a_c - mu)^2),
-        lp = z_target - lse.
-
-    Every sum runs over small numbers (log-probabilities, not raw logits), which keeps float32
-    error at the level of a whole-vocabulary log-softmax or below. A logit of -inf (a masked
-    entry) has p = 0 and adds nothing; a tile of only -inf has w_c = 0.
-    """
-    import torch
-
-    tile = max(1, min(tile, vocab))
-    chunk = max(1, chunk_elements // tile)
-    n_tiles = -(-vocab // tile)
-    out = torch.empty((rows.shape[0], 3), dtype=torch.float32, device=rows.device)
-    for start in range(0, rows.shape[0], chunk):
-        part = rows[start : start + chunk]
-        tgt = targets[start : start + chunk]
-        n = part.shape[0]
-        block = _STATS_BLOCK_ROWS if rows.device.type == "cpu" else n
-        moments = torch.empty((3, n, n_tiles), dtype=torch.float32, device=rows.device)  # L_c, d_c, s_c
-        z_target = torch.empty(n, dtype=torch.float32, device=rows.device)
-        for c in range(n_tiles):
-            v0 = c * tile
-            z = logits_of(part, v0, min(v0 + tile, vocab))  # [n, <= tile]
-            here = (tgt >= v0) & (tgt < v0 + z.shape[1])
-            z_target[here] = z[here, tgt[here] - v0]
-            for b in range(0, n, block):
-                moments[:, b : b + block, c] = _tile_moments(z[b : b + block])
-        lse_c, d_c, s_c = moments
-        lse = torch.logsumexp(lse_c, dim=1)
-        a_c = lse_c - lse[:, None]
-        w = a_c.exp()
-        mean_c = d_c + torch.where(w > 0, a_c, 0.0)  # a_c = -inf only where w = 0
-        mu = torch.linalg.vecdot(w, mean_c)
-        var = torch.linalg.vecdot(w, s_c + (mean_c - mu[:, None]).square())
-        out[start : start + n] = torch.stack([z_target - lse, mu, var], dim=1)
-    return out
-
-
-_STATS_BLOCK_ROWS = 64
-
-
-def _tile_moments(z):  # type: ignore[no-untyped-def]
-    """[3, r]: logsumexp of the logits z [r, c], and mean and variance of q = log_softmax(z)
-    under softmax(z), computed from ``z - max(z)`` (two passes)."""
-    import torch
-
-    top = z.amax(dim=-1, keepdim=True)
-    zc = z - top
-    e = zc.exp()
-    s0 = e.sum(-1)
-    m = torch.linalg.vecdot(e, zc) / s0  # E[z - top]
-    var = torch.linalg.vecdot(e, zc.sub_(m[:, None]).square_()) / s0
-    log_s0 = s0.log()
-    lse, mean = top.squeeze(1) + log_s0, m - log_s0
-    bad = ~(torch.isfinite(mean) & torch.isfinite(var))
-    if bool(bad.any()):  # -inf logits: p = 0 there, and 0 * inf must count as 0
-        zb = z[bad]
-        finite = torch.isfinite(zb)
-        zmax = zb.amax(-1)
-        zc = torch.where(finite, zb - zmax[:, None], 0.0)
-        e = torch.where(finite, zc.exp(), 0.0)
-        s0 = e.sum(-1)
-        some = s0 > 0  # a tile of only -inf gets lse = -inf: weight 0 in the merge
-        m = torch.where(some, torch.linalg.vecdot(e, zc) / s0, 0.0)
-        v = torch.where(some, torch.linalg.vecdot(e, (zc - m[:, None]).square()) / s0, 0.0)
-        log_s0 = torch.where(some, s0.log(), 0.0)
-        lse[bad] = torch.where(some, zmax + log_s0, float("-inf"))
-        mean[bad], var[bad] = m - log_s0, v
-    return torch.stack([lse, mean, var])
 
 
 def _assemble(ids: list[int], pieces: list[tuple[int, np.ndarray]], truncated: bool) -> TokenStats:

@@ -78,7 +78,7 @@ def test_invariant_to_document_order(tiny_lm):
 def test_full_logits_fallback_gives_same_stats(tiny_lm):
     fast = Scorer(tiny_lm)
     slow = Scorer(tiny_lm)
-    slow._head_ok = False  # as for a model whose head cannot be applied on its own
+    slow.backend._head_ok = False  # as for a model whose head cannot be applied on its own
     for a, b in zip(fast.score_texts(TEXTS), slow.score_texts(TEXTS)):
         np.testing.assert_allclose(a.dist_var, b.dist_var, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-5, atol=1e-5)
@@ -196,7 +196,7 @@ def _exact_stats(logits, targets):
 def test_tiles_merge_exactly_with_masked_logits(tile, chunk_elements, monkeypatch):
     import torch
 
-    from llm_mia import scoring
+    from llm_mia.backends import hf as scoring
 
     monkeypatch.setattr(scoring, "_STATS_BLOCK_ROWS", 3)  # several row blocks per tile
     g = torch.Generator().manual_seed(0)

@@ -24,12 +24,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..backends.base import LOGPROBS, MOMENTS
 from ..errors import UnknownNameError
 from ..registry import Registry, did_you_mean
 from ..types import TokenStats
 from ..views import NAMED, REFERENCE, TARGET, TARGET_LOWER, View
 
-__all__ = ["REFERENCE", "TARGET", "TARGET_LOWER", "View"]  # re-exported for detector modules
+__all__ = ["LOGPROBS", "MOMENTS", "REFERENCE", "TARGET", "TARGET_LOWER", "View"]  # re-exported for detector modules
 
 
 
@@ -60,6 +61,8 @@ class Detector:
     formula: ClassVar[str]
     citation: ClassVar[str]
     needs: ClassVar[frozenset[View]] = frozenset({TARGET})
+    requires: ClassVar[frozenset[str]] = frozenset({LOGPROBS})
+    """What the backend must compute exactly for this detector (:mod:`llm_mia.backends.base`)."""
 
     def score(self, inp: DetectorInput) -> float:
         raise NotImplementedError

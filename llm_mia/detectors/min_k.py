@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import TokenStats
-from .base import TARGET, Detector, DetectorInput, check_fraction, lowest_mean, register
+from .base import LOGPROBS, MOMENTS, TARGET, Detector, DetectorInput, check_fraction, lowest_mean, register
 
 DEFAULT_K = 0.2
 SIGMA_EPS = 1e-6
@@ -68,6 +68,7 @@ class MinKPlusPlus(_LowestFraction):
     name = "min_k_pp"
     formula = "mean of the max(1, floor(k*n)) smallest (lp_t - mu_t) / sigma_t"
     citation = "Zhang et al. 2025, Min-K%++ (ICLR)"
+    requires = frozenset({LOGPROBS, MOMENTS})
 
     def token_values(self, stats: TokenStats) -> np.ndarray:
         return standardized_logprobs(stats)

@@ -1,0 +1,53 @@
+"""The scoring-backend interface: the narrow seam between the scorer's generic part
+(segmenting, windows, batching order, cache, deduplication, failure splitting, progress) and
+what runs a model (in the spirit of lm-evaluation-harness's ``LM``).
+
+A backend tokenizes texts and runs batches of token sequences; for each sequence
+``(ids, score_from)`` it returns an ``(n_scored, 3)`` float32 array ``[lp, mu, var]`` for the
+positions ``p >= max(1, score_from)``: ``lp = log p(x_p | x_<p)``, and the mean and variance
+of ``log p(v | x_<p)`` under ``v ~ p(. | x_<p)``. It declares what it computes exactly
+(``capabilities``); a column it cannot compute is NaN. Detectors declare what they need
+(``Detector.requires``), and the pipeline refuses, before any scoring, a detector that a
+backend cannot serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+LOGPROBS = "logprobs"
+"""Exact log-probability of each token given the tokens before it."""
+MOMENTS = "moments"
+"""Exact mean and variance of the log-probabilities under the model's next-token distribution
+(needs the whole distribution, not only its top entries)."""
+CAPABILITY_WORDS = {LOGPROBS: "exact token log-probabilities", MOMENTS: "exact next-token moments (the whole distribution)"}
+
+
+@runtime_checkable
+class ScoringBackend(Protocol):
+    spec: str  # what the user named (for messages and provenance)
+    identity: str  # the weights' identity (provenance)
+    tokenizer_identity: str
+    capabilities: frozenset[str]
+    max_positions: int | None  # the model's context length, if it has one
+    tokenizer: Any  # for showing tokens: called with return_offsets_mapping, or decode() and all_special_ids
+
+    def cache_identity(self) -> dict[str, object]:
+        """Everything about the backend that determines the statistics (keys the cache):
+        "model", "tokenizer", "dtype", "device"."""
+        ...
+
+    def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
+        """Token ids of each text (with the tokenizer's BOS unless ``special_tokens`` is False)."""
+        ...
+
+    def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
+        """Statistics of each ``(ids, score_from)`` sequence (see the module docstring)."""
+        ...
+
+    def free_memory(self) -> None:
+        """Release what a failed batch may have left on the device (may do nothing)."""
+        ...

@@ -1,0 +1,231 @@
+"""The in-process Hugging Face backend: a causal LM run by torch, with every statistic exact.
+
+For every scored position t it computes, on the model's device,
+
+    lp_t   = log p(x_t | x_<t)
+    mu_t   = sum_v p(v | x_<t) log p(v | x_<t)                 (= minus the entropy)
+    var_t  = sum_v p(v | x_<t) (log p(v | x_<t) - mu_t)^2
+
+The language-model head is applied to the backbone's hidden states in chunks of rows
+(scored positions), one vocabulary tile at a time, so that at most
+``chunk_elements`` logits exist at once and the head's weights are read once per chunk of
+rows: the (tokens x vocabulary) matrix of a batch is never held whole. Each tile gets exact
+two-pass moments, and the tiles are merged exactly (see :func:`_token_stats`). Padding
+positions and context-only positions never reach the head.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .base import LOGPROBS, MOMENTS
+
+if TYPE_CHECKING:
+    from ..models import LoadedModel
+    from ..scoring import ScorerConfig
+
+
+class HFBackend:
+    """A :class:`~llm_mia.models.LoadedModel` behind the scoring-backend interface
+    (:class:`~llm_mia.backends.base.ScoringBackend`)."""
+
+    capabilities = frozenset({LOGPROBS, MOMENTS})
+
+    def __init__(self, lm: LoadedModel, config: ScorerConfig) -> None:
+        self.lm = lm
+        self.config = config
+        self.spec, self.identity, self.tokenizer_identity = lm.spec, lm.identity, lm.tokenizer_identity
+        self.tokenizer: Any = lm.tokenizer
+        self.max_positions = lm.max_positions
+        self._head_ok: bool | None = None
+
+    def cache_identity(self) -> dict[str, object]:
+        return {
+            "model": self.lm.current_identity(),
+            "tokenizer": self.lm.tokenizer_identity,
+            "dtype": self.lm.dtype,
+            "device": self.lm.device.split(":")[0],
+        }
+
+    def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
+        if not texts:
+            return []
+        enc = self.lm.tokenizer(list(texts), add_special_tokens=special_tokens, verbose=False)
+        return [list(ids) for ids in enc["input_ids"]]
+
+    def free_memory(self) -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
+        """One forward pass over a batch; returns per sequence an (n_scored, 3) float32 array."""
+        import torch
+
+        model = self.lm.model
+        device = model.device
+        lengths = [len(ids) for ids, _ in batch]
+        width = max(lengths)
+        pad_id = 0
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (ids, _) in enumerate(batch):
+            n = len(ids)
+            cols = slice(0, n) if self.config.padding_side == "right" else slice(width - n, width)
+            input_ids[row, cols] = torch.tensor(ids)
+            mask[row, cols] = 1
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        score_from = torch.tensor([start for _, start in batch])
+        # a position p (p >= 1 within its segment) is predicted from the hidden state at p - 1
+        scored = mask[:, 1:].bool() & mask[:, :-1].bool() & (position_ids[:, 1:] >= score_from[:, None])
+        input_ids, mask, position_ids, scored = (t.to(device) for t in (input_ids, mask, position_ids, scored))
+        with torch.inference_mode():
+            if self._head_ok is None:
+                self._head_ok = self._check_head(input_ids[:1, : min(width, 16)])
+            if self._head_ok:
+                hidden = model.base_model(
+                    input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False
+                ).last_hidden_state  # [B, L, H]
+                rows = hidden[:, :-1][scored]  # [M, H]
+                logits_of = self._head_logits
+            else:  # full logits: the model's own head (see _check_head)
+                logits = model(
+                    input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False
+                ).logits  # [B, L, V]
+                rows = logits[:, :-1][scored]  # [M, V]
+                logits_of = _logits_columns
+            targets = input_ids[:, 1:][scored]  # [M]
+            out = _token_stats(rows, targets, logits_of, self._vocab_size(), self.config.chunk_elements, self.config.vocab_tile)
+        out_np = out.cpu().numpy()  # [M, 3]
+        counts = scored.sum(-1).tolist()
+        return list(np.split(out_np, np.cumsum(counts)[:-1]))
+
+    def _vocab_size(self) -> int:
+        return int(self.lm.model.get_output_embeddings().weight.shape[0])
+
+    def _head_logits(self, hidden, start: int, stop: int):  # type: ignore[no-untyped-def]
+        """Logits of vocabulary entries ``start:stop`` from hidden states, as the model's
+        forward would compute them (a linear head; anything else fails :meth:`_check_head`)."""
+        import torch
+
+        head = self.lm.model.get_output_embeddings()
+        if not isinstance(head, torch.nn.Linear):
+            raise TypeError(f"the output head is a {type(head).__name__}, not a linear layer")
+        bias = None if head.bias is None else head.bias[start:stop]
+        logits = torch.nn.functional.linear(hidden, head.weight[start:stop], bias).float()
+        cap = getattr(self.lm.model.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+    def _check_head(self, probe) -> bool:  # type: ignore[no-untyped-def]
+        """True when backbone + head reproduce the model's own logits on a short probe."""
+        import torch
+
+        model = self.lm.model
+        try:
+            full = model(input_ids=probe, use_cache=False).logits.float()
+            hidden = model.base_model(input_ids=probe, use_cache=False).last_hidden_state
+            ours = self._head_logits(hidden, 0, self._vocab_size())
+            ok = bool(torch.allclose(full, ours, rtol=1e-3, atol=1e-3))
+        except Exception:  # a model whose backbone cannot be called on its own
+            ok = False
+        if not ok:
+            warnings.warn(
+                f"{self.lm.spec}: the language-model head could not be applied separately; "
+                "falling back to full logits per batch (more memory).",
+                stacklevel=3,
+            )
+        return ok
+
+
+def _logits_columns(logits, start: int, stop: int):  # type: ignore[no-untyped-def]
+    """Columns ``start:stop`` of full logits, as float32 (the fallback path)."""
+    return logits[:, start:stop].float()
+
+
+def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile: int):  # type: ignore[no-untyped-def]
+    """(M, 3) float32 tensor [lp, mu, var] from M rows (hidden states, or full logits).
+
+    Rows go in chunks of ``R = chunk_elements // tile`` (at least 1). For each chunk the head
+    gives one tile of logits ``z`` at a time (``logits_of(rows, v0, v1)``, [R, tile] float32),
+    so the weights are read once per chunk, not once per few rows. Per tile c and row, with
+    ``q = log_softmax(z)`` restricted to the tile: ``L_c = logsumexp(z)``, ``d_c = E_q[q]`` and
+    ``s_c = Var_q[q]`` (two passes; on a CPU over blocks of rows that stay in cache). The
+    tiles merge exactly (Chan, Golub and LeVeque 1979), in the frame of log p:
+
+        lse = logsumexp_c L_c,  a_c = L_c - lse,  w_c = exp(a_c),
+        mu = sum_c w_c (d_c + a_c),  var = sum_c w_c (s_c + (d_c + a_c - mu)^2),
+        lp = z_target - lse.
+
+    Every sum runs over small numbers (log-probabilities, not raw logits), which keeps float32
+    error at the level of a whole-vocabulary log-softmax or below. A logit of -inf (a masked
+    entry) has p = 0 and adds nothing; a tile of only -inf has w_c = 0.
+    """
+    import torch
+
+    tile = max(1, min(tile, vocab))
+    chunk = max(1, chunk_elements // tile)
+    n_tiles = -(-vocab // tile)
+    out = torch.empty((rows.shape[0], 3), dtype=torch.float32, device=rows.device)
+    for start in range(0, rows.shape[0], chunk):
+        part = rows[start : start + chunk]
+        tgt = targets[start : start + chunk]
+        n = part.shape[0]
+        block = _STATS_BLOCK_ROWS if rows.device.type == "cpu" else n
+        moments = torch.empty((3, n, n_tiles), dtype=torch.float32, device=rows.device)  # L_c, d_c, s_c
+        z_target = torch.empty(n, dtype=torch.float32, device=rows.device)
+        for c in range(n_tiles):
+            v0 = c * tile
+            z = logits_of(part, v0, min(v0 + tile, vocab))  # [n, <= tile]
+            here = (tgt >= v0) & (tgt < v0 + z.shape[1])
+            z_target[here] = z[here, tgt[here] - v0]
+            for b in range(0, n, block):
+                moments[:, b : b + block, c] = _tile_moments(z[b : b + block])
+        lse_c, d_c, s_c = moments
+        lse = torch.logsumexp(lse_c, dim=1)
+        a_c = lse_c - lse[:, None]
+        w = a_c.exp()
+        mean_c = d_c + torch.where(w > 0, a_c, 0.0)  # a_c = -inf only where w = 0
+        mu = torch.linalg.vecdot(w, mean_c)
+        var = torch.linalg.vecdot(w, s_c + (mean_c - mu[:, None]).square())
+        out[start : start + n] = torch.stack([z_target - lse, mu, var], dim=1)
+    return out
+
+
+_STATS_BLOCK_ROWS = 64
+
+
+def _tile_moments(z):  # type: ignore[no-untyped-def]
+    """[3, r]: logsumexp of the logits z [r, c], and mean and variance of q = log_softmax(z)
+    under softmax(z), computed from ``z - max(z)`` (two passes)."""
+    import torch
+
+    top = z.amax(dim=-1, keepdim=True)
+    zc = z - top
+    e = zc.exp()
+    s0 = e.sum(-1)
+    m = torch.linalg.vecdot(e, zc) / s0  # E[z - top]
+    var = torch.linalg.vecdot(e, zc.sub_(m[:, None]).square_()) / s0
+    log_s0 = s0.log()
+    lse, mean = top.squeeze(1) + log_s0, m - log_s0
+    bad = ~(torch.isfinite(mean) & torch.isfinite(var))
+    if bool(bad.any()):  # -inf logits: p = 0 there, and 0 * inf must count as 0
+        zb = z[bad]
+        finite = torch.isfinite(zb)
+        zmax = zb.amax(-1)
+        zc = torch.where(finite, zb - zmax[:, None], 0.0)
+        e = torch.where(finite, zc.exp(), 0.0)
+        s0 = e.sum(-1)
+        some = s0 > 0  # a tile of only -inf gets lse = -inf: weight 0 in the merge
+        m = torch.where(some, torch.linalg.vecdot(e, zc) / s0, 0.0)
+        v = torch.where(some, torch.linalg.vecdot(e, (zc - m[:, None]).square()) / s0, 0.0)
+        log_s0 = torch.where(some, s0.log(), 0.0)
+        lse[bad] = torch.where(some, zmax + log_s0, float("-inf"))
+        mean[bad], var[bad] = m - log_s0, v
+    return torch.stack([lse, mean, var])

@@ -1,0 +1,87 @@
+"""A small deterministic backend shipped for tests (like httpx's ``MockTransport``): no torch,
+no weights, exact statistics, and faults on request.
+
+Its "model" reads UTF-8 bytes (ids 0-255, BOS = 256) and predicts each byte from the one
+before it with a fixed random bigram table (seeded): ``p(v | x_<t) = softmax(W[x_{t-1}])``.
+Every statistic is computed exactly in float64. It is not a language model: use it to test
+what lies above the scorer (pipeline, detectors, evaluation, check, bench, reports, the
+command line) quickly and without a model. Select it with ``--model test-backend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .base import LOGPROBS, MOMENTS
+
+BOS = 256
+VOCAB = 257
+SPEC = "test-backend"
+
+
+class ByteTokenizer:
+    """The backend's tokenizer, as far as showing tokens needs one: no offsets (so callers
+    fall back to decoding), ``decode`` and ``all_special_ids``."""
+
+    all_special_ids = [BOS]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("the test backend's tokenizer gives no offsets")
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return bytes(i for i in ids if i < 256).decode("utf-8", errors="replace")
+
+
+class MockBackend:
+    """The test backend. ``capabilities`` can be narrowed (a backend without moments gives
+    NaN there); ``fail`` is called with each batch before it runs and may raise (faults)."""
+
+    tokenizer_identity = "utf8-bytes+bos"
+    tokenizer = ByteTokenizer()
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS}),
+        max_positions: int | None = 4096,
+        fail: Callable[[Sequence[tuple[list[int], int]]], None] | None = None,
+    ) -> None:
+        self.spec = SPEC if seed == 0 else f"{SPEC}:{seed}"
+        self.identity = f"mock-bigram-v1:seed{seed}"
+        self.capabilities = frozenset(capabilities)
+        self.max_positions = max_positions
+        self.fail = fail
+        self.calls = 0  # batches run
+        logits = np.random.default_rng(seed).normal(0.0, 2.0, size=(VOCAB, VOCAB))
+        logits -= logits.max(axis=1, keepdims=True)
+        self._logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))  # [prev, next], float64
+        p = np.exp(self._logp)
+        self._mu = (p * self._logp).sum(axis=1)
+        self._var = (p * (self._logp - self._mu[:, None]) ** 2).sum(axis=1)
+
+    def cache_identity(self) -> dict[str, object]:
+        return {"model": self.identity, "tokenizer": self.tokenizer_identity, "dtype": "float64", "device": "cpu"}
+
+    def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
+        return [([BOS] if special_tokens else []) + list(t.encode("utf-8")) for t in texts]
+
+    def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
+        if self.fail is not None:
+            self.fail(batch)
+        self.calls += 1
+        out = []
+        for ids, score_from in batch:
+            prev, nxt = np.asarray(ids[:-1]), np.asarray(ids[1:])
+            keep = np.arange(1, len(ids)) >= score_from
+            stats = np.stack([self._logp[prev, nxt], self._mu[prev], self._var[prev]], axis=1)[keep]
+            if MOMENTS not in self.capabilities:
+                stats[:, 1:] = np.nan
+            out.append(stats.astype(np.float32))
+        return out
+
+    def free_memory(self) -> None:
+        pass

@@ -1,0 +1,109 @@
+"""The scoring-backend interface (issue 10, item 3): the scorer's generic part runs on any
+backend; the shipped test backend runs every command with no torch model; a detector that a
+backend cannot serve is refused before any scoring."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import random_sentences
+
+from llm_mia import Scorer, ScorerConfig, StatsCache, score_documents
+from llm_mia.backends import LOGPROBS, MockBackend, ScoringBackend
+from llm_mia.backends.mock import BOS
+from llm_mia.errors import InputError, ScoringError
+from llm_mia.types import TokenStats, Unscorable
+
+TEXTS = random_sentences(9, seed=41) + ["Ünïcödé ß ✓ text."]
+
+
+def test_the_test_backend_is_a_backend_with_exact_statistics():
+    backend = MockBackend()
+    assert isinstance(backend, ScoringBackend)
+    (st,) = Scorer(backend).score_texts(["abc"])
+    ids = [BOS, 97, 98, 99]
+    assert list(st.token_ids) == ids
+    logp = backend._logp
+    np.testing.assert_allclose(st.logprobs, [logp[a, b] for a, b in zip(ids, ids[1:])], rtol=1e-6)
+    p = np.exp(logp[ids[:-1]])
+    np.testing.assert_allclose(st.dist_mean, (p * logp[ids[:-1]]).sum(1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("max_tokens,stride", [(8, 3), (5, 1), (16, 15)])
+def test_windows_score_every_token_exactly_once(max_tokens, stride):
+    """On a bigram backend a token's statistics do not depend on the window: the windows
+    must reproduce the whole text's values exactly, each token once."""
+    text = " ".join(TEXTS)
+    whole = Scorer(MockBackend(), ScorerConfig(max_tokens=4096)).score_texts([text])[0]
+    windows = Scorer(MockBackend(), ScorerConfig(max_tokens=max_tokens, stride=stride, batch_size=3)).score_texts([text])[0]
+    assert not windows.truncated and list(windows.token_ids) == list(whole.token_ids)
+    np.testing.assert_array_equal(windows.logprobs, whole.logprobs)
+    np.testing.assert_array_equal(windows.dist_var, whole.dist_var)
+
+
+def test_generic_parts_cache_dedup_and_failure_splitting(tmp_path):
+    poison = TEXTS[2].encode()
+
+    def fail(batch):
+        if len(batch) > 2:
+            raise RuntimeError("out of memory (simulated)")
+        if any(bytes(i for i in ids if i < 256) == poison for ids, _ in batch):
+            raise RuntimeError("device-side assert (simulated)")
+
+    backend = MockBackend(fail=fail)
+    out = Scorer(backend, ScorerConfig(batch_size=8), cache=StatsCache(tmp_path)).score_texts(TEXTS + TEXTS[:3])
+    assert isinstance(out[2], Unscorable) and "device-side assert" in out[2].reason
+    assert all(isinstance(s, TokenStats) for i, s in enumerate(out) if i not in (2, len(TEXTS) + 2))
+    again = MockBackend()
+    cached = Scorer(again, ScorerConfig(batch_size=8), cache=StatsCache(tmp_path)).score_texts(TEXTS)
+    assert again.calls == 1  # only the text that failed is scored again
+    assert cached[0].logprobs.tolist() == out[0].logprobs.tolist()
+
+    def always(batch):
+        raise RuntimeError("the device is gone (simulated)")
+
+    with pytest.raises(ScoringError, match="in a row"):
+        Scorer(MockBackend(fail=always), ScorerConfig(batch_size=2)).score_texts(TEXTS)
+
+
+def test_a_detector_the_backend_cannot_serve_is_refused_before_scoring():
+    backend = MockBackend(capabilities=frozenset({LOGPROBS}))
+    with pytest.raises(InputError, match="detector min_k_pp needs exact next-token moments .* from the model under test, which test-backend does not give"):
+        score_documents(TEXTS, model=backend, detectors=["loss", "min_k_pp"], use_cache=False)
+    assert backend.calls == 0
+    records = score_documents(TEXTS, model=backend, detectors=["loss", "min_k", "zlib"], use_cache=False)
+    assert all(r.status == "ok" and all(np.isfinite(v) for v in r.scores.values()) for r in records)
+
+
+def test_every_command_runs_on_the_test_backend_without_torch(tmp_path):
+    rows = [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(24, seed=42))]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(12, seed=43)))
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(12, seed=44)))
+    probe = textwrap.dedent("""
+        import json, sys
+        from llm_mia.cli import main
+        common = ["--model", "test-backend", "--cache-dir", "cache", "--no-progress"]
+        codes = [
+            main(["score", "d.jsonl", "-o", "s.out.jsonl", *common, "--detectors", "loss,zlib,lowercase,min_k:k=0.1,min_k_pp"]),
+            main(["eval", "s.out.jsonl", "--bootstrap", "50", "--json", "m.json"]),
+            main(["bench", "d.jsonl", "--out", "bench", "--bootstrap", "50", *common]),
+            main(["check", "s.jsonl", "--reference", "r.jsonl", "--unit", "document", "--splits", "3", "--permutations", "19",
+                  "--html", "c.html", "--json", "c.json", *common]),
+        ]
+        print(json.dumps({"codes": codes, "torch": "torch" in sys.modules, "transformers": "transformers" in sys.modules}))
+    """)
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out == {"codes": [0, 0, 0, 0], "torch": False, "transformers": False}, res.stderr
+    scores = [json.loads(line) for line in (tmp_path / "s.out.jsonl").read_text().splitlines()]
+    assert len(scores) == 24 and set(scores[0]["scores"]) == {"loss", "zlib", "lowercase", "min_k:k=0.1", "min_k_pp"}
+    assert json.loads((tmp_path / "bench" / "results.json").read_text())["model"] == "test-backend"
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert 0 < report["collection_test"]["p_value"] <= 1 and (tmp_path / "c.html").read_text().startswith("<!DOCTYPE html>")
