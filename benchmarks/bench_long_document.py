@@ -21,11 +21,12 @@ import json
 import os
 import platform
 import random
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from readme_block import update_readme
 
 HERE = Path(__file__).resolve().parent
 MiB = 1 << 20
@@ -123,10 +124,7 @@ def main() -> None:
     md = table(result)
     print(md)
     if args.update_readme:
-        readme = HERE / "README.md"
-        block = f"<!-- long:start -->\n`{result['command']}` ({result['machine']}, {result['date']}, {result['model']}):\n\n{md}\n<!-- long:end -->"
-        readme.write_text(re.sub(r"<!-- long:start -->.*<!-- long:end -->", lambda _: block, readme.read_text(), flags=re.S))
-
+        update_readme("long", f"`{result['command']}` ({result['machine']}, {result['date']}, {result['model']}):", md)
 
 if __name__ == "__main__":
     main()

@@ -27,6 +27,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from readme_block import update_readme
 
 HERE = Path(__file__).resolve().parent
 GiB = 1 << 30
@@ -306,11 +307,7 @@ def main() -> None:
 
 
 def _write_readme(result: dict, md: str) -> None:
-    readme = HERE / "README.md"
-    text = readme.read_text()
-    block = f"<!-- scorer:start -->\n`{result['command']}` ({result['machine']}, {result['date']}):\n\n{md}\n<!-- scorer:end -->"
-    readme.write_text(re.sub(r"<!-- scorer:start -->.*<!-- scorer:end -->", lambda _: block, text, flags=re.S))
-
+    update_readme("scorer", f"`{result['command']}` ({result['machine']}, {result['date']}):", md)
 
 if __name__ == "__main__":
     main()

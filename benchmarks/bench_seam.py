@@ -17,12 +17,13 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from readme_block import update_readme
 
 HERE = Path(__file__).resolve().parent
 
@@ -99,15 +100,11 @@ def main() -> None:
     md = table(result)
     print(md)
     if args.update_readme:
-        readme = HERE / "README.md"
-        block = f"<!-- seam:start -->\n`{result['command']}` ({result['machine']}, {result['date']}, {result['model']}, {args.n_docs} WikiMIA-32 texts, {result['tokens']} tokens):\n\n{md}\n<!-- seam:end -->"
-        text = readme.read_text()
-        if "<!-- seam:start -->" not in text:
-            text += ("\n## The scoring-backend seam: `bench_seam.py`\n\nThe scorer calls the model through a backend "
-                     "interface since issue 10; the same texts scored by the code before and after, alternating in fresh "
-                     "processes, show what the seam costs. Target: ratio >= 0.97.\n\n<!-- seam:start -->\n<!-- seam:end -->\n")
-        readme.write_text(re.sub(r"<!-- seam:start -->.*<!-- seam:end -->", lambda _: block, text, flags=re.S))
-
+        update_readme(
+            "seam", f"`{result['command']}` ({result['machine']}, {result['date']}, {result['model']}, {args.n_docs} WikiMIA-32 texts, {result['tokens']} tokens):", md,
+            section="## The scoring-backend seam: `bench_seam.py`\n\nThe scorer calls the model through a backend interface since issue 10; "
+            "the same texts scored by the code before and after, alternating in fresh processes, show what the seam costs. Target: ratio >= 0.97.",
+        )
 
 if __name__ == "__main__":
     main()
