@@ -73,7 +73,7 @@ def _bare_pass_seconds(lm, batches) -> float:
     t = time.perf_counter()
     with torch.inference_mode():
         for x, m, pos in batches:
-            lm.model(input_ids=x.to(dev), attention_mask=m.to(dev), position_ids=pos.to(dev), use_cache=False).logits
+            _ = lm.model(input_ids=x.to(dev), attention_mask=m.to(dev), position_ids=pos.to(dev), use_cache=False).logits
         _sync(dev)
     return time.perf_counter() - t
 

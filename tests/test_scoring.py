@@ -36,7 +36,7 @@ def test_fast_path_matches_reference(model_fixture, request, tiny_bos_lm):
 
 def test_token_stats_match_reference(tiny_lm):
     scorer = Scorer(tiny_lm, ScorerConfig(batch_size=3))
-    for text, ts in zip(TEXTS, scorer.score_texts(TEXTS)):
+    for ts in scorer.score_texts(TEXTS):
         assert isinstance(ts, TokenStats)
         ref = np.array(reference_token_stats(tiny_lm.model, list(ts.token_ids), 256, None))
         np.testing.assert_allclose(ts.logprobs, ref[:, 0], rtol=1e-4, atol=1e-4)

@@ -1,18 +1,13 @@
 """Membership detectors: one file per family, each registered by name.
 
 Every module of this folder is imported, so a new detector is one new file. The built-in
-families come first, in the order of the tuple below (the order of columns and table rows);
+families come first, in the order of the import line below (the order of columns and table rows);
 any other module follows in name order.
 """
 
 import importlib
 import pkgutil
 
-from . import loss, zlib_ratio, lowercase, min_k, reference  # noqa: F401, I001  (registration, in this order)
-
-for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _module != "base":
-        importlib.import_module(f"{__name__}.{_module}")
 from .base import (
     DETECTORS,
     REFERENCE,
@@ -28,6 +23,12 @@ from .base import (
     parse_detector,
     register,
 )
+
+from . import loss, zlib_ratio, lowercase, min_k, reference  # noqa: F401, I001  (registration, in this order)
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    if _module != "base":
+        importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = [
     "DETECTORS",
