@@ -28,18 +28,11 @@ from .errors import InputError, LlmMiaError
 from .outputs import check_output, check_output_folder, write_text
 from .strings import printable, printable_lines
 from .evaluation import N_BOOTSTRAP
-from .check import CheckSettings
-from .demo import DEMO_EXCERPT_WORDS
 from .controlled import ControlledConfig
 from .models import DEFAULT_MODEL
-from .scoring import ScorerConfig
+from .cli_check import add_check_parsers
+from .cli_common import DEFAULTS, DETECTORS_HELP, POSITIVE, SEED, _count, _names, _scorer_config
 
-DEFAULTS = ScorerConfig()
-DETECTORS_HELP = (
-    "comma-separated detectors, each a name or name:param=value[:param=value] "
-    "(e.g. loss,min_k:k=0.1,min_k:k=0.3; see llm-mia detectors; default: every detector that needs no extra model)"
-)
-CHECK_DEFAULTS = CheckSettings()
 CONTROLLED_DEFAULTS = ControlledConfig()
 
 EXAMPLES_SCORE = """examples:
@@ -49,59 +42,10 @@ EXAMPLES_SCORE = """examples:
   llm-mia score data.jsonl -o scores.jsonl --model gemma3-270m --reference-model smollm2-135m --detectors loss,ref
   cat data.jsonl | llm-mia score - -o scores.jsonl --no-progress
 """
-EXAMPLES_CHECK = """examples:
-  llm-mia check my_book.txt --reference unpublished_chapters/
-  llm-mia check articles/ --reference articles_2025/ --unit document --html report.html
-  llm-mia check my_book.txt                # no reference: scores only, no p-value
-"""
 EXAMPLES_EVAL = """examples:
   llm-mia eval scores.jsonl
   llm-mia eval scores.jsonl --json metrics.json --bootstrap 2000 --seed 1
 """
-
-
-def _count(minimum: int):  # type: ignore[no-untyped-def]
-    """An argparse type: a whole number of at least ``minimum``."""
-
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {number}")
-        return number
-
-    return parse
-
-
-SEED = _count(0)
-POSITIVE = _count(1)
-
-
-def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAULTS.excerpt_words) -> None:
-    """Options shared by check and demo."""
-    p.add_argument("--excerpt-words", type=POSITIVE, default=excerpt_words, help=f"excerpt length in words for --unit book (default {excerpt_words})")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test (default: {DEFAULT_MODEL})")
-    p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
-    p.add_argument("--detectors", default=None, help=DETECTORS_HELP)
-    p.add_argument("--alpha", type=float, default=CHECK_DEFAULTS.alpha, help=f"significance level of the verdict (default {CHECK_DEFAULTS.alpha})")
-    p.add_argument("--splits", type=POSITIVE, default=CHECK_DEFAULTS.n_splits, help=f"random splits of the collection test (default {CHECK_DEFAULTS.n_splits})")
-    p.add_argument("--permutations", type=POSITIVE, default=CHECK_DEFAULTS.n_permutations, help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})")
-    p.add_argument("--seed", type=SEED, default=0, help="seed of the splits and permutations (default 0)")
-    p.add_argument("--drop-overlap", action="store_true", help="leave out suspect texts that share 13+ words with a reference text (default: stop with an error)")
-    p.add_argument("--html", default="check-report.html", help="HTML report (default: check-report.html; '' for none)")
-    p.add_argument("--force", action="store_true", help="replace report files that already exist (default: stop with an error)")
-    p.add_argument("--json", default=None, help="also write the full result as JSON here")
-    p.add_argument("--text-field", default=None, help="text field of JSONL/CSV input (default: text, else input)")
-    p.add_argument("--max-tokens", type=int, default=None, help="tokens kept per text, or window length with --stride (default: 1024, or the model's context length if shorter)")
-    p.add_argument("--stride", type=int, default=None, help="sliding-window step: score every token of long texts (default: truncate at --max-tokens)")
-    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
-    p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
-    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights dtype (half precision on GPU only)")
-    p.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,53 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--exposures", default=None, help="controlled split: comma-separated times each member group is seen (default %s)" % ",".join(map(str, CONTROLLED_DEFAULTS.exposures)))
     be.set_defaults(func=_cmd_bench)
 
-    ch = sub.add_parser(
-        "check",
-        help="was this book, collection or document in the training data? (p-values, HTML report)",
-        epilog=EXAMPLES_CHECK,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Test suspect texts against reference texts known not to be in the training data. "
-        "INPUT and --reference: .txt/.md (a book: cut into excerpts), .epub (needs the 'epub' extra), "
-        "a folder of texts, .jsonl/.csv/.parquet.",
-    )
-    ch.add_argument("input", help="the suspect book, folder or file")
-    ch.add_argument("--reference", default=None, help="known non-members of the same kind (without them no p-value is claimed)")
-    ch.add_argument("--unit", choices=["book", "document"], default=None, help="book: cut texts into excerpts; document: each text as is (default: book for one text file)")
-    _check_options(ch)
-    ch.set_defaults(func=_cmd_check)
-
-    de = sub.add_parser(
-        "demo",
-        help="a worked check: Python's standard library (member) against llm-mia's own 2026 code (non-member)",
-        description="Writes the demo texts to --dir and runs llm-mia check on them (see llm_mia/demo.py); the HTML report goes to DIR/check-report.html unless --html names another file.",
-    )
-    de.add_argument("--dir", default="llm-mia-demo", help="where to write the demo texts (default: llm-mia-demo)")
-    _check_options(de, excerpt_words=DEMO_EXCERPT_WORDS)
-    de.set_defaults(func=_cmd_demo)
+    add_check_parsers(sub)
 
     sub.add_parser("suites", help="list the benchmark suites").set_defaults(func=_cmd_suites)
     sub.add_parser("models", help="list the embedded models and other model specs").set_defaults(func=_cmd_models)
     sub.add_parser("detectors", help="list detectors with formula and citation").set_defaults(func=_cmd_detectors)
     return parser
-
-
-def _names(value: str | None) -> list[str] | None:
-    """A comma-separated option as a list of names (None when not given; an error when it
-    names nothing, such as ``--detectors ,``)."""
-    if value is None:
-        return None
-    names = [d.strip() for d in value.split(",") if d.strip()]
-    if not names:
-        raise LlmMiaError(f"--detectors {value!r} names no detector (see llm-mia detectors)")
-    return names
-
-
-def _scorer_config(args: argparse.Namespace) -> ScorerConfig:
-    """The scorer settings of score, bench and check (``--stride`` where the command has it)."""
-    try:
-        return ScorerConfig(max_tokens=args.max_tokens, stride=getattr(args, "stride", None), batch_size=args.batch_size)
-    except ValueError as exc:
-        raise LlmMiaError(str(exc)) from None
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -345,79 +248,6 @@ def _controlled_config(args: argparse.Namespace) -> ControlledConfig:
     if not changes.get("exposures", (1,)) or any(int(v) < 1 for v in counts):  # type: ignore[call-overload]
         raise LlmMiaError("--members, --nonmembers and --exposures must be at least 1")
     return replace(SMALL if args.small else ControlledConfig(), **changes)  # type: ignore[arg-type]
-
-
-def _cmd_check(args: argparse.Namespace) -> int:
-    from .check import run_check
-    from .report import summary, to_html, to_json
-    from .types import STATUS_OK
-
-    settings = CheckSettings(
-        unit=args.unit,
-        excerpt_words=args.excerpt_words,
-        detectors=None if (names := _names(args.detectors)) is None else tuple(names),
-        alpha=args.alpha,
-        n_splits=args.splits,
-        n_permutations=args.permutations,
-        seed=args.seed,
-        drop_overlap=args.drop_overlap,
-    )
-    config = _scorer_config(args)
-    replaceable = getattr(args, "replaceable", set())
-    for out in (args.html, args.json):  # fail before the run, not after it
-        if out:
-            check_output(out, inputs=[args.input, args.reference], force=args.force or out in replaceable, what="report")
-            if not Path(out).expanduser().parent.is_dir():
-                raise LlmMiaError(f"cannot write {out}: folder {Path(out).parent} does not exist")
-    if args.html and args.json and Path(args.html).expanduser().resolve() == Path(args.json).expanduser().resolve():
-        raise LlmMiaError("--html and --json name the same file")
-    result = run_check(
-        args.input,
-        args.reference,
-        model=args.model,
-        reference_model=args.reference_model,
-        settings=settings,
-        config=config,
-        cache_dir=args.cache_dir,
-        text_field=args.text_field,
-        progress=not args.no_progress,
-        device=args.device,
-        dtype=args.dtype,
-        trust_remote_code=args.trust_remote_code,
-    )
-    if args.html:
-        write_text(args.html, to_html(result), replace=args.force or args.html in replaceable, make_parents=False)
-    if args.json:
-        write_text(args.json, json.dumps(to_json(result), indent=2, ensure_ascii=False), replace=args.force, make_parents=False)
-    print(printable_lines(summary(result, args.html or None)))
-    skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK]
-    return 1 if skipped else 0
-
-
-DEMO_HTML = "check-report.html"
-DEMO_ABOUT = """
-About this demo: the suspect texts are modules of Python's standard library, copied from this
-installation; CPython is on GitHub in countless copies, so they are almost certainly in the
-model's training data. The reference texts are llm-mia's own source code, written in 2026,
-after the embedded models were trained, so certainly not. Their membership is known, but they
-are not of the same kind (authors, decades, topics), and the model-free line shows it: a
-classifier that never sees the model tells them apart. A SIGNIFICANT verdict agrees with the
-truth here, yet on its own it could come from that difference as much as from training. That is
-the lesson of the demo: a real check needs reference texts as close to the suspect ones as
-possible, and the model-free line says when they are not."""
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import write_demo_texts
-
-    args.input, args.reference = (str(p) for p in write_demo_texts(args.dir))
-    args.unit = "book"
-    if args.html == DEMO_HTML:  # the demo's own report lives in (and is remade with) its folder
-        args.html = str(Path(args.dir) / DEMO_HTML)
-        args.replaceable = {args.html}
-    code = _cmd_check(args)
-    print(DEMO_ABOUT)
-    return code
 
 
 def _cmd_suites(args: argparse.Namespace) -> int:
