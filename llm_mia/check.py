@@ -25,7 +25,8 @@ from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, fi
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
 from .models import DEFAULT_MODEL, LoadedModel, get_model
 from .pipeline import default_cache_dir, describe_detectors, resolve_detectors, score_documents
-from .scoring import Scorer, ScorerConfig, prefix_chars
+from .scoring import Scorer, ScorerConfig
+from .shading import token_pieces
 from .settings import package_versions
 from .types import STATUS_OK, Document, ScoreRecord, TokenStats
 
@@ -134,27 +135,13 @@ def default_unit(source: str | Path) -> str:
     return "book" if Path(source).suffix.lower() in (".txt", ".md", ".epub") and Path(source).is_file() else "document"
 
 
-def run_check(
-    suspect: str | Path,
-    reference: str | Path | None = None,
-    *,
-    model: str | LoadedModel = DEFAULT_MODEL,
-    reference_model: str | LoadedModel | None = None,
-    settings: CheckSettings | None = None,
-    config: ScorerConfig | None = None,
-    cache_dir: str | Path | None = None,
-    text_field: str | None = None,
-    progress: bool = False,
-    device: str | None = None,
-    dtype: str | None = None,
-    trust_remote_code: bool = False,
-) -> CheckResult:
-    """Check ``suspect`` (a book or a collection) against ``reference`` texts known not to be
-    in the training data. Raises :class:`InputError` for inputs the test cannot use; the
-    inputs are read and checked before any model is loaded."""
-    started = time.time()
-    settings = settings or CheckSettings()
-    names = [d.key for d in resolve_detectors(list(settings.detectors) if settings.detectors else None)]  # options first
+def read_inputs(
+    suspect: str | Path, reference: str | Path | None, settings: CheckSettings, text_field: str | None = None
+) -> tuple[str, list[Document], list[Document], list[Overlap]]:
+    """The unit, the suspect and reference texts as the test uses them (cut into excerpts for
+    a book, ids prefixed "suspect:" and "reference:"), and the suspect texts left out for
+    sharing a passage with a reference text (``--drop-overlap``). Raises :class:`InputError`
+    for inputs the test cannot use."""
     unit = settings.unit or default_unit(suspect)
     words = settings.excerpt_words
     sus_whole = _prefixed(read_documents(suspect, text_field=text_field), "suspect")
@@ -199,6 +186,31 @@ def run_check(
         raise InputError(
             f"the suspect text gives {len(sus_docs)} excerpts of {words} words; the collection test needs at least {MIN_PER_SIDE}: {advice}"
         )
+    return unit, sus_docs, ref_docs, dropped
+
+
+def run_check(
+    suspect: str | Path,
+    reference: str | Path | None = None,
+    *,
+    model: str | LoadedModel = DEFAULT_MODEL,
+    reference_model: str | LoadedModel | None = None,
+    settings: CheckSettings | None = None,
+    config: ScorerConfig | None = None,
+    cache_dir: str | Path | None = None,
+    text_field: str | None = None,
+    progress: bool = False,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
+) -> CheckResult:
+    """Check ``suspect`` (a book or a collection) against ``reference`` texts known not to be
+    in the training data. Raises :class:`InputError` for inputs the test cannot use; the
+    inputs are read and checked before any model is loaded."""
+    started = time.time()
+    settings = settings or CheckSettings()
+    names = [d.key for d in resolve_detectors(list(settings.detectors) if settings.detectors else None)]  # options first
+    unit, sus_docs, ref_docs, dropped = read_inputs(suspect, reference, settings, text_field)
 
     load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
     lm = get_model(model, **load)
@@ -215,16 +227,10 @@ def run_check(
         reasons = sorted({r.reason or "" for r in sus_rec})
         raise InputError(f"no suspect text could be scored ({'; '.join(reasons[:3])})")
 
-    collection, problem, doc_tests, free, free_problem = None, None, [], None, None
     if reference is None:
-        problem = "no reference texts: no calibrated test is possible"
+        collection, problem, doc_tests, free, free_problem = None, "no reference texts: no calibrated test is possible", [], None, None
     else:
-        collection, problem = _collection(sus_rec, ref_rec, names, settings)
-        doc_tests = document_tests(
-            [(r.id, r.scores) for r in sus_rec if r.status == STATUS_OK],
-            {n: [r.scores.get(n) for r in ref_rec if r.status == STATUS_OK] for n in names},
-        )
-        free, free_problem = _model_free(sus_docs, sus_rec, ref_docs, ref_rec, settings.seed)
+        collection, problem, doc_tests, free, free_problem = _tests(sus_docs, sus_rec, ref_docs, ref_rec, names, settings)
 
     result = CheckResult(
         settings=settings,
@@ -259,6 +265,20 @@ def run_check(
         "seconds": round(time.time() - started, 1),
     }
     return result
+
+
+def _tests(
+    sus_docs: list[Document], sus_rec: list[ScoreRecord], ref_docs: list[Document], ref_rec: list[ScoreRecord], names: list[str], settings: CheckSettings
+) -> tuple[CollectionTest | None, str | None, list[DocumentTest], BaselineResult | None, str | None]:
+    """The collection test, the per-text tests and the model-free check, with the reason
+    for any that could not run."""
+    collection, problem = _collection(sus_rec, ref_rec, names, settings)
+    doc_tests = document_tests(
+        [(r.id, r.scores) for r in sus_rec if r.status == STATUS_OK],
+        {n: [r.scores.get(n) for r in ref_rec if r.status == STATUS_OK] for n in names},
+    )
+    free, free_problem = _model_free(sus_docs, sus_rec, ref_docs, ref_rec, settings.seed)
+    return collection, problem, doc_tests, free, free_problem
 
 
 def _prefixed(docs: list[Document], side: str) -> list[Document]:
@@ -327,80 +347,3 @@ def _shade(result: CheckResult, docs: dict[str, Document], lm: LoadedModel, conf
         ShadedExcerpt(i, token_pieces(lm.tokenizer, t, st) if isinstance(st, TokenStats) else [(t, None)], scores[i], p_values.get(i))
         for i, t, st in zip(ids, texts, stats)
     ]
-
-
-def token_pieces(tokenizer: Any, text: str, stats: TokenStats) -> list[tuple[str, float | None]]:
-    """``text`` split at token boundaries, each piece with the log-probability the model gave
-    it (None for the first token, which is context only, for special tokens and for text past
-    a truncation). When several tokens share characters (byte-level pieces of one character)
-    their log-probabilities are added: the piece's probability is that of the whole character.
-    Uses the tokenizer's character offsets; without them (or when they do not match the
-    scored ids) decodes growing prefixes of the ids and takes the differences."""
-    ids = [int(t) for t in stats.token_ids]
-    lp: list[float | None] = [None] + [float(x) for x in stats.logprobs]
-    if stats.truncated:  # only the scored part is tokenized and shown, whatever the text's length
-        text = _scored_prefix(tokenizer, text, ids)
-    try:
-        enc = tokenizer(text, add_special_tokens=True, return_offsets_mapping=True, verbose=False)
-        offsets, enc_ids = enc["offset_mapping"], list(enc["input_ids"])
-    except (NotImplementedError, ValueError, KeyError, TypeError):
-        offsets, enc_ids = None, []
-    if offsets is None or enc_ids[: len(ids)] != ids:
-        return _decoded_pieces(tokenizer, text, ids, lp)
-    pieces: list[tuple[str, float | None]] = []
-    pos = 0
-    for k, (start, end) in enumerate(offsets[: len(ids)]):
-        if end <= start:  # a special token (BOS): no text of its own
-            continue
-        if end <= pos:  # shares the character of the piece before: one probability for both
-            if pieces and lp[k] is not None:
-                before = pieces[-1][1]
-                pieces[-1] = (pieces[-1][0], lp[k] if before is None else before + lp[k])  # type: ignore[operator]
-            continue
-        start = max(start, pos)
-        if start > pos:  # whitespace the offsets leave out belongs to no token
-            pieces.append((text[pos:start], None))
-        pieces.append((text[start:end], lp[k]))
-        pos = end
-    if pos < len(text):
-        pieces.append((text[pos:], None))
-    return pieces
-
-
-TRUNCATION_MARK = " [...]"
-"""Ends the shown text of a truncated excerpt: what follows was not scored."""
-
-
-def _scored_prefix(tokenizer: Any, text: str, ids: list[int]) -> str:
-    """The shortest prefix of ``text`` (in doubling steps) whose tokens start with ``ids``, cut
-    after the last of them, plus :data:`TRUNCATION_MARK`; ``text`` itself when none is found."""
-    c = prefix_chars(len(ids))
-    while c < len(text):
-        try:
-            enc = tokenizer(text[:c], add_special_tokens=True, return_offsets_mapping=True, verbose=False)
-            if list(enc["input_ids"])[: len(ids)] == ids and len(enc["input_ids"]) > len(ids):
-                return text[: enc["offset_mapping"][len(ids) - 1][1]] + TRUNCATION_MARK
-        except (NotImplementedError, ValueError, KeyError, TypeError):
-            return text[:c] + TRUNCATION_MARK
-        c *= 2
-    return text
-
-
-def _decoded_pieces(tokenizer: Any, text: str, ids: list[int], lp: list[float | None]) -> list[tuple[str, float | None]]:
-    special = set(getattr(tokenizer, "all_special_ids", []) or [])
-    pieces: list[tuple[str, float | None]] = []
-    done = ""
-    pending: float | None = None  # log-probability of tokens that do not yet make a whole character
-    for k, t in enumerate(ids):
-        if t in special:
-            continue
-        if lp[k] is not None:
-            pending = lp[k] if pending is None else pending + lp[k]  # type: ignore[operator]
-        now = tokenizer.decode([i for i in ids[: k + 1] if i not in special])
-        if now.endswith("\ufffd") or not now.startswith(done):  # an incomplete character: wait for more bytes
-            continue
-        pieces.append((now[len(done) :], pending))
-        done, pending = now, None
-    if text.startswith(done) and len(done) < len(text):
-        pieces.append((text[len(done) :], None))
-    return pieces
