@@ -127,7 +127,7 @@ class Scorer:
         :func:`tokenize_prefix`), so the memory and time of a 50 MB text are those of a short
         one. With ``stride`` every token is needed and the whole text is tokenized.
         ``special_tokens=False`` leaves out the BOS (a text that follows a context)."""
-        one = (lambda t: self.tokenize([t])[0]) if special_tokens else (lambda t: self.tokenize([t], special_tokens=False)[0])
+        one = lambda t: self.tokenize([t], special_tokens)[0]  # noqa: E731
         out: list[tuple[list[int], bool] | Unscorable | None] = [None] * len(texts)
         short: list[int] = []
         bound = None if self.config.stride is not None else self.max_tokens

@@ -240,9 +240,9 @@ def test_8_only_a_prefix_of_a_long_text_is_tokenized(tiny_lm, monkeypatch):
     seen: list[int] = []
     real = Scorer.tokenize
 
-    def spy(self, texts):
+    def spy(self, texts, *args):
         seen.extend(len(t) for t in texts)
-        return real(self, texts)
+        return real(self, texts, *args)
 
     monkeypatch.setattr(Scorer, "tokenize", spy)
     scorer = Scorer(tiny_lm, ScorerConfig(max_tokens=64))
