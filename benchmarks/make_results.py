@@ -15,6 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from llm_mia.tables import NA, markdown_table  # noqa: E402
+
 
 def section(run_dir: Path) -> str:
     data = json.loads((run_dir / "results.json").read_text())
@@ -46,22 +48,20 @@ def _passes(prov: dict) -> str:
 def overview(run_dirs: list[Path]) -> str:
     """One line per run and split: size, best detector, model-free AUROC, and whether the
     split can be told apart without the model."""
-    lines = [
-        "| run | split | documents | best detector (AUROC) | model-free AUROC | labels valid for the model | separable without the model |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    head = ["run", "split", "documents", "best detector (AUROC)", "model-free AUROC", "labels valid for the model", "separable without the model"]
+    rows = []
     for run_dir in run_dirs:
         data = json.loads((run_dir / "results.json").read_text())
         for split in data["splits"]:
-            rows = [r for r in split["evaluation"]["rows"] if r.get("auroc") is not None]
-            best = max(rows, key=lambda r: r["auroc"]) if rows else None
+            aurocs = [r for r in split["evaluation"]["rows"] if r.get("auroc") is not None]
+            best = max(aurocs, key=lambda r: r["auroc"]) if aurocs else None
             free = split.get("model_free")
             valid = {True: "yes", False: "no", None: "unknown"}[data.get("labels_valid_for_model")]
-            best_cell = f"{best['detector']} ({best['auroc']:.3f})" if best else "n/a"
-            free_cell = f"{free['auroc']:.3f}" if free else "n/a"
-            separable = "yes" if split["separable_without_model"] else "no" if free else "n/a"
-            lines.append(f"| {run_dir.name} | {split['split']} | {split['n_documents']} | {best_cell} | {free_cell} | {valid} | {separable} |")
-    return "\n".join(lines)
+            best_cell = f"{best['detector']} ({best['auroc']:.3f})" if best else NA
+            free_cell = f"{free['auroc']:.3f}" if free else NA
+            separable = "yes" if split["separable_without_model"] else "no" if free else NA
+            rows.append([run_dir.name, split["split"], str(split["n_documents"]), best_cell, free_cell, valid, separable])
+    return markdown_table(head, rows)
 
 
 def main() -> None:

@@ -4,10 +4,9 @@ and the validity of the labels for this model next to the numbers. Orchestration
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,13 @@ import numpy as np
 from .baseline import BaselineResult, model_free_auroc
 from .outputs import file_name, write_jsonl, write_text
 from .errors import EvaluationError, InputError
-from .evaluation import N_BOOTSTRAP, EvaluationReport, evaluate
-from .models import DEFAULT_MODEL, LoadedModel, get_model
-from .pipeline import describe_detectors, resolve_detectors, score_documents
+from .evaluation import FPR_BUDGETS, N_BOOTSTRAP, EvaluationReport, evaluate
+from .models import DEFAULT_MODEL, LoadedModel
+from .pipeline import open_run, resolve_detectors
 from .scoring import Scorer, ScorerConfig
-from .settings import package_versions
-from .controlled import ControlledConfig, prepare
-from .suites import SUITES, Split, Suite, load_suite
+from .controlled import ControlledConfig
+from .suites import Split, Suite, open_suite
+from .tables import NA, detector_cells, markdown_table, metric_headers, too_few_notes, with_ci
 from .types import STATUS_OK, ScoreRecord
 
 
@@ -39,6 +38,7 @@ class SplitResult:
     baseline: BaselineResult | None
     baseline_problem: str | None
     group_level: EvaluationReport | None  # one score per book / paper (mean over its passages)
+    records: list[ScoreRecord] = field(default_factory=list, repr=False)  # the split's scores, in input order
 
     @property
     def best_auroc(self) -> float | None:
@@ -74,36 +74,28 @@ class BenchResult:
 
     def table(self) -> str:
         """Markdown table: one row per split and detector, with the model-free AUROC."""
-        lines = [
-            f"Suite `{self.suite.name}`, model `{self.model}`. Labels valid for: {self.suite.valid_for}.",
-            "",
-            "| split | detector | AUROC [95% CI] | TPR@1%FPR | TPR@0.1%FPR | members / non-members | model-free AUROC [95% CI] |",
-            "|---|---|---|---|---|---|---|",
-        ]
+        head = ["split", "detector", *metric_headers(FPR_BUDGETS, tpr_ci=False), "members / non-members", "model-free AUROC [95% CI]"]
+        rows = []
         for s in self.splits:
             free = (
-                f"{s.baseline.auroc:.3f} [{s.baseline.ci[0]:.3f}, {s.baseline.ci[1]:.3f}]" + (" (folds by group)" if s.baseline.grouped else "")
+                with_ci(s.baseline.auroc, s.baseline.ci) + (" (folds by group)" if s.baseline.grouped else "")
                 if s.baseline
-                else f"n/a ({s.baseline_problem})"
+                else f"{NA} ({s.baseline_problem})"
             )
             reports = [(s.split, s.evaluation)] + ([(f"{s.split} (per group)", s.group_level)] if s.group_level else [])
             for label, report in reports:
                 for r in report.rows:
-                    if r.auroc is None:
-                        cells = ["n/a", "n/a", "n/a"]
-                    else:
-                        cells = [f"{r.auroc:.3f} [{r.auroc_ci[0]:.3f}, {r.auroc_ci[1]:.3f}]"]  # type: ignore[index]
-                        cells += [f"{100 * t.tpr:.1f}%" + (" (!)" if t.too_few_nonmembers else "") for t in r.tpr]
-                    lines.append(f"| {label} | {r.detector} | " + " | ".join(cells) + f" | {r.n_members} / {r.n_nonmembers} | {free if report is s.evaluation else ''} |")
-        lines.append("")
+                    cells = detector_cells(r, FPR_BUDGETS, tpr_ci=False)
+                    rows.append([label, r.detector, *cells, f"{r.n_members} / {r.n_nonmembers}", free if report is s.evaluation else ""])
+        lines = [f"Suite `{self.suite.name}`, model `{self.model}`. Labels valid for: {self.suite.valid_for}.", "", markdown_table(head, rows), ""]
         for s in self.splits:
             if s.separable_without_model:
+                assert s.baseline is not None and s.best_auroc is not None
                 lines.append(
-                    f"- **{s.split}: separable without the model.** The model-free classifier ({s.baseline.auroc:.3f}) "  # type: ignore[union-attr]
+                    f"- **{s.split}: separable without the model.** The model-free classifier ({s.baseline.auroc:.3f}) "
                     f"matches or beats the best detector ({s.best_auroc:.3f}); this split's AUROC says little about membership."
                 )
-        if any(t.too_few_nonmembers for s in self.splits for r in s.evaluation.rows for t in r.tpr):
-            lines.append("- (!) too few non-members for that FPR budget: the figure is the TPR at FPR 0.")
+        lines += [f"- {note}" for note in too_few_notes(s.evaluation for s in self.splits)]
         warning = self.warning()
         if warning:
             lines.append(f"- {warning}")
@@ -171,84 +163,74 @@ def run_bench(
     reference_model: str | LoadedModel | None = None,
     data_dir: str | Path | None = None,
     detectors: list[str] | None = None,
+    k: float | None = None,
     config: ScorerConfig | None = None,
     cache_dir: str | Path | None = None,
+    use_cache: bool = True,
     limit: int | None = None,
     n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     progress: bool = False,
-    out_dir: str | Path | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
     command: str | None = None,
     controlled: ControlledConfig | None = None,
 ) -> BenchResult:
-    """Score and evaluate every split of ``suite``; write a results folder when ``out_dir`` is set."""
+    """Score and evaluate every split of ``suite`` (write the results with :func:`write_bench`).
+
+    The models, detectors and scorer options are those of :func:`llm_mia.pipeline.open_run`.
+    A suite that builds its own models (the controlled split, with ``controlled`` settings)
+    brings the model under test and the reference; ``model`` is then its base model."""
     started = time.time()
     passes_before = Scorer.forward_passes_total
-    chosen = resolve_detectors(detectors)  # unknown names and parameters stop the run before any model loads
+    resolve_detectors(detectors, k=k)  # unknown names and parameters stop the run before any model loads
     if seed < 0 or n_bootstrap < 1 or (limit is not None and limit < 2):  # checked before any model loads
         raise InputError(f"seed must be at least 0 (got {seed}), n_bootstrap at least 1 (got {n_bootstrap}), limit at least 2 (got {limit})")
-    if suite == "controlled":
-        cfg = controlled or ControlledConfig(base_model=model if isinstance(model, str) else DEFAULT_MODEL)
-        lm, ref, splits = prepare(cfg, data_dir, progress=progress)
-        suite_obj = SUITES.get("controlled")
-        config = config or ScorerConfig(max_tokens=cfg.max_tokens)  # score what was trained on
-    else:
-        suite_obj, splits = load_suite(suite, data_dir)
-        for s in splits if out_dir else ():  # split names become file names in the results folder
-            file_name(s.name, "split name")
-        lm = get_model(model, progress=progress)
-        ref = None if reference_model is None else get_model(reference_model, progress=progress)
-    splits = [limit_split(s, limit, seed) for s in splits]
-    names = [d.key for d in chosen]
-    if ref is not None and detectors is None:
-        names.append("ref")
-    config = config or ScorerConfig()
-    results = []
-    scored: list[tuple[str, list[ScoreRecord]]] = []
-    for split in splits:
-        records = score_documents(
-            split.documents, model=lm, reference_model=ref, detectors=names, config=config,
-            cache_dir=cache_dir, progress=progress,
-        )
-        scored.append((split.name, records))
-        results.append(_evaluate_split(split, records, n_bootstrap, seed))
-    # files are written once every split has run: a run that fails leaves a results folder as it was
-    plots = "not written (no results folder)"
-    out = Path(out_dir) if out_dir else None
-    for name, records in scored if out is not None else ():
-        assert out is not None
-        write_jsonl(out / "scores" / f"{name}.jsonl", [r.to_json() for r in records])
-        if plots != "matplotlib not installed":  # no point trying again for each split
-            plots = _plot(records, out / "plots", name, lm.spec)
-    labels_valid = None if not suite_obj.valid_patterns else suite_obj.labels_valid_for(lm.spec)
+    opened = open_suite(suite, data_dir, model=model, options=controlled, progress=progress)
+    if opened.max_tokens is not None and config is None:
+        config = ScorerConfig(max_tokens=opened.max_tokens)  # score what the suite's labels assume
+    run = open_run(
+        opened.model if opened.model is not None else model,
+        opened.reference_model if opened.model is not None else reference_model,
+        detectors=detectors, k=k, config=config, cache_dir=cache_dir, use_cache=use_cache, progress=progress,
+        device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+    )
+    splits = [limit_split(s, limit, seed) for s in opened.splits]
+    results = [_evaluate_split(split, run.score(split.documents).records, n_bootstrap, seed) for split in splits]
+    spec = run.target.spec
     provenance = {
         "command": command,
         "date": time.strftime("%Y-%m-%d", time.gmtime(started)),
-        "model_spec": lm.spec,
-        "model_identity": lm.identity,
-        "tokenizer_identity": lm.tokenizer_identity,
-        "reference_model": None if ref is None else {"spec": ref.spec, "identity": ref.identity},
-        "scorer": Scorer(lm, config).settings(),
-        "batch_size": config.batch_size,
-        "detectors": describe_detectors(resolve_detectors(names)),
+        **run.provenance(),
         "splits": {s.name: s.fingerprint for s in splits},
         "limit": limit,
-        "controlled": None if suite != "controlled" else asdict(cfg),
+        **opened.provenance,
         "bootstrap": n_bootstrap,
         "seed": seed,
-        "packages": package_versions(),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
         "seconds": round(time.time() - started, 1),
         "forward_passes": Scorer.forward_passes_total - passes_before,  # 0: every statistic came from the cache
-        "plots": plots,
     }
-    result = BenchResult(suite_obj, lm.spec, lm.identity, labels_valid, results, provenance)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        write_text(out / "results.json", json.dumps(result.to_json(), indent=2))
-        write_text(out / "table.md", result.table() + "\n")
-    return result
+    labels_valid = None if not opened.suite.valid_patterns else opened.suite.labels_valid_for(spec)
+    return BenchResult(opened.suite, spec, run.target.identity, labels_valid, results, provenance)
+
+
+def write_bench(result: BenchResult, out_dir: str | Path, *, replace: bool = True) -> None:
+    """The results folder: ``scores/<split>.jsonl``, ``plots/`` (when matplotlib is installed),
+    ``results.json`` and ``table.md``. Each file is written whole or not at all."""
+    out = Path(out_dir)
+    plots = "not written (no results folder)"
+    for s in result.splits:
+        file_name(s.split, "split name")
+    for s in result.splits:
+        write_jsonl(out / "scores" / f"{s.split}.jsonl", [r.to_json() for r in s.records], replace=replace)
+        if plots != "matplotlib not installed":  # no point trying again for each split
+            plots = _plot(s.records, out / "plots", s.split, result.model)
+    data = result.to_json()
+    data["provenance"] = {**data["provenance"], "plots": plots}
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "results.json", json.dumps(data, indent=2), replace=replace)
+    write_text(out / "table.md", result.table() + "\n", replace=replace)
 
 
 def _evaluate_split(split: Split, records: list[ScoreRecord], n_bootstrap: int, seed: int) -> SplitResult:
@@ -266,7 +248,7 @@ def _evaluate_split(split: Split, records: list[ScoreRecord], n_bootstrap: int, 
     except ValueError as exc:
         problem = str(exc)
     group_level = _group_level(split, records, n_bootstrap, seed) if split.groups else None
-    return SplitResult(split.name, len(split.documents), split.fingerprint, evaluation, baseline, problem, group_level)
+    return SplitResult(split.name, len(split.documents), split.fingerprint, evaluation, baseline, problem, group_level, records)
 
 
 def _group_level(split: Split, records: list[ScoreRecord], n_bootstrap: int, seed: int) -> EvaluationReport | None:

@@ -18,17 +18,16 @@ from typing import Any
 import numpy as np
 
 from .baseline import BaselineResult, model_free_auroc
-from .cache import StatsCache
 from .data import fingerprint, read_documents
 from .errors import InputError
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
-from .models import DEFAULT_MODEL, LoadedModel, get_model
-from .pipeline import default_cache_dir, describe_detectors, resolve_detectors, score_documents
-from .scoring import Scorer, ScorerConfig
+from .detectors import TARGET
+from .models import DEFAULT_MODEL, LoadedModel
+from .pipeline import choose_detectors, open_run
+from .scoring import ScorerConfig
 from .shading import token_pieces
-from .settings import package_versions
-from .types import STATUS_OK, Document, ScoreRecord, TokenStats
+from .types import STATUS_OK, Document, ScoreRecord, TokenStats, Unscorable
 
 UNITS = ("book", "document")
 MIN_EXCERPT_WORDS = 16
@@ -196,8 +195,10 @@ def run_check(
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
     settings: CheckSettings | None = None,
+    k: float | None = None,
     config: ScorerConfig | None = None,
     cache_dir: str | Path | None = None,
+    use_cache: bool = True,
     text_field: str | None = None,
     progress: bool = False,
     device: str | None = None,
@@ -209,20 +210,16 @@ def run_check(
     inputs are read and checked before any model is loaded."""
     started = time.time()
     settings = settings or CheckSettings()
-    names = [d.key for d in resolve_detectors(list(settings.detectors) if settings.detectors else None)]  # options first
+    specs = list(settings.detectors) if settings.detectors else None
+    choose_detectors(specs, k=k, reference_model=reference_model)  # bad options stop the check before the inputs are read
     unit, sus_docs, ref_docs, dropped = read_inputs(suspect, reference, settings, text_field)
-
-    load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
-    lm = get_model(model, **load)
-    ref_lm = None if reference_model is None else get_model(reference_model, **load)
-    if ref_lm is not None and "ref" not in names:
-        names.append("ref")
-    config = config or ScorerConfig()
-    records = score_documents(
-        sus_docs + ref_docs, model=lm, reference_model=ref_lm, detectors=names, config=config,
-        cache_dir=cache_dir, progress=progress,
+    run = open_run(
+        model, reference_model, detectors=specs, k=k, config=config, cache_dir=cache_dir, use_cache=use_cache,
+        progress=progress, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
     )
-    sus_rec, ref_rec = records[: len(sus_docs)], records[len(sus_docs) :]
+    names = [d.key for d in run.detectors]
+    scored = run.score(sus_docs + ref_docs)
+    sus_rec, ref_rec = scored.records[: len(sus_docs)], scored.records[len(sus_docs) :]
     if not any(r.status == STATUS_OK for r in sus_rec):
         reasons = sorted({r.reason or "" for r in sus_rec})
         raise InputError(f"no suspect text could be scored ({'; '.join(reasons[:3])})")
@@ -235,7 +232,7 @@ def run_check(
     result = CheckResult(
         settings=settings,
         unit=unit,
-        model=lm.spec,
+        model=run.target.spec,
         suspect_source=str(suspect),
         reference_source=None if reference is None else str(reference),
         detectors=names,
@@ -248,19 +245,15 @@ def run_check(
         model_free_problem=free_problem,
         dropped_overlaps=dropped,
         top=[],
-        reference_model=None if ref_lm is None else ref_lm.spec,
+        reference_model=None if run.reference is None else run.reference.spec,
     )
-    result.top = _shade(result, {d.id: d for d in sus_docs}, lm, config, cache_dir)
+    target_stats = dict(zip((d.id for d in sus_docs), scored.stats[TARGET]))
+    result.top = _shade(result, {d.id: d for d in sus_docs}, target_stats, run.target.tokenizer)
     result.provenance = {
-        "model_spec": lm.spec,
-        "model_identity": lm.identity,
-        "reference_model": None if ref_lm is None else {"spec": ref_lm.spec, "identity": ref_lm.identity},
-        "scorer": Scorer(lm, config).settings(),
+        **run.provenance(),
         "settings": asdict(settings),
-        "detectors": describe_detectors(resolve_detectors(names)),
         "suspect": {"source": str(suspect), "texts": len(sus_docs), "fingerprint": fingerprint(sus_docs)},
         "reference": None if reference is None else {"source": str(reference), "texts": len(ref_docs), "fingerprint": fingerprint(ref_docs)},
-        "packages": package_versions(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
     }
@@ -325,25 +318,15 @@ def _most_suspicious(result: CheckResult) -> list[str]:
     return [scored[i].id for i in order[: result.settings.top]]
 
 
-def _shade(result: CheckResult, docs: dict[str, Document], lm: LoadedModel, config: ScorerConfig, cache_dir: str | Path | None) -> list[ShadedExcerpt]:
-    """The most suspicious texts split into tokens, from the statistics cache (no new
-    forward pass unless the cache is unusable)."""
+def _shade(result: CheckResult, docs: dict[str, Document], stats: dict[str, TokenStats | Unscorable | None], tokenizer: Any) -> list[ShadedExcerpt]:
+    """The most suspicious texts split into tokens, each with its log-probability (from the
+    statistics the check computed: no forward pass)."""
     ids = _most_suspicious(result)
-    if not ids:
-        return []
-    texts = [docs[i].text or "" for i in ids]
-    try:
-        cache: StatsCache | None = StatsCache(cache_dir or default_cache_dir())
-    except Exception:
-        cache = None
-    try:
-        stats = Scorer(lm, config, cache=cache).score_texts(texts)
-    finally:
-        if cache is not None:
-            cache.close()
     scores = {r.id: r.scores for r in result.suspect}
     p_values = {t.id: t.p_value for t in result.documents}
-    return [
-        ShadedExcerpt(i, token_pieces(lm.tokenizer, t, st) if isinstance(st, TokenStats) else [(t, None)], scores[i], p_values.get(i))
-        for i, t, st in zip(ids, texts, stats)
-    ]
+    shaded = []
+    for i in ids:
+        text, st = docs[i].text or "", stats.get(i)
+        pieces = token_pieces(tokenizer, text, st) if isinstance(st, TokenStats) else [(text, None)]
+        shaded.append(ShadedExcerpt(i, pieces, scores[i], p_values.get(i)))
+    return shaded

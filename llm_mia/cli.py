@@ -23,15 +23,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
-from .detectors.min_k import DEFAULT_K
 from .errors import InputError, LlmMiaError
 from .outputs import check_output, check_output_folder, write_text
 from .strings import printable, printable_lines
 from .evaluation import N_BOOTSTRAP
 from .controlled import ControlledConfig
-from .models import DEFAULT_MODEL
 from .cli_check import add_check_parsers
-from .cli_common import DEFAULTS, DETECTORS_HELP, POSITIVE, SEED, _count, _names, _scorer_config
+from .cli_common import POSITIVE, SEED, _count, add_run_options, run_options
 
 CONTROLLED_DEFAULTS = ControlledConfig()
 
@@ -70,22 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("input", help="documents to score")
     sc.add_argument("-o", "--output", required=True, help="output JSONL (one record per input document, in order; - for stdout)")
     sc.add_argument("--force", action="store_true", help="replace the output file if it exists (never an input)")
-    sc.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test: alias, .gguf file, model folder or hub id (default: {DEFAULT_MODEL})")
-    sc.add_argument("--reference-model", default=None, help="reference model for the 'ref' detector")
-    sc.add_argument("--detectors", default=None, help=DETECTORS_HELP)
-    sc.add_argument("--k", type=float, default=None, help=f"fraction k of the detectors that have one, where --detectors leaves it out (default {DEFAULT_K})")
-    sc.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document, or window length with --stride (default: 1024, or the model's context length if shorter)")
-    sc.add_argument("--stride", type=int, default=None, help="sliding-window step: score every token of long documents")
-    sc.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     sc.add_argument("--text-field", default=None, help="text field (default: text, else input)")
     sc.add_argument("--label-field", default=None, help="label field, 1 = member, 0 = non-member (default: label, where present)")
     sc.add_argument("--id-field", default=None, help="id field (default: id if present, else the row number)")
-    sc.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
-    sc.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    sc.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    sc.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights dtype (half precision on GPU only)")
-    sc.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
-    sc.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_run_options(sc)
     sc.set_defaults(func=_cmd_score)
 
     ev = sub.add_parser(
@@ -109,19 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     be.add_argument("suite", help="a suite name (llm-mia suites), a labelled file or folder, or a suite config .json")
-    be.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test (default: {DEFAULT_MODEL})")
-    be.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
     be.add_argument("--data-dir", default=None, help="data directory (default: $LLM_MIA_DATA)")
-    be.add_argument("--detectors", default=None, help=DETECTORS_HELP)
     be.add_argument("--limit", type=_count(2), default=None, help="per split, a seeded random sample of limit/2 members and limit/2 non-members (whole books where the split has them)")
-    be.add_argument("--max-tokens", type=int, default=None, help="tokens kept per document")
-    be.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     be.add_argument("--bootstrap", type=POSITIVE, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
     be.add_argument("--seed", type=SEED, default=0, help="seed of the bootstrap and the baseline's folds")
-    be.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
     be.add_argument("--out", default=None, help="results folder: results.json, table.md, scores/<split>.jsonl")
     be.add_argument("--force", action="store_true", help="write into a results folder that already holds files")
-    be.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_run_options(be)
     be.add_argument("--small", action="store_true", help="controlled split: the small setting (for CI)")
     be.add_argument("--members", type=int, default=None, help="controlled split: members per exposure (default %d)" % CONTROLLED_DEFAULTS.n_members_per_exposure)
     be.add_argument("--nonmembers", type=int, default=None, help="controlled split: non-members (default %d)" % CONTROLLED_DEFAULTS.n_nonmembers)
@@ -139,29 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_score(args: argparse.Namespace) -> int:
     from .data import read_documents
     from .outputs import write_jsonl
-    from .pipeline import score_documents
+    from .pipeline import open_run
     from .types import STATUS_OK
 
     if args.output != "-":
         check_output(args.output, inputs=[args.input], force=args.force, what="scores")
     docs = read_documents(args.input, text_field=args.text_field, label_field=args.label_field, id_field=args.id_field)
     _some_usable(docs, args.input)
-    config = _scorer_config(args)
-    detectors = _names(args.detectors)
-    records = score_documents(
-        docs,
-        model=args.model,
-        reference_model=args.reference_model,
-        detectors=detectors,
-        k=args.k,
-        config=config,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        progress=not args.no_progress,
-        device=args.device,
-        dtype=args.dtype,
-        trust_remote_code=args.trust_remote_code,
-    )
+    records = open_run(**run_options(args)).score(docs).records
     rows = [r.to_json() for r in records]
     if args.output == "-":
         for row in rows:
@@ -202,8 +167,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .benchmark import run_bench
-    config = _scorer_config(args)
+    from .benchmark import run_bench, write_bench
+
     if args.out:
         from .suites import SUITES, resolve_data_dir
 
@@ -211,20 +176,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         check_output_folder(args.out, inputs=[suite_path, resolve_data_dir(args.data_dir)], force=args.force)
     result = run_bench(
         args.suite,
-        model=args.model,
-        reference_model=args.reference_model,
+        **run_options(args),
         data_dir=args.data_dir,
-        detectors=_names(args.detectors),
-        config=config,
-        cache_dir=args.cache_dir,
         limit=args.limit,
         n_bootstrap=args.bootstrap,
         seed=args.seed,
-        progress=not args.no_progress,
-        out_dir=args.out,
         command="llm-mia " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
         controlled=_controlled_config(args),
     )
+    if args.out:
+        write_bench(result, args.out, replace=True)  # the folder was checked (or --force given) before the run
     print(printable_lines(result.table()))
     if args.out:
         print(f"results written to {args.out}", file=sys.stderr)

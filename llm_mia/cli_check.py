@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 from .check import CheckSettings
-from .cli_common import DEFAULTS, DETECTORS_HELP, POSITIVE, SEED, _names, _scorer_config
+from .cli_common import POSITIVE, SEED, add_run_options, run_options
 from .demo import DEMO_EXCERPT_WORDS
 from .errors import LlmMiaError
-from .models import DEFAULT_MODEL
 from .outputs import check_output, write_text
 from .strings import printable_lines
 
@@ -25,9 +24,6 @@ EXAMPLES_CHECK = """examples:
 def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAULTS.excerpt_words) -> None:
     """Options shared by check and demo."""
     p.add_argument("--excerpt-words", type=POSITIVE, default=excerpt_words, help=f"excerpt length in words for --unit book (default {excerpt_words})")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test (default: {DEFAULT_MODEL})")
-    p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
-    p.add_argument("--detectors", default=None, help=DETECTORS_HELP)
     p.add_argument("--alpha", type=float, default=CHECK_DEFAULTS.alpha, help=f"significance level of the verdict (default {CHECK_DEFAULTS.alpha})")
     p.add_argument("--splits", type=POSITIVE, default=CHECK_DEFAULTS.n_splits, help=f"random splits of the collection test (default {CHECK_DEFAULTS.n_splits})")
     p.add_argument("--permutations", type=POSITIVE, default=CHECK_DEFAULTS.n_permutations, help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})")
@@ -37,14 +33,7 @@ def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAUL
     p.add_argument("--force", action="store_true", help="replace report files that already exist (default: stop with an error)")
     p.add_argument("--json", default=None, help="also write the full result as JSON here")
     p.add_argument("--text-field", default=None, help="text field of JSONL/CSV input (default: text, else input)")
-    p.add_argument("--max-tokens", type=int, default=None, help="tokens kept per text, or window length with --stride (default: 1024, or the model's context length if shorter)")
-    p.add_argument("--stride", type=int, default=None, help="sliding-window step: score every token of long texts (default: truncate at --max-tokens)")
-    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
-    p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
-    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights dtype (half precision on GPU only)")
-    p.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_run_options(p, what="texts")
 
 
 def add_check_parsers(sub) -> None:  # type: ignore[no-untyped-def]
@@ -79,17 +68,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .report import summary, to_html, to_json
     from .types import STATUS_OK
 
+    options = run_options(args)
     settings = CheckSettings(
         unit=args.unit,
         excerpt_words=args.excerpt_words,
-        detectors=None if (names := _names(args.detectors)) is None else tuple(names),
+        detectors=None if (names := options.pop("detectors")) is None else tuple(names),
         alpha=args.alpha,
         n_splits=args.splits,
         n_permutations=args.permutations,
         seed=args.seed,
         drop_overlap=args.drop_overlap,
     )
-    config = _scorer_config(args)
     replaceable = getattr(args, "replaceable", set())
     for out in (args.html, args.json):  # fail before the run, not after it
         if out:
@@ -98,20 +87,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 raise LlmMiaError(f"cannot write {out}: folder {Path(out).parent} does not exist")
     if args.html and args.json and Path(args.html).expanduser().resolve() == Path(args.json).expanduser().resolve():
         raise LlmMiaError("--html and --json name the same file")
-    result = run_check(
-        args.input,
-        args.reference,
-        model=args.model,
-        reference_model=args.reference_model,
-        settings=settings,
-        config=config,
-        cache_dir=args.cache_dir,
-        text_field=args.text_field,
-        progress=not args.no_progress,
-        device=args.device,
-        dtype=args.dtype,
-        trust_remote_code=args.trust_remote_code,
-    )
+    result = run_check(args.input, args.reference, settings=settings, text_field=args.text_field, **options)
     if args.html:
         write_text(args.html, to_html(result), replace=args.force or args.html in replaceable, make_parents=False)
     if args.json:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from typing import Any
+
+from .detectors.min_k import DEFAULT_K
 from .errors import LlmMiaError
+from .models import DEFAULT_MODEL
 from .scoring import ScorerConfig
 
 DEFAULTS = ScorerConfig()
@@ -45,8 +49,44 @@ def _names(value: str | None) -> list[str] | None:
 
 
 def _scorer_config(args: argparse.Namespace) -> ScorerConfig:
-    """The scorer settings of score, bench and check (``--stride`` where the command has it)."""
+    """The scorer settings of score, bench and check."""
     try:
-        return ScorerConfig(max_tokens=args.max_tokens, stride=getattr(args, "stride", None), batch_size=args.batch_size)
+        return ScorerConfig(max_tokens=args.max_tokens, stride=args.stride, batch_size=args.batch_size)
     except ValueError as exc:
         raise LlmMiaError(str(exc)) from None
+
+
+def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None:
+    """The options of every command that scores (score, bench, check, demo): the models, the
+    detectors, the scorer settings, the cache, the device. Read back by :func:`run_options`."""
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test: alias, .gguf file, model folder or hub id (default: {DEFAULT_MODEL})")
+    p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
+    p.add_argument("--detectors", default=None, help=DETECTORS_HELP)
+    p.add_argument("--k", type=float, default=None, help=f"fraction k of the detectors that have one, where --detectors leaves it out (default {DEFAULT_K})")
+    p.add_argument("--max-tokens", type=int, default=None, help=f"tokens kept per {what[:-1]}, or window length with --stride (default: 1024, or the model's context length if shorter)")
+    p.add_argument("--stride", type=int, default=None, help=f"sliding-window step: score every token of long {what} (default: truncate at --max-tokens)")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
+    p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights dtype (half precision on GPU only)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`llm_mia.pipeline.open_run` (and of ``run_bench`` and
+    ``run_check``) from the options of :func:`add_run_options`."""
+    return dict(
+        model=args.model,
+        reference_model=args.reference_model,
+        detectors=_names(args.detectors),
+        k=args.k,
+        config=_scorer_config(args),
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        progress=not args.no_progress,
+        device=args.device,
+        dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
+    )

@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .models import LoadedModel, load_model
+from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .settings import cache_home
-from .suites import Split, find_data, resolve_data_dir
+from .suites import OpenedSuite, Split, Suite, find_data, resolve_data_dir
 from .types import Document
 
 
@@ -128,3 +128,12 @@ def prepare(
         for e, texts in members.items()
     ]
     return target, reference, splits
+
+
+def open_suite(suite: Suite, root: Path | None, *, model: object = None, options: ControlledConfig | None = None, progress: bool = False) -> OpenedSuite:
+    """The controlled suite ready to run: :func:`prepare` with ``options`` (default: the
+    default settings on ``model`` as base model, when it is a spec). The scorer keeps the
+    ``max_tokens`` the copy was trained on."""
+    cfg = options or ControlledConfig(base_model=model if isinstance(model, str) else DEFAULT_MODEL)
+    target, reference, splits = prepare(cfg, root, progress=progress)
+    return OpenedSuite(suite, splits, target, reference, cfg.max_tokens, {"controlled": asdict(cfg)})

@@ -17,6 +17,7 @@ import numpy as np
 from . import metrics
 from .metrics import N_BOOTSTRAP
 from .errors import EvaluationError
+from .tables import detector_cells, metric_headers, text_table, too_few_notes
 from .types import STATUS_OK, ScoreRecord
 
 FPR_BUDGETS = (0.01, 0.001)
@@ -56,32 +57,14 @@ class EvaluationReport:
 
     def table(self) -> str:
         """A plain-text table, one row per detector, with footnotes."""
-        head = ["detector", "AUROC [95% CI]"] + [f"TPR@{_pct(b)}FPR [CI]" for b in FPR_BUDGETS]
-        head += ["members", "non-members", "excluded"]
-        lines, notes = [], []
+        head = ["detector", *metric_headers(FPR_BUDGETS), "members", "non-members", "excluded"]
+        rows, notes = [], []
         for r in self.rows:
             if r.auroc is None:
-                cells = [r.detector, "n/a"] + ["n/a"] * len(FPR_BUDGETS)
                 notes.append(f"{r.detector}: {r.problem}")
-            else:
-                assert r.auroc_ci is not None
-                cells = [r.detector, f"{r.auroc:.3f} [{r.auroc_ci[0]:.3f}, {r.auroc_ci[1]:.3f}]"]
-                for t in r.tpr:
-                    flag = " (!)" if t.too_few_nonmembers else ""
-                    cells.append(f"{100 * t.tpr:.1f}% [{100 * t.ci[0]:.1f}, {100 * t.ci[1]:.1f}]{flag}")
-            cells += [str(r.n_members), str(r.n_nonmembers), str(sum(r.excluded.values()))]
-            lines.append(cells)
-        widths = [max(len(c[i]) for c in [head] + lines) for i in range(len(head))]
-        fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-        out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(c) for c in lines]
-        flagged = sorted({(r.n_nonmembers, t.budget) for r in self.rows for t in r.tpr if t.too_few_nonmembers})
-        for n0 in sorted({n for n, _ in flagged}):
-            budgets = ", ".join(_pct(b) for n, b in flagged if n == n0)
-            out.append(
-                f"(!) with {n0} non-members an FPR of {budgets} allows no false positive: the figure is "
-                f"the TPR at FPR 0; too few non-members for that budget to mean much."
-            )
-        reasons = Counter()
+            rows.append([r.detector, *detector_cells(r, FPR_BUDGETS), str(r.n_members), str(r.n_nonmembers), str(sum(r.excluded.values()))])
+        out = [text_table(head, rows), *too_few_notes([self])]
+        reasons: Counter[tuple[str, str]] = Counter()
         for r in self.rows:
             for reason, count in r.excluded.items():
                 reasons[(r.detector, reason)] += count
@@ -105,10 +88,6 @@ def reason_kind(reason: str) -> str:
     reason = re.sub(r"^(row|line) \d+( of \S+)?:? ", "", reason)
     reason = re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", reason)
     return re.sub(r"\d+", "N", reason)
-
-
-def _pct(budget: float) -> str:
-    return f"{100 * budget:g}%"
 
 
 def evaluate(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import platform
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from .detectors import default_detector_names, parse_detector
 from .errors import InputError
 from .models import DEFAULT_MODEL, LoadedModel, get_model
 from .scoring import Scorer, ScorerConfig
-from .settings import cache_home
+from .settings import cache_home, package_versions
 from .types import STATUS_OK, STATUS_SKIPPED, Document, ScoreRecord, TokenStats, Unscorable
 from .views import View
 
@@ -47,12 +49,147 @@ def default_cache_dir() -> Path:
     return cache_home() / "stats"
 
 
+REFERENCE_DETECTOR = "ref"
+"""Added when a reference model is given and no chosen detector uses it."""
+
+
+def choose_detectors(
+    specs: Sequence[str | Detector] | None = None, *, k: float | None = None, reference_model: object | None = None
+) -> list[Detector]:
+    """:func:`resolve_detectors`, plus the reference detector when a reference model is given
+    and no chosen detector uses it; a detector that needs a reference model when none is
+    given raises :class:`InputError`. Runs before any model loads (bad options stop early)."""
+    chosen = resolve_detectors(specs, k=k)
+    uses_reference = [d.key for d in chosen if any(v.model == "reference" for v in d.views())]
+    if reference_model is None and uses_reference:
+        raise InputError(f"detector(s) {', '.join(uses_reference)} need a reference model: pass --reference-model / reference_model=")
+    if reference_model is not None and not uses_reference:
+        chosen.append(parse_detector(REFERENCE_DETECTOR))
+    return chosen
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Records in input order, and each view's statistics per document (None where the
+    document had no text to score), so that callers can reuse them (the check's shading)."""
+
+    records: list[ScoreRecord]
+    stats: dict[View, list[TokenStats | Unscorable | None]]
+
+
+@dataclass
+class ScoringRun:
+    """What score, bench and check share: the chosen detectors, the loaded models, the scorer
+    settings and the cache. Made by :func:`open_run`; :meth:`score` scores documents (each
+    view once), :meth:`provenance` describes the run."""
+
+    detectors: list[Detector]
+    target: Any  # LoadedModel or a scoring backend
+    reference: Any | None
+    config: ScorerConfig
+    cache_dir: Path | None  # None: no cache
+    progress: bool = False
+
+    @property
+    def views(self) -> list[View]:
+        """Every view a detector needs, each once; the text itself first."""
+        return list(dict.fromkeys([TARGET, *(v for d in self.detectors for v in sorted(d.views(), key=repr))]))
+
+    def scorer(self, model: str = "target", cache: StatsCache | None = None) -> Scorer:
+        return Scorer(self.target if model == "target" else self.reference, self.config, cache=cache, progress=self.progress)
+
+    def score(self, documents: Sequence[Document | str]) -> Scored:
+        """Score every document with every detector, in input order (plain strings get ids
+        "0", "1", ...). A document that cannot be scored gets status "skipped" and a reason."""
+        docs = mark_duplicates([d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(documents)])
+        usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]
+        texts = [docs[i].text or "" for i in usable]
+        stats: dict[View, list[TokenStats | Unscorable]] = {}
+        cache = self._open_cache()
+        try:
+            scorers = {m: self.scorer(m, cache) for m in dict.fromkeys(v.model for v in self.views)}
+            for view in self.views:  # a context that cannot be used stops the run before any scoring
+                scorers[view.model].context_ids(view.context)
+            for view in self.views:
+                stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context)
+        finally:
+            if cache is not None:
+                cache.close()
+        records: list[ScoreRecord | None] = [None] * len(docs)
+        for j, i in enumerate(usable):
+            records[i] = _record(docs[i], {v: s[j] for v, s in stats.items()}, self.detectors)
+        for i, d in enumerate(docs):
+            if records[i] is None:
+                keys = {c.key: None for c in self.detectors}
+                records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or "no text", keys, params=_params(self.detectors))
+        by_doc: dict[View, list[TokenStats | Unscorable | None]] = {v: [None] * len(docs) for v in stats}
+        for v, values in stats.items():
+            for j, i in enumerate(usable):
+                by_doc[v][i] = values[j]
+        return Scored(records, by_doc)  # type: ignore[arg-type]
+
+    def provenance(self) -> dict[str, Any]:
+        """The models, scorer settings, detectors and software behind the run's numbers."""
+        return {
+            "model_spec": self.target.spec,
+            "model_identity": self.target.identity,
+            "tokenizer_identity": self.target.tokenizer_identity,
+            "reference_model": None if self.reference is None else {"spec": self.reference.spec, "identity": self.reference.identity},
+            "scorer": self.scorer().settings(),
+            "batch_size": self.config.batch_size,
+            "detectors": describe_detectors(self.detectors),
+            "packages": package_versions(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        }
+
+    def _open_cache(self) -> StatsCache | None:
+        if self.cache_dir is None:
+            return None
+        try:
+            return StatsCache(self.cache_dir)
+        except (OSError, sqlite3.Error) as exc:
+            raise InputError(f"cannot use the cache directory {self.cache_dir}: {exc}") from None
+
+
+def open_run(
+    model: str | LoadedModel = DEFAULT_MODEL,
+    reference_model: str | LoadedModel | None = None,
+    *,
+    detectors: Sequence[str | Detector] | None = None,
+    k: float | None = None,
+    config: ScorerConfig | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    progress: bool = False,
+    device: str | None = None,
+    dtype: str | None = None,
+    trust_remote_code: bool = False,
+) -> ScoringRun:
+    """The one path from options to a :class:`ScoringRun`: detectors are resolved first (a
+    bad name stops the run before any model loads), then both models load (their settings
+    checked), then what each detector needs is checked against its backends' capabilities."""
+    chosen = choose_detectors(detectors, k=k, reference_model=reference_model)
+    config = config or ScorerConfig()
+    folder = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) if use_cache else None
+    run_cache = ScoringRun(chosen, None, None, config, folder)._open_cache()  # an unusable cache stops the run before a model loads
+    if run_cache is not None:
+        run_cache.close()
+    load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
+    target = get_model(model, **load)
+    ref = None if reference_model is None else get_model(reference_model, **load)
+    run = ScoringRun(chosen, target, ref, config, folder, progress)
+    backends = {m: run.scorer(m).backend for m in dict.fromkeys(v.model for v in run.views)}
+    _check_capabilities(chosen, backends)
+    return run
+
+
 def score_documents(
     documents: Sequence[Document | str],
     *,
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
-    detectors: Sequence[str] | None = None,
+    detectors: Sequence[str | Detector] | None = None,
     k: float | None = None,
     config: ScorerConfig | None = None,
     cache_dir: str | Path | None = None,
@@ -65,58 +202,25 @@ def score_documents(
     """Score every document with every detector, in input order.
 
     ``documents`` may be plain strings (ids "0", "1", ...). Models may be specs or already
-    loaded :class:`LoadedModel` objects. ``k`` sets the fraction of the Min-K% family.
-    Statistics are cached under ``cache_dir`` (default ``~/.cache/llm_mia/stats``) unless
-    ``use_cache`` is False. A document that cannot be scored gets status "skipped" and a reason.
+    loaded :class:`LoadedModel` objects (or scoring backends); a reference model adds the
+    ``ref`` detector unless a chosen detector uses it. ``k`` sets the fraction of the Min-K%
+    family. Statistics are cached under ``cache_dir`` (default ``~/.cache/llm_mia/stats``)
+    unless ``use_cache`` is False. A document that cannot be scored gets status "skipped"
+    and a reason. See :func:`open_run` to keep the models loaded across calls.
     """
-    docs = mark_duplicates([d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(documents)])
-    chosen = resolve_detectors(detectors, k=k)
-    views = list(dict.fromkeys([TARGET, *(v for d in chosen for v in sorted(d.views(), key=repr))]))  # each once; the text first
-    if any(v.model == "reference" for v in views) and reference_model is None:
-        need = ", ".join(d.key for d in chosen if any(v.model == "reference" for v in d.views()))
-        raise InputError(f"detector(s) {need} need a reference model: pass --reference-model / reference_model=")
-    config = config or ScorerConfig()
-    try:
-        cache = StatsCache(cache_dir or default_cache_dir()) if use_cache else None
-    except (OSError, sqlite3.Error) as exc:
-        raise InputError(f"cannot use the cache directory {cache_dir or default_cache_dir()}: {exc}") from None
-    load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
-
-    usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]
-    texts = [docs[i].text or "" for i in usable]
-    stats: dict[View, list[TokenStats | Unscorable]] = {}
-    try:
-        # both models are loaded (and their settings checked) before any scoring starts
-        target = get_model(model, **load)
-        scorers = {"target": Scorer(target, config, cache=cache, progress=progress)}
-        if any(v.model == "reference" for v in views):
-            assert reference_model is not None
-            ref = get_model(reference_model, **load)
-            scorers["reference"] = Scorer(ref, config, cache=cache, progress=progress)
-        _check_capabilities(chosen, scorers)  # before any scoring, as are the contexts below
-        for view in views:
-            scorers[view.model].context_ids(view.context)
-        for view in views:
-            stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context)
-    finally:
-        if cache is not None:
-            cache.close()
-
-    records: list[ScoreRecord | None] = [None] * len(docs)
-    for j, i in enumerate(usable):
-        records[i] = _record(docs[i], {v: s[j] for v, s in stats.items()}, chosen)
-    for i, d in enumerate(docs):
-        if records[i] is None:
-            records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or "no text", {c.key: None for c in chosen}, params=_params(chosen))
-    return records  # type: ignore[return-value]
+    run = open_run(
+        model, reference_model, detectors=detectors, k=k, config=config, cache_dir=cache_dir, use_cache=use_cache,
+        progress=progress, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+    )
+    return run.score(documents).records
 
 
-def _check_capabilities(detectors: Sequence[Detector], scorers: dict[str, Scorer]) -> None:
+def _check_capabilities(detectors: Sequence[Detector], backends: dict[str, Any]) -> None:
     """Stop when a detector needs a statistic that the backend of one of its views does not
     compute exactly (no silent approximation), naming the detector, the backend and what is missing."""
     for det in detectors:
         for model in sorted({v.model for v in det.views()}):
-            backend = scorers[model].backend
+            backend = backends[model]
             missing = sorted(det.requires - backend.capabilities)
             if missing:
                 words = ", ".join(CAPABILITY_WORDS.get(m, m) for m in missing)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .check import CheckResult
+from .tables import p_value, with_ci
 from .types import STATUS_OK
 
 CAVEAT_POSITIVE = (
@@ -46,9 +47,9 @@ def verdict(result: CheckResult) -> str:
         c = result.collection
         if c.p_value < a:
             return (f"SIGNIFICANT at alpha = {a:g}: the model finds the suspect texts more familiar than the "
-                    f"reference texts (p = {_p(c.p_value)}).")
+                    f"reference texts (p = {p_value(c.p_value)}).")
         return (f"NOT SIGNIFICANT at alpha = {a:g}: no evidence that the model finds the suspect texts more "
-                f"familiar than the reference texts (p = {_p(c.p_value)}).")
+                f"familiar than the reference texts (p = {p_value(c.p_value)}).")
     kind = "excerpts" if result.unit == "book" else "documents"
     hits = sum(1 for t in result.documents if t.q_value is not None and t.q_value < a)
     return (f"PER-TEXT RESULTS ONLY ({result.collection_problem}): {hits} of {len(result.documents)} {kind} "
@@ -64,7 +65,7 @@ def caveats(result: CheckResult) -> list[str]:
         assert m is not None
         out.append(
             f"The reference texts are unlike the suspect texts: a bag-of-words classifier that never sees the "
-            f"model tells them apart with AUROC {m.auroc:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}]. The test may be "
+            f"model tells them apart with AUROC {with_ci(m.auroc, m.ci)}. The test may be "
             f"measuring that difference (topic, period, style) rather than training. Use reference texts closer "
             f"to the suspect ones."
         )
@@ -108,7 +109,7 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
     c = result.collection
     if c is not None:
         lines += [
-            f"  p-value       {_p(c.p_value)}  (collection test: {c.n_splits} splits, {c.n_permutations} permutations"
+            f"  p-value       {p_value(c.p_value)}  (collection test: {c.n_splits} splits, {c.n_permutations} permutations"
             + (f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, "
                f"raise --permutations for a smaller p)" if c.p_value <= c.min_attainable_p else ")"),
             f"  effect        a suspect {kind[:-1]} outscores a reference {kind[:-1]} {100 * c.effect:.0f}% of the time "
@@ -126,7 +127,7 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
                      f"after Holm over {len(result.detectors)} detectors; {q_hits} with BH q < {a:g}")
     if result.model_free is not None:
         m = result.model_free
-        lines.append(f"  model-free    suspect vs reference without the model: AUROC {m.auroc:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}] (0.5 = alike)")
+        lines.append(f"  model-free    suspect vs reference without the model: AUROC {with_ci(m.auroc, m.ci)} (0.5 = alike)")
     if not result.has_reference and result.reference_model:
         lines.append(_ref_model_line(result))
     lines.append("")
@@ -226,8 +227,8 @@ def _numbers_table(result: CheckResult) -> str:
     c = result.collection
     if c is not None:
         rows += [
-            ("p-value (collection test)", f"{_p(c.p_value)}: {c.n_splits} random splits, calibrated by {c.n_permutations} permutations "
-             f"(smallest reportable {_p(c.min_attainable_p)})"),
+            ("p-value (collection test)", f"{p_value(c.p_value)}: {c.n_splits} random splits, calibrated by {c.n_permutations} permutations "
+             f"(smallest reportable {p_value(c.min_attainable_p)})"),
             ("effect", f"a suspect text outscores a reference text {100 * c.effect:.0f}% of the time (50% = no difference)"),
             ("texts used", f"{c.n_suspect} suspect, {c.n_reference} reference"),
             ("carried by", ", ".join(f"{n} (weight {c.weights[n]:.2f}, alone AUROC {c.single_auroc[n]:.2f})" for n in c.carried_by())),
@@ -236,7 +237,7 @@ def _numbers_table(result: CheckResult) -> str:
         rows.append(("collection test", result.collection_problem))
     if result.model_free is not None:
         m = result.model_free
-        rows.append(("model-free check", f"AUROC {m.auroc:.3f} [{m.ci[0]:.3f}, {m.ci[1]:.3f}] telling suspect from reference without the model"))
+        rows.append(("model-free check", f"AUROC {with_ci(m.auroc, m.ci)} telling suspect from reference without the model"))
     rows.append(("unit", result.unit + (f", excerpts of {result.settings.excerpt_words} words" if result.unit == "book" else "")))
     rows.append(("detectors", ", ".join(result.detectors)))
     return "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>"
@@ -278,7 +279,7 @@ def _excerpt(x: Any) -> str:
         p = math.exp(lp)
         spans.append(f"<span title='p = {p:.3f}' style='background:rgba(192,57,43,{0.08 + 0.72 * p:.2f})'>{e(text)}</span>")
     scores = ", ".join(f"{k} {v:.3f}" for k, v in x.scores.items() if v is not None)
-    p = "" if x.p_value is None else f" &middot; p = {_p(x.p_value)} (corrected)"
+    p = "" if x.p_value is None else f" &middot; p = {p_value(x.p_value)} (corrected)"
     return f"<h3>{e(x.id)}</h3><p><small>{e(scores)}{p}</small></p><div class='excerpt'>{''.join(spans)}</div>"
 
 
@@ -287,15 +288,9 @@ def _documents_table(result: CheckResult) -> str:
     rows = sorted(result.documents, key=lambda t: 1.0 if t.p_value is None else t.p_value)[:50]
     head = "<tr><th>text</th><th>p (corrected)</th><th>BH q</th>" + "".join(f"<th>{e(d)}</th>" for d in result.detectors) + "</tr>"
     body = "".join(
-        f"<tr><td>{e(t.id)}</td><td>{_p(t.p_value)}</td><td>{_p(t.q_value)}</td>"
-        + "".join(f"<td>{_p(t.p_values.get(d))}</td>" for d in result.detectors)
+        f"<tr><td>{e(t.id)}</td><td>{p_value(t.p_value)}</td><td>{p_value(t.q_value)}</td>"
+        + "".join(f"<td>{p_value(t.p_values.get(d))}</td>" for d in result.detectors)
         + "</tr>"
         for t in rows
     )
     return f"<table>{head}{body}</table>"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"

@@ -17,9 +17,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .data import fingerprint, read_documents
 from .errors import InputError
+from .outputs import file_name
 from .readers import csv_rows
 from .registry import Registry
 from .types import Document
@@ -52,10 +54,27 @@ class Suite:
     files: str  # where in the data directory
     load: Callable[[Path | None], list[Split]] = field(repr=False)
     hub: str | None = None
+    opener: Callable[..., OpenedSuite] | None = field(default=None, repr=False)
+    """A suite that builds its own models (the controlled split): called as
+    ``opener(suite, root, model=..., options=..., progress=...)`` instead of ``load``."""
 
     def labels_valid_for(self, model_name: str) -> bool:
         name = model_name.lower()
         return any(p in name for p in self.valid_patterns)
+
+
+@dataclass(frozen=True)
+class OpenedSuite:
+    """A suite ready to run: its splits and, for a suite that builds its own models, the model
+    under test, the reference model, the token limit its labels assume and its settings
+    (recorded in the results' provenance)."""
+
+    suite: Suite
+    splits: list[Split]
+    model: Any = None  # None: the user's model
+    reference_model: Any = None
+    max_tokens: int | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 SUITES: Registry[Suite] = Registry("suite")
@@ -183,12 +202,30 @@ def _controlled_only(root: Path | None) -> list[Split]:
     raise InputError("the controlled split trains a model: run it with llm-mia bench controlled (or run_bench)")
 
 
+def _open_controlled(suite: Suite, root: Path | None, **kwargs: Any) -> OpenedSuite:
+    from .controlled import open_suite  # trains a model: torch only when this suite runs
+
+    return open_suite(suite, root, **kwargs)
+
+
 SUITES.add("controlled", Suite(
     "controlled", "Book excerpts (gutenberg_blind) dealt i.i.d. into members and non-members; a copy of the base model "
     "is trained on the members (seen once or 4 times) and is the target, the base model the reference",
     "the trained copy (ground truth by construction)", ("+controlled",),
-    "gutenberg_blind/ (labels ignored)", _controlled_only,
+    "gutenberg_blind/ (labels ignored)", _controlled_only, opener=_open_controlled,
 ))
+
+
+def open_suite(
+    name_or_path: str, data_dir: str | Path | None = None, *, model: Any = None, options: Any = None, progress: bool = False
+) -> OpenedSuite:
+    """:func:`load_suite`, or for a suite that builds its own models (the controlled split)
+    its ``opener`` with ``model`` (the base model) and ``options`` (its settings)."""
+    if name_or_path in SUITES and SUITES.get(name_or_path).opener is not None:
+        suite = SUITES.get(name_or_path)
+        assert suite.opener is not None
+        return suite.opener(suite, resolve_data_dir(data_dir), model=model, options=options, progress=progress)
+    return OpenedSuite(*load_suite(name_or_path, data_dir))
 
 
 def load_suite(name_or_path: str, data_dir: str | Path | None = None) -> tuple[Suite, list[Split]]:
@@ -196,6 +233,8 @@ def load_suite(name_or_path: str, data_dir: str | Path | None = None) -> tuple[S
 
     A config file (``.json``) holds ``{"name": ..., "path": ..., "text_field": ...,
     "label_field": ..., "valid_for": "..."}``; ``path`` is relative to the config file.
+    A split's name names its files in a results folder: one that cannot be a plain file
+    name raises :class:`InputError`.
     """
     root = resolve_data_dir(data_dir)
     if name_or_path in SUITES:
@@ -211,7 +250,7 @@ def load_suite(name_or_path: str, data_dir: str | Path | None = None) -> tuple[S
         if not isinstance(cfg, dict) or not isinstance(cfg.get("path"), str) or any(not isinstance(cfg.get(k) or "", str) for k in keys):
             raise InputError(f"suite config {path.name}: needs a JSON object with a 'path', and strings (or null) for {', '.join(keys)}")
         target = (path.parent / cfg["path"]).resolve()
-        name = cfg.get("name") or _stem_name(path)
+        name = file_name(cfg.get("name") or _stem_name(path), "split name")
         docs = read_documents(target, text_field=cfg.get("text_field"), label_field=cfg.get("label_field"), id_field=cfg.get("id_field"))
         return _user_suite(name, cfg.get("valid_for") or "unknown", str(target)), [Split(name, name, docs)]
     if path.exists():

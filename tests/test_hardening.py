@@ -4,6 +4,7 @@ demanding user would (numbers as in the issue), then checks the behaviour after 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -538,13 +539,13 @@ def test_bench_writes_its_results_folder_only_when_every_split_has_run(tiny_mode
     from llm_mia.suites import Split
 
     docs = read_documents(_jsonl(tmp_path / "d.jsonl", [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(8, seed=14))]))
-    real_load = benchmark.load_suite
+    real_open = benchmark.open_suite
 
-    def two_splits(name, data_dir):
-        suite, _ = real_load(name, data_dir)
-        return suite, [Split("x", "first", docs), Split("x", "second", docs[:1])]  # one class only: evaluation fails
+    def two_splits(name, data_dir, **kwargs):
+        opened = real_open(name, data_dir, **kwargs)
+        return dataclasses.replace(opened, splits=[Split("x", "first", docs), Split("x", "second", docs[:1])])  # one class only: evaluation fails
 
-    monkeypatch.setattr(benchmark, "load_suite", two_splits)
+    monkeypatch.setattr(benchmark, "open_suite", two_splits)
     out = tmp_path / "results"
     out.mkdir()
     (out / "results.json").write_text("earlier")

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import random_sentences
 
-from llm_mia.benchmark import limit_split, run_bench
+from llm_mia.benchmark import limit_split, run_bench, write_bench
 from llm_mia.cli import main
 from llm_mia.errors import InputError, UnknownNameError
 from llm_mia.suites import SUITES, load_suite
@@ -88,7 +88,9 @@ def test_limit_split_takes_whole_groups(data_dir):
 
 def test_bench_table_has_model_free_column_and_warning(tiny_lm, data_dir, tmp_path):
     out = tmp_path / "run"
-    res = run_bench("wikimia", model=tiny_lm, data_dir=data_dir, cache_dir=tmp_path / "c", n_bootstrap=50, out_dir=out)
+    res = run_bench("wikimia", model=tiny_lm, data_dir=data_dir, cache_dir=tmp_path / "c", n_bootstrap=50)
+    assert not out.exists()  # run_bench writes nothing
+    write_bench(res, out)
     table = res.table()
     assert "model-free AUROC" in table and "| wikimia-32 | loss |" in table
     assert res.labels_valid is False and "WARNING" in table and "not among the models" in table

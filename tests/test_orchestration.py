@@ -1,0 +1,116 @@
+"""One orchestration path (issue 10, item 4): score, bench and check choose detectors, load
+models and describe the run the same way; run_bench returns results and writing is a
+separate step; a suite that brings its own models is not a special case of run_bench; the
+check's shading reuses the statistics it computed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import random_sentences
+
+from llm_mia.backends import MockBackend
+from llm_mia.benchmark import run_bench, write_bench
+from llm_mia.check import CheckSettings, run_check
+from llm_mia.cli import main
+from llm_mia.errors import InputError
+from llm_mia.pipeline import choose_detectors, open_run
+from llm_mia.scoring import Scorer, ScorerConfig
+from llm_mia.suites import SUITES, OpenedSuite, Split, Suite
+from llm_mia.types import Document
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    _jsonl(tmp_path / "d.jsonl", [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(16, seed=61))])
+    _jsonl(tmp_path / "s.jsonl", [{"text": t} for t in random_sentences(10, seed=62)])
+    _jsonl(tmp_path / "r.jsonl", [{"text": t} for t in random_sentences(10, seed=63)])
+    return tmp_path
+
+
+def test_a_reference_model_adds_the_ref_detector_in_every_command(files, monkeypatch, capsys):
+    monkeypatch.chdir(files)
+    common = ["--model", "test-backend", "--reference-model", "test-backend:1", "--detectors", "loss", "--cache-dir", "c", "--no-progress"]
+    assert main(["score", "d.jsonl", "-o", "s.out.jsonl", *common]) == 0
+    assert main(["bench", "d.jsonl", "--out", "bench", "--bootstrap", "20", *common]) == 0
+    assert main(["check", "s.jsonl", "--reference", "r.jsonl", "--unit", "document", "--permutations", "19",
+                 "--splits", "2", "--html", "", "--json", "c.json", *common]) == 0
+    row = json.loads((files / "s.out.jsonl").read_text().splitlines()[0])
+    bench = json.loads((files / "bench" / "results.json").read_text())["provenance"]
+    check = json.loads((files / "c.json").read_text())["provenance"]
+    assert set(row["scores"]) == {"loss", "ref"}
+    assert [d["key"] for d in bench["detectors"]] == [d["key"] for d in check["detectors"]] == ["loss", "ref"]
+    # one description of the run: the same models, scorer settings and software in both
+    for key in ("model_spec", "model_identity", "tokenizer_identity", "reference_model", "scorer", "batch_size", "packages"):
+        assert bench[key] == check[key], key
+    assert bench["reference_model"] == {"spec": "test-backend:1", "identity": "mock-bigram-v1:seed1"}
+
+
+def test_a_detector_that_needs_a_reference_model_is_refused_before_any_model_loads():
+    with pytest.raises(InputError, match="need a reference model"):
+        choose_detectors(["loss", "ref"])
+    assert [d.key for d in choose_detectors(["ref"], reference_model="x")] == ["ref"]  # not added twice
+
+
+def test_run_bench_returns_results_and_write_bench_writes_them(files):
+    result = run_bench(str(files / "d.jsonl"), model=MockBackend(), cache_dir=files / "c", n_bootstrap=20)
+    assert not (files / "out").exists() and len(result.splits[0].records) == 16
+    write_bench(result, files / "out")
+    saved = json.loads((files / "out" / "results.json").read_text())
+    assert saved["splits"][0]["evaluation"] == json.loads(json.dumps(result.splits[0].evaluation.to_json()))
+    lines = (files / "out" / "scores" / "d.jsonl").read_text().splitlines()
+    assert [json.loads(x) for x in lines] == [r.to_json() for r in result.splits[0].records]
+
+
+def test_a_suite_that_brings_its_own_models_runs_through_the_same_path(monkeypatch):
+    """What the controlled split does (train a model, score with it against the base model),
+    any suite can do through its opener: run_bench does not know the suite."""
+    texts = random_sentences(12, seed=64)
+    split = Split("own", "own-1", [Document(f"d{i}", t, i % 2) for i, t in enumerate(texts)])
+    seen = {}
+
+    def opener(suite, root, *, model, options, progress):
+        seen.update(model=model, options=options)
+        return OpenedSuite(suite, [split], MockBackend(5), MockBackend(6), 32, {"own": {"setting": options}})
+
+    monkeypatch.setitem(SUITES._items, "own", Suite("own", "test", "the brought model", ("test-backend:5",), "-", lambda r: [], opener=opener))
+    result = run_bench("own", model="base-spec", controlled="opts", n_bootstrap=20, cache_dir=None)
+    assert seen == {"model": "base-spec", "options": "opts"}
+    assert result.model == "test-backend:5" and result.labels_valid is True
+    p = result.provenance
+    assert p["reference_model"]["spec"] == "test-backend:6" and p["scorer"]["max_tokens"] == 32 and p["own"] == {"setting": "opts"}
+    assert [d["key"] for d in p["detectors"]][-1] == "ref"
+
+
+def test_the_check_shades_excerpts_from_the_statistics_it_computed(files, monkeypatch):
+    calls = []
+    real = Scorer.score_texts
+
+    def counting(self, texts, context=None):
+        calls.append(len(texts))
+        return real(self, texts, context=context)
+
+    monkeypatch.setattr(Scorer, "score_texts", counting)
+    settings = CheckSettings(unit="document", detectors=("loss", "lowercase"), n_splits=2, n_permutations=19, top=3)
+    result = run_check(files / "s.jsonl", files / "r.jsonl", model=MockBackend(), settings=settings, cache_dir=files / "c")
+    assert calls == [20, 20]  # the text and its lowercased view, once each: no third pass for the shading
+    assert len(result.top) == 3
+    for excerpt in result.top:  # every token's log-probability is shown, as the model gave it
+        (stats,) = Scorer(MockBackend()).score_texts(["".join(piece for piece, _ in excerpt.pieces)])
+        shown = [lp for _, lp in excerpt.pieces if lp is not None]
+        assert sum(shown) == pytest.approx(float(stats.logprobs.sum()), rel=1e-6)
+
+
+def test_open_run_checks_the_cache_folder_before_loading_a_model(tmp_path, monkeypatch):
+    import llm_mia.pipeline as pipeline
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(pipeline, "get_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(InputError, match="cannot use the cache directory"):
+        open_run("test-backend", cache_dir=tmp_path / "file", config=ScorerConfig())
