@@ -14,7 +14,7 @@ import numpy as np
 
 from .baseline import BaselineResult, model_free_auroc
 from .outputs import file_name, write_jsonl, write_text
-from .errors import EvaluationError, InputError
+from .errors import EvaluationError, at_least
 from .evaluation import FPR_BUDGETS, N_BOOTSTRAP, EvaluationReport, evaluate
 from .models import DEFAULT_MODEL, LoadedModel
 from .pipeline import open_run, resolve_detectors
@@ -185,8 +185,10 @@ def run_bench(
     started = time.time()
     passes_before = Scorer.forward_passes_total
     resolve_detectors(detectors, k=k)  # unknown names and parameters stop the run before any model loads
-    if seed < 0 or n_bootstrap < 1 or (limit is not None and limit < 2):  # checked before any model loads
-        raise InputError(f"seed must be at least 0 (got {seed}), n_bootstrap at least 1 (got {n_bootstrap}), limit at least 2 (got {limit})")
+    at_least("seed", seed, 0)  # checked before any model loads
+    at_least("n_bootstrap", n_bootstrap, 1)
+    if limit is not None:
+        at_least("limit", limit, 2)
     opened = open_suite(suite, data_dir, model=model, options=controlled, progress=progress)
     if opened.max_tokens is not None and config is None:
         config = ScorerConfig(max_tokens=opened.max_tokens)  # score what the suite's labels assume

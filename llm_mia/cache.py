@@ -60,13 +60,14 @@ def _decode(key: str, truncated: object, ids: object, lp: object, mu: object, va
         return "no checksum (written by an older llm-mia)" if checksum is None else "checksum mismatch"
     if len(ids) % 8 or any(len(b) % 4 for b in blobs[1:]):  # type: ignore[arg-type]
         return "arrays of partial elements"
-    arrays = [np.frombuffer(ids, dtype="<i8")] + [np.frombuffer(b, dtype="<f4") for b in blobs[1:]]  # type: ignore[arg-type]
+    arrays = [np.frombuffer(ids, dtype="<i8")] + [np.frombuffer(b, dtype="<f4") for b in blobs[1:]]  # type: ignore[call-overload]
     n = arrays[0].shape[0]
     if n < 2 or any(a.shape[0] != n - 1 for a in arrays[1:]):
         return f"arrays of inconsistent lengths ({', '.join(str(a.shape[0]) for a in arrays)})"
     if np.isnan(arrays[1]).any():  # moments may be NaN: a backend that does not compute them
         return "NaN log-probabilities"
-    return TokenStats(*(a.copy() for a in arrays), truncated=bool(truncated))  # type: ignore[arg-type]
+    token_ids, logprobs, dist_mean, dist_var = (a.copy() for a in arrays)
+    return TokenStats(token_ids, logprobs, dist_mean, dist_var, truncated=bool(truncated))
 
 
 def stats_key(settings: dict[str, object], text: str) -> str:

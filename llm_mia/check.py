@@ -19,7 +19,7 @@ import numpy as np
 
 from .baseline import BaselineResult, model_free_auroc
 from .data import fingerprint, read_documents
-from .errors import InputError
+from .errors import InputError, at_least, require
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
 from .detectors import TARGET
@@ -59,21 +59,20 @@ class CheckSettings:
     top: int = 5
 
     def __post_init__(self) -> None:
-        if self.unit is not None and self.unit not in UNITS:
-            raise InputError(f"--unit must be one of {', '.join(UNITS)}, not {self.unit!r}")
-        if self.excerpt_words < MIN_EXCERPT_WORDS:
-            raise InputError(f"excerpts of {self.excerpt_words} words are too short to test; use at least {MIN_EXCERPT_WORDS}")
-        if not 0 < self.alpha < 1:
-            raise InputError(f"alpha must lie between 0 and 1, not {self.alpha}")
-        if self.seed < 0:
-            raise InputError(f"--seed must be a whole number of at least 0, not {self.seed}")
-        if self.n_splits < 1 or self.n_permutations < 1:
-            raise InputError("--splits and --permutations must be at least 1")
-        if 1 / (self.n_permutations + 1) > self.alpha:
-            raise InputError(
-                f"with {self.n_permutations} permutations the smallest p-value is {1 / (self.n_permutations + 1):.3g}, "
-                f"above alpha = {self.alpha}: use at least {round(1 / self.alpha)} permutations"
-            )
+        require(self.unit is None or self.unit in UNITS, "unit", f"must be one of {', '.join(UNITS)}, not {self.unit!r}")
+        at_least("excerpt_words", self.excerpt_words, 1)
+        require(self.excerpt_words >= MIN_EXCERPT_WORDS, "excerpt_words",
+                f"is {self.excerpt_words}: excerpts that short are too short to test; use at least {MIN_EXCERPT_WORDS}")
+        require(isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1, "alpha", f"must lie between 0 and 1, not {self.alpha}")
+        at_least("seed", self.seed, 0)
+        at_least("n_splits", self.n_splits, 1)
+        at_least("n_permutations", self.n_permutations, 1)
+        at_least("top", self.top, 0)
+        require(
+            1 / (self.n_permutations + 1) <= self.alpha, "n_permutations",
+            f"is {self.n_permutations}: the smallest p-value is then {1 / (self.n_permutations + 1):.3g}, above {{alpha}} = {self.alpha}; "
+            f"use at least {round(1 / self.alpha)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -224,9 +223,12 @@ def run_check(
         reasons = sorted({r.reason or "" for r in sus_rec})
         raise InputError(f"no suspect text could be scored ({'; '.join(reasons[:3])})")
 
-    if reference is None:
-        collection, problem, doc_tests, free, free_problem = None, "no reference texts: no calibrated test is possible", [], None, None
-    else:
+    collection: CollectionTest | None = None
+    problem: str | None = "no reference texts: no calibrated test is possible"
+    doc_tests: list[DocumentTest] = []
+    free: BaselineResult | None = None
+    free_problem: str | None = None
+    if reference is not None:
         collection, problem, doc_tests, free, free_problem = _tests(sus_docs, sus_rec, ref_docs, ref_rec, names, settings)
 
     result = CheckResult(
@@ -327,6 +329,6 @@ def _shade(result: CheckResult, docs: dict[str, Document], stats: dict[str, Toke
     shaded = []
     for i in ids:
         text, st = docs[i].text or "", stats.get(i)
-        pieces = token_pieces(tokenizer, text, st) if isinstance(st, TokenStats) else [(text, None)]
+        pieces: list[tuple[str, float | None]] = token_pieces(tokenizer, text, st) if isinstance(st, TokenStats) else [(text, None)]
         shaded.append(ShadedExcerpt(i, pieces, scores[i], p_values.get(i)))
     return shaded

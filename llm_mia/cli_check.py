@@ -79,7 +79,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         seed=args.seed,
         drop_overlap=args.drop_overlap,
     )
-    replaceable = getattr(args, "replaceable", set())
+    replaceable: set[str] = getattr(args, "replaceable", set())
     for out in (args.html, args.json):  # fail before the run, not after it
         if out:
             check_output(out, inputs=[args.input, args.reference], force=args.force or out in replaceable, what="report")

@@ -50,10 +50,17 @@ def _names(value: str | None) -> list[str] | None:
 
 def _scorer_config(args: argparse.Namespace) -> ScorerConfig:
     """The scorer settings of score, bench and check."""
-    try:
-        return ScorerConfig(max_tokens=args.max_tokens, stride=args.stride, batch_size=args.batch_size)
-    except ValueError as exc:
-        raise LlmMiaError(str(exc)) from None
+    return ScorerConfig(max_tokens=args.max_tokens, stride=args.stride, batch_size=args.batch_size)
+
+
+FLAGS = {
+    "max_tokens": "--max-tokens", "stride": "--stride", "batch_size": "--batch-size", "unit": "--unit",
+    "excerpt_words": "--excerpt-words", "alpha": "--alpha", "n_splits": "--splits", "n_permutations": "--permutations",
+    "seed": "--seed", "limit": "--limit", "n_bootstrap": "--bootstrap", "n_members_per_exposure": "--members",
+    "n_nonmembers": "--nonmembers", "exposures": "--exposures",
+}
+"""The flag of each library setting that the command line sets (a :class:`SettingError`
+names the setting; the command line shows the flag)."""
 
 
 def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None:

@@ -22,7 +22,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, at_least, require
 from .models import DEFAULT_MODEL, LoadedModel, load_model
 from .settings import cache_home
 from .suites import OpenedSuite, Split, Suite, find_data, resolve_data_dir
@@ -41,6 +41,18 @@ class ControlledConfig:
     batch_size: int = 8
     max_tokens: int = 256
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        at_least("n_members_per_exposure", self.n_members_per_exposure, 1)
+        at_least("n_nonmembers", self.n_nonmembers, 1)
+        require(len(self.exposures) > 0, "exposures", "must name at least one exposure")
+        for e in self.exposures:
+            at_least("exposures", e, 1)
+        require(len(set(self.exposures)) == len(self.exposures), "exposures", f"must not repeat a value ({self.exposures})")
+        require(self.learning_rate > 0, "learning_rate", f"must be positive, not {self.learning_rate}")
+        at_least("batch_size", self.batch_size, 1)
+        at_least("max_tokens", self.max_tokens, 2)
+        at_least("seed", self.seed, 0)
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:20]

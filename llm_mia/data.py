@@ -35,7 +35,7 @@ from typing import Any
 from .errors import InputError
 from .readers import Row, csv_rows, json_rows, jsonl_rows, parquet_rows, tsv_rows
 from .strings import safe_id, surrogate_problem
-from .types import Document
+from .types import Document, Reason
 
 DEFAULT_TEXT_FIELDS = ("text", "input")
 DEFAULT_LABEL_FIELD = "label"
@@ -140,7 +140,7 @@ def _to_documents(
         else:
             doc_id = safe_id(str(row[use_id])) if use_id else str(index)  # type: ignore[index]
         if isinstance(row, str):
-            docs.append(Document(doc_id, None, None, row))
+            docs.append(Document(doc_id, None, None, Reason("bad_row", row)))
             continue
         docs.append(_row_document(doc_id, row, where, fields, present, use_id, use_label))
     return mark_duplicates(docs)
@@ -157,18 +157,18 @@ def _stand_in(where: str, taken: set[str]) -> str:
 
 
 def _row_document(doc_id: str, row: dict[str, Any], where: str, fields: list[str], present: list[str], use_id: str | None, use_label: str) -> Document:
-    error = f"{where}: missing id field {use_id!r}" if use_id and row.get(use_id) is None else None
+    error = Reason("missing_id", f"{where}: missing id field {use_id!r}") if use_id and row.get(use_id) is None else None
     text = next((row[f] for f in present if row.get(f) is not None), None)
     if text is None:
-        error = error or f"{where}: missing text field {' / '.join(repr(f) for f in fields)}"
+        error = error or Reason("missing_text", f"{where}: missing text field {' / '.join(repr(f) for f in fields)}")
     elif not isinstance(text, str):
-        error, text = error or f"{where}: text field is a {type(text).__name__}, not a string", None
+        error, text = error or Reason("not_text", f"{where}: text field is a {type(text).__name__}, not a string"), None
     elif (problem := surrogate_problem(text)) is not None:
-        error, text = error or f"{where}: {problem}", None
+        error, text = error or Reason("invalid_unicode", f"{where}: {problem}"), None
     try:
         label = parse_label(row.get(use_label))
     except ValueError as exc:
-        label, error = None, error or f"{where}: {exc}"
+        label, error = None, error or Reason("bad_label", f"{where}: {exc}")
     return Document(id=doc_id, text=text, label=label, error=error)
 
 
@@ -178,7 +178,7 @@ def mark_duplicates(docs: list[Document]) -> list[Document]:
     out: list[Document] = []
     for i, doc in enumerate(docs):
         if doc.id in first and doc.error is None:
-            doc = Document(doc.id, doc.text, doc.label, f"duplicate id {doc.id!r} (first at document {first[doc.id]})")
+            doc = Document(doc.id, doc.text, doc.label, Reason("duplicate_id", f"duplicate id {doc.id!r} (first at document {first[doc.id]})"))
         first.setdefault(doc.id, i)
         out.append(doc)
     return out
@@ -203,7 +203,7 @@ def _read_folder(folder: Path, **fields: str | None) -> list[Document]:
             docs.append(_labelled(_text_file(path, rel), label))
         elif suffix not in TABLE_SUFFIXES + BOOK_SUFFIXES:
             kinds = ", ".join(TEXT_SUFFIXES + TABLE_SUFFIXES + BOOK_SUFFIXES)
-            docs.append(Document(rel, None, label, f"not a file type llm-mia reads ({kinds})"))
+            docs.append(Document(rel, None, label, Reason("unsupported_file", f"not a file type llm-mia reads ({kinds})")))
         else:
             docs.extend(_labelled(d, label) for d in _read_inner(path, rel, fields))
     return mark_duplicates(docs)
@@ -217,7 +217,7 @@ def _walk(folder: Path) -> list[tuple[Path, str | None]]:
     found: list[tuple[Path, str | None]] = []
 
     def unreadable(exc: OSError) -> None:
-        found.append((Path(os.path.relpath(exc.filename, folder)), f"folder cannot be read ({exc.strerror or exc})"))
+        found.append((Path(os.path.relpath(exc.filename, folder)), Reason("unreadable", f"folder cannot be read ({exc.strerror or exc})")))
 
     for top, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
@@ -228,11 +228,11 @@ def _walk(folder: Path) -> list[tuple[Path, str | None]]:
             path = here / name
             problem = None
             if path.is_symlink() and not path.exists():
-                problem = "a broken symbolic link"
+                problem = Reason("unsupported_file", "a broken symbolic link")
             elif path.is_dir():
-                problem = "a link to a folder (not followed)"
+                problem = Reason("unsupported_file", "a link to a folder (not followed)")
             elif not path.is_file():
-                problem = "not a regular file (a pipe, socket or device)"
+                problem = Reason("unsupported_file", "not a regular file (a pipe, socket or device)")
             found.append((path.relative_to(folder), problem))
     return sorted(found, key=lambda e: e[0].as_posix())
 
@@ -245,11 +245,11 @@ def _read_inner(path: Path, rel: str, fields: dict[str, str | None]) -> list[Doc
             from .epub import read_epub
 
             return [Document(rel, d.text, d.label, d.error) for d in [read_epub(path)]]
-        return [Document(f"{rel}:{d.id}", d.text, d.label, d.error) for d in _to_documents(_table_rows(path), name=rel, **fields)]  # type: ignore[arg-type]
+        return [Document(f"{rel}:{d.id}", d.text, d.label, d.error) for d in _to_documents(_table_rows(path), name=rel, **fields)]
     except InputError as exc:
-        return [Document(rel, None, None, str(exc) if rel in str(exc) else f"{rel}: {exc}")]
+        return [Document(rel, None, None, Reason("unreadable", str(exc) if rel in str(exc) else f"{rel}: {exc}"))]
     except OSError as exc:
-        return [Document(rel, None, None, f"{rel} cannot be read ({exc.strerror or exc})")]
+        return [Document(rel, None, None, Reason("unreadable", f"{rel} cannot be read ({exc.strerror or exc})"))]
 
 
 def _labelled(doc: Document, label: int | None) -> Document:
@@ -262,9 +262,9 @@ def _text_file(path: Path, doc_id: str) -> Document:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return Document(doc_id, None, None, f"{doc_id} is not valid UTF-8 (byte {exc.start})")
+        return Document(doc_id, None, None, Reason("invalid_unicode", f"{doc_id} is not valid UTF-8 (byte {exc.start})"))
     except OSError as exc:
-        return Document(doc_id, None, None, f"{doc_id} cannot be read ({exc.strerror or exc})")
+        return Document(doc_id, None, None, Reason("unreadable", f"{doc_id} cannot be read ({exc.strerror or exc})"))
     return Document(doc_id, text)
 
 

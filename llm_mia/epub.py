@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .strings import safe_id, surrogate_problem
-from .types import Document
+from .types import Document, Reason
 
 _BLOCKS = {"p", "div", "section", "article", "blockquote", "li", "tr", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "title"}
 _SKIP = {"script", "style", "head"}
@@ -74,8 +74,8 @@ def read_epub(path: str | Path) -> Document:
         raise InputError(f"cannot read EPUB {name}: {exc}") from None
     text = "\n\n".join(c for c in chapters if c)
     if (problem := surrogate_problem(text)) is not None:
-        return Document(name, None, None, f"{name}: {problem}")
-    return Document(name, text, None, None if text.strip() else f"{name}: the EPUB holds no text")
+        return Document(name, None, None, Reason("invalid_unicode", f"{name}: {problem}"))
+    return Document(name, text, None, None if text.strip() else Reason("no_text", f"{name}: the EPUB holds no text"))
 
 
 def _decode(raw: bytes) -> str:

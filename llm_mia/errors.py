@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 
 class LlmMiaError(Exception):
     """Base class: the message says what went wrong and what to do about it."""
@@ -20,6 +23,33 @@ class ModelLoadError(LlmMiaError):
 
 class InputError(LlmMiaError):
     """An input file or option that cannot be used at all (per-row problems become statuses)."""
+
+
+class SettingError(InputError, ValueError):
+    """A setting that cannot take the value given. ``setting`` is its name in the Python API
+    (``max_tokens``); ``problem`` says what is wrong and may name other settings as
+    ``{name}``. The command line shows each setting as its flag (``--max-tokens``)."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting, self.problem = setting, problem
+        super().__init__(self.message())
+
+    def message(self, names: Mapping[str, str] | None = None) -> str:
+        """The message with each setting called by ``names`` (for example the flags), else by its own name."""
+        name = (lambda s: (names or {}).get(s, s))
+        return name(self.setting) + " " + re.sub(r"\{(\w+)\}", lambda m: name(m.group(1)), self.problem)
+
+
+def require(ok: bool, setting: str, problem: str) -> None:
+    """Raise :class:`SettingError` (``setting``, ``problem``) unless ``ok``."""
+    if not ok:
+        raise SettingError(setting, problem)
+
+
+def at_least(setting: str, value: object, minimum: int) -> None:
+    """``value`` must be a whole number of at least ``minimum``."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+    require(ok, setting, f"must be a whole number of at least {minimum}, not {value!r}")
 
 
 class ScoringError(LlmMiaError):

@@ -6,7 +6,6 @@ scorer, no label, no score for this detector); nothing is left out silently.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,9 +15,9 @@ import numpy as np
 
 from . import metrics
 from .metrics import N_BOOTSTRAP
-from .errors import EvaluationError
+from .errors import EvaluationError, at_least
 from .tables import detector_cells, metric_headers, text_table, too_few_notes
-from .types import STATUS_OK, ScoreRecord
+from .types import REASONS, STATUS_OK, ScoreRecord, reason_code
 
 FPR_BUDGETS = (0.01, 0.001)
 
@@ -83,13 +82,6 @@ class EvaluationReport:
         return "\n".join(out)
 
 
-def reason_kind(reason: str) -> str:
-    """A reason without its particulars (row numbers, ids, byte offsets), for counting."""
-    reason = re.sub(r"^(row|line) \d+( of \S+)?:? ", "", reason)
-    reason = re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", reason)
-    return re.sub(r"\d+", "N", reason)
-
-
 def evaluate(
     records: Sequence[ScoreRecord],
     *,
@@ -102,10 +94,8 @@ def evaluate(
 
     Raises :class:`EvaluationError` when the labelled documents hold only one class.
     """
-    if n_bootstrap < 1:
-        raise EvaluationError("the number of bootstrap resamples must be at least 1")
-    if seed < 0:
-        raise EvaluationError(f"the seed must be a whole number of at least 0, not {seed}")
+    at_least("n_bootstrap", n_bootstrap, 1)
+    at_least("seed", seed, 0)
     repeated, shared_ids = _repeated(records)
     labels = Counter(r.label for i, r in enumerate(records) if r.status == STATUS_OK and i not in repeated)
     if not records:
@@ -144,15 +134,16 @@ def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int],
     for i, r in enumerate(records):
         value = r.scores.get(name)
         if r.status != STATUS_OK:
-            excluded[f"skipped: {reason_kind(r.reason or 'no reason given')}"] += 1
+            excluded[f"skipped: {REASONS[reason_code(r.reason)]}"] += 1
         elif i in repeated:
             excluded["repeated record (same id, label and scores as an earlier one)"] += 1
         elif r.label not in (0, 1):
             excluded["no label"] += 1
         elif value is None:
-            excluded[f"no score: {reason_kind(r.notes.get(name, 'missing'))}"] += 1
+            note = r.notes.get(name)
+            excluded[f"no score: {'none given' if note is None else REASONS[reason_code(note)]}"] += 1
         elif not np.isfinite(value):
-            excluded[f"no score: non-finite score ({value})"] += 1
+            excluded[f"no score: non-finite score ({value})"] += 1  # nan, inf or -inf
         else:
             y.append(r.label)
             s.append(float(value))
@@ -161,7 +152,7 @@ def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int],
     if n1 < 2 or n0 < 2:
         problem = f"needs at least 2 members and 2 non-members with a score; has {n1} and {n0}"
         return DetectorEvaluation(name, None, None, [], n1, n0, dict(excluded), problem)
-    boot = dict(n_resamples=n_boot, confidence=conf, seed=seed)
+    boot: dict[str, Any] = dict(n_resamples=n_boot, confidence=conf, seed=seed)
     tprs = [
         TprAtFpr(
             b,

@@ -127,6 +127,7 @@ def bootstrap_ci(
     ``f(members, non_members, axis)``.
     """
     pos, neg = _split_for_bootstrap(y_true, y_score)
+    fn: Callable[..., np.ndarray]
     if statistic == "auroc":
         fn = auroc_stat
     elif statistic == "tpr":

@@ -194,7 +194,7 @@ def load_model(
     the scorer).
     """
     if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
-        return _test_backend(spec)  # type: ignore[return-value]
+        return _test_backend(spec)
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
@@ -219,6 +219,7 @@ def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: b
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    model: Any  # transformers' own annotations do not describe .to() usably
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(

@@ -19,7 +19,7 @@ from .errors import InputError
 from .models import DEFAULT_MODEL, LoadedModel, get_model
 from .scoring import Scorer, ScorerConfig
 from .settings import cache_home, package_versions
-from .types import STATUS_OK, STATUS_SKIPPED, Document, ScoreRecord, TokenStats, Unscorable
+from .types import REASONS, STATUS_OK, STATUS_SKIPPED, Document, Reason, ScoreRecord, TokenStats, Unscorable
 from .views import View
 
 
@@ -96,7 +96,10 @@ class ScoringRun:
         return list(dict.fromkeys([TARGET, *(v for d in self.detectors for v in sorted(d.views(), key=repr))]))
 
     def scorer(self, model: str = "target", cache: StatsCache | None = None) -> Scorer:
-        return Scorer(self.target if model == "target" else self.reference, self.config, cache=cache, progress=self.progress)
+        """A scorer of the model under test ("target") or of the reference model."""
+        lm = self.target if model == "target" else self.reference
+        assert lm is not None, "this run has no reference model"
+        return Scorer(lm, self.config, cache=cache, progress=self.progress)
 
     def score(self, documents: Sequence[Document | str]) -> Scored:
         """Score every document with every detector, in input order (plain strings get ids
@@ -120,8 +123,8 @@ class ScoringRun:
             records[i] = _record(docs[i], {v: s[j] for v, s in stats.items()}, self.detectors)
         for i, d in enumerate(docs):
             if records[i] is None:
-                keys = {c.key: None for c in self.detectors}
-                records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or "no text", keys, params=_params(self.detectors))
+                keys: dict[str, float | None] = {c.key: None for c in self.detectors}
+                records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or Reason("no_text", "no text"), keys, params=_params(self.detectors))
         by_doc: dict[View, list[TokenStats | Unscorable | None]] = {v: [None] * len(docs) for v in stats}
         for v, values in stats.items():
             for j, i in enumerate(usable):
@@ -242,15 +245,15 @@ def _record(doc: Document, views: dict[View, TokenStats | Unscorable], detectors
         if missing:
             bad = views[missing[0]]
             assert isinstance(bad, Unscorable)
-            scores[det.key], notes[det.key] = None, f"{missing[0].describe()}: {bad.reason}"
+            scores[det.key], notes[det.key] = None, Reason("view_unscorable", f"{missing[0].describe()}: {bad.reason}")
             continue
         try:
             value = det.score(inp)
         except DetectorSkip as exc:
-            scores[det.key], notes[det.key] = None, str(exc)
+            scores[det.key], notes[det.key] = None, Reason("undefined", str(exc))
             continue
         if not math.isfinite(value):
-            scores[det.key], notes[det.key] = None, f"non-finite score ({value})"
+            scores[det.key], notes[det.key] = None, Reason("non_finite", f"non-finite score ({value})")
             continue
         scores[det.key] = value
     return ScoreRecord(doc.id, doc.label, target.n_tokens, STATUS_OK, None, scores, target.truncated, notes, _params(detectors))
@@ -277,16 +280,22 @@ def records_from_json(rows: Sequence[dict[str, Any]]) -> list[ScoreRecord]:
                     label=row.get("label"),
                     n_tokens=int(row.get("n_tokens", 0)),
                     status=row["status"],
-                    reason=row.get("reason"),
+                    reason=_reason(row.get("reason"), row.get("reason_code")),
                     scores=dict(row.get("scores") or {}),
                     truncated=bool(row.get("truncated", False)),
-                    notes=dict(row.get("notes") or {}),
+                    notes={k: _reason(v, (row.get("note_codes") or {}).get(k)) for k, v in (row.get("notes") or {}).items()},
                     params=dict(row.get("params") or {}),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"row {n} is not a score record ({exc!r}); was it written by llm-mia score?") from None
     return out
+
+
+def _reason(text: Any, code: Any) -> Any:
+    """A reason read back from a file: a :class:`Reason` when its code is known (files
+    written before reason codes have none: they count as "other")."""
+    return Reason(code, text) if isinstance(text, str) and code in REASONS else text
 
 
 def read_score_file(path: str | Path) -> list[ScoreRecord]:

@@ -86,11 +86,11 @@ def caveats(result: CheckResult) -> list[str]:
     if skipped:
         out.append(f"{len(skipped)} text(s) could not be scored and were left out (e.g. {skipped[0].id}: {skipped[0].reason}).")
     if result.documents:
-        m = len(result.detectors)
+        n_det = len(result.detectors)
         n_ref = len(result.scored("reference"))
         out.append(
             f"Per-{'excerpt' if result.unit == 'book' else 'document'} p-values compare one text with {n_ref} reference "
-            f"texts; the smallest possible is {min(1.0, m / (n_ref + 1)):.3g} after correcting for {m} detectors. "
+            f"texts; the smallest possible is {min(1.0, n_det / (n_ref + 1)):.3g} after correcting for {n_det} detectors. "
             f"They are weak evidence alone; the collection test pools them."
         )
     return out
@@ -138,8 +138,7 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
 
 
 def _ref_model_line(result: CheckResult) -> str:
-    vals = [r.scores.get("ref") for r in result.scored("suspect")]
-    vals = [v for v in vals if v is not None]
+    vals = [v for r in result.scored("suspect") if (v := r.scores.get("ref")) is not None]
     if not vals:
         return "  reference model: no text scored under both models"
     above = sum(v > 0 for v in vals)
@@ -279,8 +278,8 @@ def _excerpt(x: Any) -> str:
         p = math.exp(lp)
         spans.append(f"<span title='p = {p:.3f}' style='background:rgba(192,57,43,{0.08 + 0.72 * p:.2f})'>{e(text)}</span>")
     scores = ", ".join(f"{k} {v:.3f}" for k, v in x.scores.items() if v is not None)
-    p = "" if x.p_value is None else f" &middot; p = {p_value(x.p_value)} (corrected)"
-    return f"<h3>{e(x.id)}</h3><p><small>{e(scores)}{p}</small></p><div class='excerpt'>{''.join(spans)}</div>"
+    corrected = "" if x.p_value is None else f" &middot; p = {p_value(x.p_value)} (corrected)"
+    return f"<h3>{e(x.id)}</h3><p><small>{e(scores)}{corrected}</small></p><div class='excerpt'>{''.join(spans)}</div>"
 
 
 def _documents_table(result: CheckResult) -> str:

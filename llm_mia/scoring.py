@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import StatsCache, stats_key
-from .errors import InputError, ScoringError
+from .errors import InputError, ScoringError, at_least, require
 from .backends import ScoringBackend, as_backend
 from .models import LoadedModel
 from .strings import surrogate_problem
-from .types import TokenStats, Unscorable
+from .types import Reason, TokenStats, Unscorable
 
 STATS_VERSION = "stats-v1"
 DEFAULT_MAX_TOKENS = 1024
@@ -57,16 +57,14 @@ class ScorerConfig:
     vocab_tile: int = 4096
 
     def __post_init__(self) -> None:
-        if self.max_tokens is not None and self.max_tokens < 2:
-            raise ValueError("max_tokens must be at least 2 (one context token and one scored token)")
-        if self.stride is not None and self.stride < 1:
-            raise ValueError(f"stride must be at least 1; got {self.stride}")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        if self.padding_side not in ("right", "left"):
-            raise ValueError("padding_side must be 'right' or 'left'")
-        if self.chunk_elements < 1 or self.vocab_tile < 1:
-            raise ValueError("chunk_elements and vocab_tile must be at least 1")
+        if self.max_tokens is not None:
+            at_least("max_tokens", self.max_tokens, 2)  # one context token and one scored token
+        if self.stride is not None:
+            at_least("stride", self.stride, 1)
+        at_least("batch_size", self.batch_size, 1)
+        require(self.padding_side in ("right", "left"), "padding_side", f"must be 'right' or 'left', not {self.padding_side!r}")
+        at_least("chunk_elements", self.chunk_elements, 1)
+        at_least("vocab_tile", self.vocab_tile, 1)
 
 
 @dataclass(frozen=True)
@@ -97,12 +95,12 @@ class Scorer:
         self.backend = as_backend(lm, self.config)
         limit = self.backend.max_positions
         requested = self.config.max_tokens
-        if requested is not None and limit is not None and requested > limit:
-            raise InputError(f"max_tokens {requested} exceeds the model's context length ({limit} positions)")
+        if requested is not None and limit is not None:
+            require(requested <= limit, "max_tokens", f"{requested} exceeds the model's context length ({limit} positions)")
         self.max_tokens: int = requested or min(DEFAULT_MAX_TOKENS, limit or DEFAULT_MAX_TOKENS)
         stride = self.config.stride
-        if stride is not None and stride >= self.max_tokens:
-            raise InputError(f"stride must be smaller than max_tokens ({self.max_tokens}); got {stride}")
+        if stride is not None:
+            require(stride < self.max_tokens, "stride", f"must be smaller than {{max_tokens}} ({self.max_tokens}); got {stride}")
         self.cache = cache
         self.progress = progress
         self.forward_passes = 0  # batches run through the model (a cache hit runs none)
@@ -134,7 +132,7 @@ class Scorer:
         for i, text in enumerate(texts):
             problem = surrogate_problem(text)
             if problem is not None:
-                out[i] = Unscorable(problem)
+                out[i] = Unscorable(Reason("invalid_unicode", problem))
             elif bound is not None and len(text) > prefix_chars(bound):
                 out[i] = self._guarded(lambda t: tokenize_prefix(one, t, bound), text)  # noqa: B023
             else:
@@ -153,7 +151,7 @@ class Scorer:
         try:
             return fn(text)
         except Exception as exc:  # noqa: BLE001  (one bad text must not stop the run)
-            return Unscorable(f"the tokenizer failed on this text ({type(exc).__name__}: {str(exc)[:200]})")
+            return Unscorable(Reason("tokenizer_failed", f"the tokenizer failed on this text ({type(exc).__name__}: {str(exc)[:200]})"))
 
     def score_texts(self, texts: Sequence[str], context: str | None = None) -> list[TokenStats | Unscorable]:
         """Statistics for each text, in order; an :class:`Unscorable` says why one has none.
@@ -181,7 +179,8 @@ class Scorer:
                     stacklevel=2,
                 )
         first_of: dict[str, int] = {}  # identical texts are scored once
-        todo, copies = [], []
+        todo: list[int] = []
+        copies: list[int] = []
         for i, r in enumerate(results):
             if r is None:
                 (copies if keys[i] in first_of else todo).append(i)
@@ -192,14 +191,14 @@ class Scorer:
         full_ids: dict[int, list[int]] = {}
         for i, enc in zip(todo, encoded):
             if not texts[i].strip():
-                results[i] = Unscorable("empty or whitespace-only text")
+                results[i] = Unscorable(Reason("empty_text", "empty or whitespace-only text"))
                 continue
             if isinstance(enc, Unscorable):
                 results[i] = enc
                 continue
             ids, cut = enc
             if len(ids) < (2 if ctx_ids is None else 1):
-                results[i] = Unscorable(f"too short to score: {len(ids)} token(s), at least 2 needed")
+                results[i] = Unscorable(Reason("too_short", f"too short to score: {len(ids)} token(s), at least 2 needed"))
                 continue
             if ctx_ids is None:
                 segs, full_ids[i], truncated[i] = self._segments(i, ids, cut)
@@ -333,7 +332,7 @@ class Scorer:
                         f"the model failed on {self._failures_in_a_row} texts in a row, last with {msg[:300]}; "
                         "stopping (finished texts are cached)"
                     ) from exc
-                return [Unscorable(f"the model failed on this text ({msg[:300]})")]
+                return [Unscorable(Reason("model_failed", f"the model failed on this text ({msg[:300]})"))]
             self.backend.free_memory()
             half = len(batch) // 2
             return self._forward_or_split(batch[:half]) + self._forward_or_split(batch[half:])

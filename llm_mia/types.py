@@ -10,6 +10,54 @@ import numpy as np
 STATUS_OK = "ok"
 STATUS_SKIPPED = "skipped"
 
+REASONS = {
+    # an input row or file that gives no text
+    "bad_row": "a row that cannot be parsed",
+    "missing_id": "a row without its id",
+    "missing_text": "a row without text",
+    "not_text": "a text field that is not a string",
+    "bad_label": "a label that is not 0 or 1",
+    "invalid_unicode": "text that is not valid Unicode",
+    "duplicate_id": "an id used by an earlier document",
+    "unreadable": "a file that cannot be read",
+    "unsupported_file": "not a file llm-mia reads",
+    "no_text": "no text",
+    # the scorer
+    "empty_text": "empty or whitespace-only text",
+    "too_short": "too short to score (fewer than 2 tokens)",
+    "tokenizer_failed": "the tokenizer failed",
+    "model_failed": "the model failed",
+    # a detector on a scored document
+    "view_unscorable": "a view the detector needs could not be scored",
+    "undefined": "the detector's score is undefined for this text",
+    "non_finite": "a non-finite score",
+    "other": "another reason (see each record's reason)",
+}
+"""Reason codes, each with the words reports count it under."""
+
+
+class Reason(str):
+    """Why a document or a score is missing: the readable text (a ``str``, with the
+    particulars: row, id, offset) and a stable ``code`` from :data:`REASONS` that reports
+    count by. A plain string counts as ``other``."""
+
+    code: str
+
+    def __new__(cls, code: str, text: str) -> Reason:
+        if code not in REASONS:
+            raise ValueError(f"unknown reason code {code!r}")
+        obj = super().__new__(cls, text)
+        obj.code = code
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Reason, (self.code, str(self)))
+
+
+def reason_code(reason: str | None) -> str:
+    """The code of ``reason`` ("other" for a plain string)."""
+    return getattr(reason, "code", "other")
+
 
 @dataclass(frozen=True)
 class Document:
@@ -64,7 +112,8 @@ class ScoreRecord:
     """One output row of ``llm-mia score``: a document's membership scores.
 
     ``scores[key]`` is None when that detector could not score this document; the reason
-    is in ``notes[key]``. A key is the detector's name, with its parameters where they differ
+    is in ``notes[key]``. ``reason`` and the notes are :class:`Reason` strings where the
+    code is known (files record it as ``reason_code`` and ``note_codes``). A key is the detector's name, with its parameters where they differ
     from the defaults (``min_k:k=0.1``); ``params[key]`` holds every parameter of each
     detector that has any. Higher score = more likely a member.
     """
@@ -85,13 +134,16 @@ class ScoreRecord:
             "label": self.label,
             "n_tokens": self.n_tokens,
             "status": self.status,
-            "reason": self.reason,
-            "scores": self.scores,
+            "reason": None if self.reason is None else str(self.reason),
         }
+        if self.reason is not None:
+            row["reason_code"] = reason_code(self.reason)
+        row["scores"] = self.scores
         if self.truncated:
             row["truncated"] = True
         if self.notes:
-            row["notes"] = self.notes
+            row["notes"] = {k: str(v) for k, v in self.notes.items()}
+            row["note_codes"] = {k: reason_code(v) for k, v in self.notes.items()}
         if self.params:
             row["params"] = self.params
         return row

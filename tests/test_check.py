@@ -210,7 +210,7 @@ def test_overlap_across_an_excerpt_boundary_is_found_and_both_excerpts_dropped(t
 
 
 def test_settings_and_outputs_are_checked_before_the_run(tiny_model_dir, tmp_path, capsys):
-    with pytest.raises(InputError, match="use at least 20 permutations"):
+    with pytest.raises(InputError, match="n_permutations is 9: .* use at least 20"):
         CheckSettings(n_permutations=9)
     book = tmp_path / "book.txt"
     book.write_text(" ".join(random_sentences(60, seed=800)))

@@ -102,15 +102,18 @@ def test_eval_with_too_few_of_a_class_and_grouped_reasons(tmp_path, capsys):
         {"id": "b", "label": 1, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": -2.0, "min_k": -3.0}},
         {"id": "c", "label": 0, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": -3.0, "min_k": None}},
         {"id": "d", "label": 0, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": -4.0, "min_k": -5.0}},
-        {"id": "e", "label": None, "n_tokens": 0, "status": "skipped", "reason": "row 7: invalid label 2", "scores": {}},
-        {"id": "f", "label": None, "n_tokens": 0, "status": "skipped", "reason": "row 9: invalid label 5", "scores": {}},
+        {"id": "e", "label": None, "n_tokens": 0, "status": "skipped", "reason": "row 7: invalid label 2", "reason_code": "bad_label", "scores": {}},
+        {"id": "f", "label": None, "n_tokens": 0, "status": "skipped", "reason": "row 9: invalid label 5", "reason_code": "bad_label", "scores": {}},
+        {"id": "g", "label": None, "n_tokens": 0, "status": "skipped", "reason": "written before reason codes", "scores": {}},
     ]
     p = tmp_path / "s.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, table, err = run(["eval", p, "--bootstrap", "20"], capsys)
     assert code == 0, err
     assert "min_k: needs at least 2 members and 2 non-members with a score; has 1 and 1" in table
-    assert "excluded from loss: 2 x skipped: invalid label N" in table
+    # counted by the reason's code, whatever its particulars (row numbers, values)
+    assert "excluded from loss: 2 x skipped: a label that is not 0 or 1" in table
+    assert "excluded from loss: 1 x skipped: another reason (see each record's reason)" in table
 
 
 def test_bad_scores_file(tmp_path, capsys):

@@ -50,11 +50,11 @@ def assert_close(got, want, tol: float, where: str = "") -> None:
 
 def as_before(rows: list[dict]) -> list[dict]:
     """Score rows as the code before the refactor wrote them: detectors named without their
-    parameters (``min_k:k=0.5`` was ``min_k``), no ``params`` field. Names changed; numbers
-    must not."""
+    parameters (``min_k:k=0.5`` was ``min_k``), no ``params``, ``reason_code`` or
+    ``note_codes`` fields. Names changed; numbers must not."""
     out = []
     for row in rows:
-        row = {k: v for k, v in row.items() if k != "params"}
+        row = {k: v for k, v in row.items() if k not in ("params", "reason_code", "note_codes")}
         for field in ("scores", "notes"):
             if field in row:
                 row[field] = {key.split(":")[0]: v for key, v in row[field].items()}

@@ -17,7 +17,7 @@ positions and context-only positions never reach the head.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -87,6 +87,7 @@ class HFBackend:
         with torch.inference_mode():
             if self._head_ok is None:
                 self._head_ok = self._check_head(input_ids[:1, : min(width, 16)])
+            logits_of: Callable[[Any, int, int], Any]
             if self._head_ok:
                 hidden = model.base_model(
                     input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False
