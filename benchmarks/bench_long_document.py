@@ -66,8 +66,12 @@ def child(model: str, n_bytes: int) -> dict:
     (record,) = score_documents([text], model=lm, use_cache=False)
     seconds = time.perf_counter() - started
     return {
-        "bytes": n_bytes, "peak_after_load_kib": loaded, "peak_after_scoring_kib": _status_kib("VmHWM"),
-        "scoring_seconds": round(seconds, 2), "status": record.status, "n_tokens": record.n_tokens,
+        "bytes": n_bytes,
+        "peak_after_load_kib": loaded,
+        "peak_after_scoring_kib": _status_kib("VmHWM"),
+        "scoring_seconds": round(seconds, 2),
+        "status": record.status,
+        "n_tokens": record.n_tokens,
         "truncated": record.truncated,
     }
 
@@ -83,7 +87,10 @@ def measure(model: str, n_bytes: int, code: str | None) -> dict:
 
 
 def table(result: dict) -> str:
-    rows = ["| document | peak RSS after loading the model | peak RSS after scoring | scoring's extra memory | scoring time | tokens kept |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| document | peak RSS after loading the model | peak RSS after scoring | scoring's extra memory | scoring time | tokens kept |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in result["runs"]:
         rows.append(
             f"| {r['bytes'] / MiB:.0f} MiB, one line | {r['peak_after_load_kib'] / 1024:.0f} MiB | {r['peak_after_scoring_kib'] / 1024:.0f} MiB | "
@@ -113,7 +120,9 @@ def main() -> None:
     result = {
         "command": "python benchmarks/bench_long_document.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "date": time.strftime("%Y-%m-%d"), "model": args.model, "code": args.code,
+        "date": time.strftime("%Y-%m-%d"),
+        "model": args.model,
+        "code": args.code,
         "runs": [],
     }
     for size in args.sizes_mib.split(","):
@@ -125,6 +134,7 @@ def main() -> None:
     print(md)
     if args.update_readme:
         update_readme("long", f"`{result['command']}` ({result['machine']}, {result['date']}, {result['model']}):", md)
+
 
 if __name__ == "__main__":
     main()

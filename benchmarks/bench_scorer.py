@@ -149,8 +149,11 @@ def docs_per_second(lm, texts, batch_size, other_batches=()):
         by_batch[str(bs)] = len(texts) / (time.perf_counter() - t)
     loop = len(texts) / loop_s
     return {
-        "documents": len(texts), "loop_docs_s": loop, "pipeline_docs_s": by_batch[str(batch_size)],
-        "ratio": by_batch[str(batch_size)] / loop, "pipeline_docs_s_by_batch": by_batch,
+        "documents": len(texts),
+        "loop_docs_s": loop,
+        "pipeline_docs_s": by_batch[str(batch_size)],
+        "ratio": by_batch[str(batch_size)] / loop,
+        "pipeline_docs_s_by_batch": by_batch,
     }
 
 
@@ -179,9 +182,15 @@ def memory_child(model: str, batch: int, tokens: int, naive: bool) -> dict:
     peak = _status_kib("VmHWM")
     assert all(s.n_tokens == tokens for s in stats)
     out = {
-        "model": model, "batch": batch, "tokens": tokens, "vocab": int(lm.model.get_output_embeddings().weight.shape[0]),
-        "weights_bytes": weights, "rss_before_load_kib": base, "rss_after_load_kib": loaded,
-        "peak_rss_scoring_kib": peak, "scoring_seconds": seconds,
+        "model": model,
+        "batch": batch,
+        "tokens": tokens,
+        "vocab": int(lm.model.get_output_embeddings().weight.shape[0]),
+        "weights_bytes": weights,
+        "rss_before_load_kib": base,
+        "rss_after_load_kib": loaded,
+        "peak_rss_scoring_kib": peak,
+        "scoring_seconds": seconds,
     }
     if naive:
         Path("/proc/self/clear_refs").write_text("5")
@@ -292,7 +301,8 @@ def main() -> None:
 
     result = {
         "command": "python benchmarks/bench_scorer.py " + " ".join(sys.argv[1:]),
-        "input": Path(args.input).name, "batch_size": args.batch_size,
+        "input": Path(args.input).name,
+        "batch_size": args.batch_size,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
         "date": time.strftime("%Y-%m-%d"),
         "models": {spec: measure_model(spec, args) for spec in args.models.split(",")},
@@ -308,6 +318,7 @@ def main() -> None:
 
 def _write_readme(result: dict, md: str) -> None:
     update_readme("scorer", f"`{result['command']}` ({result['machine']}, {result['date']}):", md)
+
 
 if __name__ == "__main__":
     main()

@@ -51,13 +51,15 @@ def table(r: dict) -> str:
     the best estimate of the cost: timeit's rule) and the median of the paired ratios."""
     base, this = r["baseline_tok_s"], r["this_tok_s"]
     paired = statistics.median(t / b for t, b in zip(this, base))
-    return "\n".join([
-        "| scorer | tokens/s, best run | median run | each run |",
-        "|---|---|---|---|",
-        f"| before the seam (`{r['baseline_commit']}`) | {max(base):.0f} | {statistics.median(base):.0f} | {', '.join(f'{x:.0f}' for x in base)} |",
-        f"| this tree | {max(this):.0f} | {statistics.median(this):.0f} | {', '.join(f'{x:.0f}' for x in this)} |",
-        f"| ratio (this / before) | **{max(this) / max(base):.3f}** | median of the {len(base)} paired ratios: {paired:.3f} | target: >= 0.97 |",
-    ])
+    return "\n".join(
+        [
+            "| scorer | tokens/s, best run | median run | each run |",
+            "|---|---|---|---|",
+            f"| before the seam (`{r['baseline_commit']}`) | {max(base):.0f} | {statistics.median(base):.0f} | {', '.join(f'{x:.0f}' for x in base)} |",
+            f"| this tree | {max(this):.0f} | {statistics.median(this):.0f} | {', '.join(f'{x:.0f}' for x in this)} |",
+            f"| ratio (this / before) | **{max(this) / max(base):.3f}** | median of the {len(base)} paired ratios: {paired:.3f} | target: >= 0.97 |",
+        ]
+    )
 
 
 def main() -> None:
@@ -91,8 +93,12 @@ def main() -> None:
     result = {
         "command": "python benchmarks/bench_seam.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
-        "date": time.strftime("%Y-%m-%d"), "model": args.model, "documents": args.n_docs, "baseline_commit": commit,
-        "baseline_tok_s": runs["baseline"], "this_tok_s": runs["this"],
+        "date": time.strftime("%Y-%m-%d"),
+        "model": args.model,
+        "documents": args.n_docs,
+        "baseline_commit": commit,
+        "baseline_tok_s": runs["baseline"],
+        "this_tok_s": runs["this"],
         "tokens": sum(min(len(ids), scorers["this"].max_tokens) for ids in scorers["this"].tokenize(texts)),
     }
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
@@ -100,7 +106,9 @@ def main() -> None:
     print(md)
     if args.update_readme:
         update_readme(
-            "seam", f"`{result['command']}` ({result['machine']}, {result['date']}, {result['model']}, {args.n_docs} WikiMIA-32 texts, {result['tokens']} tokens):", md,
+            "seam",
+            f"`{result['command']}` ({result['machine']}, {result['date']}, {result['model']}, {args.n_docs} WikiMIA-32 texts, {result['tokens']} tokens):",
+            md,
             section="## The scoring-backend seam: `bench_seam.py`\n\nThe scorer calls the model through a backend interface since issue 10; "
             "the same texts scored by the code before and after, in one process with one loaded model, the order swapped at every repeat, show what the seam costs. Target: ratio >= 0.97.",
         )

@@ -39,7 +39,10 @@ RESULTS = HERE / "results"
 SIZES = (10, 20, 50, 100, 200)
 
 NEGATIVE_POOLS = {  # name: (scores file, what the pool is)
-    "controlled non-members, trained model": ("controlled-smollm2-135m/scores/controlled-x1.jsonl", "100 held-out book excerpts under the model trained on the members"),
+    "controlled non-members, trained model": (
+        "controlled-smollm2-135m/scores/controlled-x1.jsonl",
+        "100 held-out book excerpts under the model trained on the members",
+    ),
     "gutenberg non-members, smollm2-135m": ("gutenberg-smollm2-135m/scores/gutenberg.jsonl", "book openings labelled non-member, base model"),
     "booktection 2023 passages, smollm2-135m": ("booktection-smollm2-135m/scores/booktection.jsonl", "passages of books published in 2023, base model"),
 }
@@ -68,7 +71,9 @@ def share_ci(hits: int, n: int) -> dict[str, float]:
     return {"share": hits / n, "ci_low": float(ci.low), "ci_high": float(ci.high), "hits": hits, "n": n}
 
 
-def negative_control(pool: list[ScoreRecord], names: list[str], n_s: int, n_r: int, repeats: int, splits: int, permutations: int, rng: np.random.Generator) -> dict:
+def negative_control(
+    pool: list[ScoreRecord], names: list[str], n_s: int, n_r: int, repeats: int, splits: int, permutations: int, rng: np.random.Generator
+) -> dict:
     x = matrix(pool, names)
     coll, docs, docs_n = 0, 0, 0
     for i in range(repeats):
@@ -79,11 +84,19 @@ def negative_control(pool: list[ScoreRecord], names: list[str], n_s: int, n_r: i
         docs += sum(t.p_value < 0.05 for t in tests)
         docs_n += len(tests)
     smallest = min(1.0, len(names) / (n_r + 1))  # per-text p after Holm cannot go below this
-    return {"n_suspect": n_s, "n_reference": n_r, "repeats": repeats, "collection_p_below_0.05": share_ci(int(coll), repeats),
-            "per_text_p_below_0.05": share_ci(int(docs), docs_n) if smallest <= 0.05 else None, "per_text_smallest_p": smallest}
+    return {
+        "n_suspect": n_s,
+        "n_reference": n_r,
+        "repeats": repeats,
+        "collection_p_below_0.05": share_ci(int(coll), repeats),
+        "per_text_p_below_0.05": share_ci(int(docs), docs_n) if smallest <= 0.05 else None,
+        "per_text_smallest_p": smallest,
+    }
 
 
-def positive_control(records: list[ScoreRecord], names: list[str], sizes: list[int], repeats: int, rng: np.random.Generator, fraction: float = 1.0) -> list[dict]:
+def positive_control(
+    records: list[ScoreRecord], names: list[str], sizes: list[int], repeats: int, rng: np.random.Generator, fraction: float = 1.0
+) -> list[dict]:
     """n suspect texts against the held-out non-members. With ``fraction`` < 1 (a collection of
     which only part was trained on), the suspect texts are that share of members and the rest
     non-members from one half of the non-members; the other half is the reference."""
@@ -104,9 +117,20 @@ def positive_control(records: list[ScoreRecord], names: list[str], sizes: list[i
             suspect = np.vstack([members[rng.permutation(len(members))[:k]], filler[rng.permutation(len(filler))[: n - k]]])
             tests.append(collection_test(suspect, reference, names, seed=i))
         p = np.array([t.p_value for t in tests])
-        out.append({"n_excerpts": n, "members": k, "n_reference": len(reference), "repeats": repeats, "median_p": float(np.median(p)),
-                    "median_z": float(np.median([t.z for t in tests])), "median_effect": float(np.median([t.effect for t in tests])),
-                    "p90": float(np.percentile(p, 90)), "share_p_below_0.05": float(np.mean(p < 0.05)), "share_p_below_0.01": float(np.mean(p < 0.01))})
+        out.append(
+            {
+                "n_excerpts": n,
+                "members": k,
+                "n_reference": len(reference),
+                "repeats": repeats,
+                "median_p": float(np.median(p)),
+                "median_z": float(np.median([t.z for t in tests])),
+                "median_effect": float(np.median([t.effect for t in tests])),
+                "p90": float(np.percentile(p, 90)),
+                "share_p_below_0.05": float(np.mean(p < 0.05)),
+                "share_p_below_0.01": float(np.mean(p < 0.01)),
+            }
+        )
     return out
 
 
@@ -120,7 +144,16 @@ def per_book(records: list[ScoreRecord], names: list[str], texts: dict[str, str]
     for book, recs in sorted(books.items()):
         label = recs[0].label
         ref = [r for b, rs in books.items() if b != book and rs[0].label == 0 for r in rs]
-        row = {"book": book, "label": label, "n_passages": len(recs), "n_reference": len(ref), "p_value": None, "effect": None, "model_free": None, "warned": None}
+        row = {
+            "book": book,
+            "label": label,
+            "n_passages": len(recs),
+            "n_reference": len(ref),
+            "p_value": None,
+            "effect": None,
+            "model_free": None,
+            "warned": None,
+        }
         if len(recs) >= MIN_PER_SIDE:
             res = collection_test(matrix(recs, names), matrix(ref, names), names, seed=0)
             row.update(p_value=res.p_value, effect=res.effect)
@@ -141,51 +174,82 @@ def booktection_texts() -> dict[str, str] | None:
 
 
 def render(result: dict) -> str:
-    lines = ["# `llm-mia check`: negative and positive controls", "",
-             "Generated from the score files under `benchmarks/results/` by the commands below; do not edit.", "",
-             *[f"- {part}: `{cmd}`" for part, cmd in result["commands"].items()], "",
-             f"Detectors: every one in the score file. Negative control: {result['splits']} splits and {result['permutations']} permutations per test "
-             f"(p-values down to {1 / (result['permutations'] + 1):.3f}); positive control and books: the defaults of `llm-mia check` "
-             f"({DEFAULT_SPLITS} splits, {DEFAULT_PERMUTATIONS} permutations: p-values down to {1 / (DEFAULT_PERMUTATIONS + 1):.3f}).", ""]
-    lines += ["## Negative control: suspect and reference from the same non-member pool", "",
-              "Suspect and reference texts drawn at random, without overlap, from one pool: the null hypothesis holds by",
-              "construction, so the share of p < 0.05 must stay at or below 5% (95% Clopper-Pearson intervals). This checks",
-              "the test's level, not its robustness to a reference of another kind: that is what the model-free line of",
-              "every report is for. The per-text column pools all texts of all draws (they share references, so its interval",
-              "is approximate); it is n/a where the reference is too small for any text to reach 0.05 after Holm.", "",
-              "| pool | suspect / reference | repeats | collection test: p < 0.05 | per text (Holm): p < 0.05 |", "|---|---|---|---|---|"]
+    lines = [
+        "# `llm-mia check`: negative and positive controls",
+        "",
+        "Generated from the score files under `benchmarks/results/` by the commands below; do not edit.",
+        "",
+        *[f"- {part}: `{cmd}`" for part, cmd in result["commands"].items()],
+        "",
+        f"Detectors: every one in the score file. Negative control: {result['splits']} splits and {result['permutations']} permutations per test "
+        f"(p-values down to {1 / (result['permutations'] + 1):.3f}); positive control and books: the defaults of `llm-mia check` "
+        f"({DEFAULT_SPLITS} splits, {DEFAULT_PERMUTATIONS} permutations: p-values down to {1 / (DEFAULT_PERMUTATIONS + 1):.3f}).",
+        "",
+    ]
+    lines += [
+        "## Negative control: suspect and reference from the same non-member pool",
+        "",
+        "Suspect and reference texts drawn at random, without overlap, from one pool: the null hypothesis holds by",
+        "construction, so the share of p < 0.05 must stay at or below 5% (95% Clopper-Pearson intervals). This checks",
+        "the test's level, not its robustness to a reference of another kind: that is what the model-free line of",
+        "every report is for. The per-text column pools all texts of all draws (they share references, so its interval",
+        "is approximate); it is n/a where the reference is too small for any text to reach 0.05 after Holm.",
+        "",
+        "| pool | suspect / reference | repeats | collection test: p < 0.05 | per text (Holm): p < 0.05 |",
+        "|---|---|---|---|---|",
+    ]
     for name, rows in result.get("negative", {}).items():
         for row in rows:
             c, d = row["collection_p_below_0.05"], row["per_text_p_below_0.05"]
-            per_text = (f"{100 * d['share']:.2f}% [{100 * d['ci_low']:.2f}, {100 * d['ci_high']:.2f}]" if d
-                        else f"n/a (smallest p {row['per_text_smallest_p']:.2f})")
-            lines.append(f"| {name} | {row['n_suspect']} / {row['n_reference']} | {row['repeats']} | "
-                         f"{100 * c['share']:.1f}% [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] | {per_text} |")
-    lines += ["", "## Positive control: members of the controlled split against its held-out non-members", "",
-              "p-values stop at the permutation floor (0.001); the z-score (distance of the statistic from the permutation null, "
-              "in standard deviations) and the effect (how often a member outscores a non-member on held-out halves) keep growing.", "",
-              "| exposure | excerpts (members) | reference | repeats | median p | 90th pct p | p < 0.05 | p < 0.01 | median z | median effect |", "|---|---|---|---|---|---|---|---|---|---|"]
+            per_text = (
+                f"{100 * d['share']:.2f}% [{100 * d['ci_low']:.2f}, {100 * d['ci_high']:.2f}]" if d else f"n/a (smallest p {row['per_text_smallest_p']:.2f})"
+            )
+            lines.append(
+                f"| {name} | {row['n_suspect']} / {row['n_reference']} | {row['repeats']} | "
+                f"{100 * c['share']:.1f}% [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] | {per_text} |"
+            )
+    lines += [
+        "",
+        "## Positive control: members of the controlled split against its held-out non-members",
+        "",
+        "p-values stop at the permutation floor (0.001); the z-score (distance of the statistic from the permutation null, "
+        "in standard deviations) and the effect (how often a member outscores a non-member on held-out halves) keep growing.",
+        "",
+        "| exposure | excerpts (members) | reference | repeats | median p | 90th pct p | p < 0.05 | p < 0.01 | median z | median effect |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for exposure, rows in result.get("positive", {}).items():
         for row in rows:
-            lines.append(f"| {exposure} | {row['n_excerpts']} ({row['members']}) | {row['n_reference']} | {row['repeats']} | {row['median_p']:.2g} | {row['p90']:.2g} | "
-                         f"{100 * row['share_p_below_0.05']:.0f}% | {100 * row['share_p_below_0.01']:.0f}% | {row['median_z']:.1f} | {row['median_effect']:.2f} |")
+            lines.append(
+                f"| {exposure} | {row['n_excerpts']} ({row['members']}) | {row['n_reference']} | {row['repeats']} | {row['median_p']:.2g} | {row['p90']:.2g} | "
+                f"{100 * row['share_p_below_0.05']:.0f}% | {100 * row['share_p_below_0.01']:.0f}% | {row['median_z']:.1f} | {row['median_effect']:.2f} |"
+            )
     if result.get("books"):
         books = result["books"]
-        lines += ["", "## BookTection, per book (smollm2-135m)", "",
-                  "Labels are presumed (famous books before 2022 vs books of 2023) and made for other models; "
-                  "smollm2-135m was trained on 2024 data, so 2023 books may be members for it.", "",
-                  "Each book is tested against the passages of the other 2023 books. The model-free columns: the median AUROC of",
-                  "the bag-of-words classifier telling the book's passages from the reference passages, and for how many books",
-                  "`llm-mia check` would print its warning that the reference is unlike the suspect text.", "",
-                  "| books | count | p < 0.05 | p < 0.01 | median p | median model-free AUROC | model-free warning |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## BookTection, per book (smollm2-135m)",
+            "",
+            "Labels are presumed (famous books before 2022 vs books of 2023) and made for other models; "
+            "smollm2-135m was trained on 2024 data, so 2023 books may be members for it.",
+            "",
+            "Each book is tested against the passages of the other 2023 books. The model-free columns: the median AUROC of",
+            "the bag-of-words classifier telling the book's passages from the reference passages, and for how many books",
+            "`llm-mia check` would print its warning that the reference is unlike the suspect text.",
+            "",
+            "| books | count | p < 0.05 | p < 0.01 | median p | median model-free AUROC | model-free warning |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for label, name in ((1, "before 2022 (presumed members)"), (0, "2023 (presumed non-members; each against the other 2023 books)")):
             tested = [b for b in books if b["label"] == label and b["p_value"] is not None]
             p = np.array([b["p_value"] for b in tested])
             warned = [b["warned"] for b in tested if b.get("warned") is not None]
             free = [b["model_free"] for b in tested if b.get("model_free") is not None]
             if p.size:
-                lines.append(f"| {name} | {p.size} | {int((p < 0.05).sum())} | {int((p < 0.01).sum())} | {np.median(p):.2g} | "
-                             + (f"{np.median(free):.2f} | {sum(warned)} of {len(warned)} |" if warned else "n/a | n/a |"))
+                lines.append(
+                    f"| {name} | {p.size} | {int((p < 0.05).sum())} | {int((p < 0.01).sum())} | {np.median(p):.2g} | "
+                    + (f"{np.median(free):.2f} | {sum(warned)} of {len(warned)} |" if warned else "n/a | n/a |")
+                )
         short = [b["book"] for b in books if b["p_value"] is None]
         if short:
             lines.append(f"\nNot tested (fewer than {MIN_PER_SIDE} passages): {len(short)} book(s).")

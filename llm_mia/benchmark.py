@@ -78,9 +78,7 @@ class BenchResult:
         rows = []
         for s in self.splits:
             free = (
-                with_ci(s.baseline.auroc, s.baseline.ci) + (" (folds by group)" if s.baseline.grouped else "")
-                if s.baseline
-                else f"{NA} ({s.baseline_problem})"
+                with_ci(s.baseline.auroc, s.baseline.ci) + (" (folds by group)" if s.baseline.grouped else "") if s.baseline else f"{NA} ({s.baseline_problem})"
             )
             reports = [(s.split, s.evaluation)] + ([(f"{s.split} (per group)", s.group_level)] if s.group_level else [])
             for label, report in reports:
@@ -195,8 +193,15 @@ def run_bench(
     run = open_run(
         opened.model if opened.model is not None else model,
         opened.reference_model if opened.model is not None else reference_model,
-        detectors=detectors, k=k, config=config, cache_dir=cache_dir, use_cache=use_cache, progress=progress,
-        device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+        detectors=detectors,
+        k=k,
+        config=config,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        progress=progress,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
     )
     splits = [limit_split(s, limit, seed) for s in opened.splits]
     results = [_evaluate_split(split, run.score(split.documents).records, n_bootstrap, seed) for split in splits]

@@ -140,8 +140,7 @@ class StatsCache:
     def _break(self, exc: sqlite3.DatabaseError) -> None:
         self.broken = f"{type(exc).__name__}: {exc}"
         warnings.warn(
-            f"the statistics cache {self.path} cannot be used ({self.broken}); going on without it. "
-            "Delete the file, or pass --no-cache / another --cache-dir",
+            f"the statistics cache {self.path} cannot be used ({self.broken}); going on without it. Delete the file, or pass --no-cache / another --cache-dir",
             stacklevel=3,
         )
 

@@ -61,15 +61,19 @@ class CheckSettings:
     def __post_init__(self) -> None:
         require(self.unit is None or self.unit in UNITS, "unit", f"must be one of {', '.join(UNITS)}, not {self.unit!r}")
         at_least("excerpt_words", self.excerpt_words, 1)
-        require(self.excerpt_words >= MIN_EXCERPT_WORDS, "excerpt_words",
-                f"is {self.excerpt_words}: excerpts that short are too short to test; use at least {MIN_EXCERPT_WORDS}")
+        require(
+            self.excerpt_words >= MIN_EXCERPT_WORDS,
+            "excerpt_words",
+            f"is {self.excerpt_words}: excerpts that short are too short to test; use at least {MIN_EXCERPT_WORDS}",
+        )
         require(isinstance(self.alpha, (int, float)) and 0 < self.alpha < 1, "alpha", f"must lie between 0 and 1, not {self.alpha}")
         at_least("seed", self.seed, 0)
         at_least("n_splits", self.n_splits, 1)
         at_least("n_permutations", self.n_permutations, 1)
         at_least("top", self.top, 0)
         require(
-            1 / (self.n_permutations + 1) <= self.alpha, "n_permutations",
+            1 / (self.n_permutations + 1) <= self.alpha,
+            "n_permutations",
             f"is {self.n_permutations}: the smallest p-value is then {1 / (self.n_permutations + 1):.3g}, above {{alpha}} = {self.alpha}; "
             f"use at least {round(1 / self.alpha)}",
         )
@@ -169,7 +173,7 @@ def read_inputs(
             first_id, o = next(iter(hits.items()))
             raise InputError(
                 f"the reference set overlaps the suspect texts: {len(hits)} suspect {kind} share a passage of "
-                f"{OVERLAP_NGRAM}+ words with a reference text (e.g. {first_id} and {o.reference_id}: \"{o.shared}\"). "
+                f'{OVERLAP_NGRAM}+ words with a reference text (e.g. {first_id} and {o.reference_id}: "{o.shared}"). '
                 f"Reference texts must be known non-members distinct from the suspect ones; remove the overlap, "
                 f"or pass --drop-overlap to leave those suspect texts out"
             )
@@ -178,12 +182,11 @@ def read_inputs(
     if unit == "book" and reference is not None and len(sus_docs) < MIN_PER_SIDE:
         shorter = words * len(sus_docs) // MIN_PER_SIDE
         advice = (
-            f"use --excerpt-words {shorter}, or --unit document for per-text results" if shorter >= MIN_EXCERPT_WORDS
+            f"use --excerpt-words {shorter}, or --unit document for per-text results"
+            if shorter >= MIN_EXCERPT_WORDS
             else f"the text is too short for it (at least {MIN_PER_SIDE * MIN_EXCERPT_WORDS} words); use --unit document for per-text results"
         )
-        raise InputError(
-            f"the suspect text gives {len(sus_docs)} excerpts of {words} words; the collection test needs at least {MIN_PER_SIDE}: {advice}"
-        )
+        raise InputError(f"the suspect text gives {len(sus_docs)} excerpts of {words} words; the collection test needs at least {MIN_PER_SIDE}: {advice}")
     return unit, sus_docs, ref_docs, dropped
 
 
@@ -213,8 +216,17 @@ def run_check(
     choose_detectors(specs, k=k, reference_model=reference_model)  # bad options stop the check before the inputs are read
     unit, sus_docs, ref_docs, dropped = read_inputs(suspect, reference, settings, text_field)
     run = open_run(
-        model, reference_model, detectors=specs, k=k, config=config, cache_dir=cache_dir, use_cache=use_cache,
-        progress=progress, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+        model,
+        reference_model,
+        detectors=specs,
+        k=k,
+        config=config,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        progress=progress,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
     )
     names = [d.key for d in run.detectors]
     scored = run.score(sus_docs + ref_docs)
@@ -291,13 +303,14 @@ def _collection(sus: list[ScoreRecord], ref: list[ScoreRecord], names: list[str]
     a, b = _matrix(sus, names), _matrix(ref, names)
     if min(len(a), len(b)) < MIN_PER_SIDE:
         return None, (
-            f"the collection test needs at least {MIN_PER_SIDE} scored suspect and reference texts with every "
-            f"detector's score; there are {len(a)} and {len(b)}"
+            f"the collection test needs at least {MIN_PER_SIDE} scored suspect and reference texts with every detector's score; there are {len(a)} and {len(b)}"
         )
     return collection_test(a, b, names, n_splits=s.n_splits, n_permutations=s.n_permutations, seed=s.seed), None
 
 
-def _model_free(sus_docs: list[Document], sus: list[ScoreRecord], ref_docs: list[Document], ref: list[ScoreRecord], seed: int) -> tuple[BaselineResult | None, str | None]:
+def _model_free(
+    sus_docs: list[Document], sus: list[ScoreRecord], ref_docs: list[Document], ref: list[ScoreRecord], seed: int
+) -> tuple[BaselineResult | None, str | None]:
     texts = [d.text or "" for d, r in zip(sus_docs, sus) if r.status == STATUS_OK]
     labels = [1] * len(texts)
     more = [d.text or "" for d, r in zip(ref_docs, ref) if r.status == STATUS_OK]

@@ -97,16 +97,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     be.add_argument("suite", help="a suite name (llm-mia suites), a labelled file or folder, or a suite config .json")
     be.add_argument("--data-dir", default=None, help="data directory (default: $LLM_MIA_DATA)")
-    be.add_argument("--limit", type=_count(2), default=None, help="per split, a seeded random sample of limit/2 members and limit/2 non-members (whole books where the split has them)")
+    be.add_argument(
+        "--limit",
+        type=_count(2),
+        default=None,
+        help="per split, a seeded random sample of limit/2 members and limit/2 non-members (whole books where the split has them)",
+    )
     be.add_argument("--bootstrap", type=POSITIVE, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
     be.add_argument("--seed", type=SEED, default=0, help="seed of the bootstrap and the baseline's folds")
     be.add_argument("--out", default=None, help="results folder: results.json, table.md, scores/<split>.jsonl")
     be.add_argument("--force", action="store_true", help="write into a results folder that already holds files")
     add_run_options(be)
     be.add_argument("--small", action="store_true", help="controlled split: the small setting (for CI)")
-    be.add_argument("--members", type=int, default=None, help="controlled split: members per exposure (default %d)" % CONTROLLED_DEFAULTS.n_members_per_exposure)
+    be.add_argument(
+        "--members", type=int, default=None, help="controlled split: members per exposure (default %d)" % CONTROLLED_DEFAULTS.n_members_per_exposure
+    )
     be.add_argument("--nonmembers", type=int, default=None, help="controlled split: non-members (default %d)" % CONTROLLED_DEFAULTS.n_nonmembers)
-    be.add_argument("--exposures", default=None, help="controlled split: comma-separated times each member group is seen (default %s)" % ",".join(map(str, CONTROLLED_DEFAULTS.exposures)))
+    be.add_argument(
+        "--exposures",
+        default=None,
+        help="controlled split: comma-separated times each member group is seen (default %s)" % ",".join(map(str, CONTROLLED_DEFAULTS.exposures)),
+    )
     be.set_defaults(func=_cmd_bench)
 
     add_check_parsers(sub)
@@ -241,8 +252,11 @@ def _cmd_detectors(args: argparse.Namespace) -> int:
     for name, cls in DETECTORS.items():
         mark = "default" if name in defaults else "needs --reference-model" if REFERENCE in cls.needs else ""
         params = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls))
-        print(f"{name:<10} {cls.formula}\n{'':<10} {cls.citation}" + (f"\n{'':<10} parameters: {params}" if params else "")
-              + (f"\n{'':<10} ({mark})" if mark else ""))
+        print(
+            f"{name:<10} {cls.formula}\n{'':<10} {cls.citation}"
+            + (f"\n{'':<10} parameters: {params}" if params else "")
+            + (f"\n{'':<10} ({mark})" if mark else "")
+        )
     print("\nScores: higher = more likely a member. lp_t = log p(x_t | x_<t) over the scored tokens t = 1..n-1.")
     print("Set a parameter as name:param=value (--detectors min_k:k=0.1,min_k:k=0.3); outputs name each detector so.")
     return 0

@@ -26,9 +26,16 @@ def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAUL
     p.add_argument("--excerpt-words", type=POSITIVE, default=excerpt_words, help=f"excerpt length in words for --unit book (default {excerpt_words})")
     p.add_argument("--alpha", type=float, default=CHECK_DEFAULTS.alpha, help=f"significance level of the verdict (default {CHECK_DEFAULTS.alpha})")
     p.add_argument("--splits", type=POSITIVE, default=CHECK_DEFAULTS.n_splits, help=f"random splits of the collection test (default {CHECK_DEFAULTS.n_splits})")
-    p.add_argument("--permutations", type=POSITIVE, default=CHECK_DEFAULTS.n_permutations, help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})")
+    p.add_argument(
+        "--permutations",
+        type=POSITIVE,
+        default=CHECK_DEFAULTS.n_permutations,
+        help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})",
+    )
     p.add_argument("--seed", type=SEED, default=0, help="seed of the splits and permutations (default 0)")
-    p.add_argument("--drop-overlap", action="store_true", help="leave out suspect texts that share 13+ words with a reference text (default: stop with an error)")
+    p.add_argument(
+        "--drop-overlap", action="store_true", help="leave out suspect texts that share 13+ words with a reference text (default: stop with an error)"
+    )
     p.add_argument("--html", default="check-report.html", help="HTML report (default: check-report.html; '' for none)")
     p.add_argument("--force", action="store_true", help="replace report files that already exist (default: stop with an error)")
     p.add_argument("--json", default=None, help="also write the full result as JSON here")
@@ -49,7 +56,9 @@ def add_check_parsers(sub) -> None:  # type: ignore[no-untyped-def]
     )
     ch.add_argument("input", help="the suspect book, folder or file")
     ch.add_argument("--reference", default=None, help="known non-members of the same kind (without them no p-value is claimed)")
-    ch.add_argument("--unit", choices=["book", "document"], default=None, help="book: cut texts into excerpts; document: each text as is (default: book for one text file)")
+    ch.add_argument(
+        "--unit", choices=["book", "document"], default=None, help="book: cut texts into excerpts; document: each text as is (default: book for one text file)"
+    )
     _check_options(ch)
     ch.set_defaults(func=_cmd_check)
 

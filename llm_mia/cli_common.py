@@ -54,10 +54,20 @@ def _scorer_config(args: argparse.Namespace) -> ScorerConfig:
 
 
 FLAGS = {
-    "max_tokens": "--max-tokens", "stride": "--stride", "batch_size": "--batch-size", "unit": "--unit",
-    "excerpt_words": "--excerpt-words", "alpha": "--alpha", "n_splits": "--splits", "n_permutations": "--permutations",
-    "seed": "--seed", "limit": "--limit", "n_bootstrap": "--bootstrap", "n_members_per_exposure": "--members",
-    "n_nonmembers": "--nonmembers", "exposures": "--exposures",
+    "max_tokens": "--max-tokens",
+    "stride": "--stride",
+    "batch_size": "--batch-size",
+    "unit": "--unit",
+    "excerpt_words": "--excerpt-words",
+    "alpha": "--alpha",
+    "n_splits": "--splits",
+    "n_permutations": "--permutations",
+    "seed": "--seed",
+    "limit": "--limit",
+    "n_bootstrap": "--bootstrap",
+    "n_members_per_exposure": "--members",
+    "n_nonmembers": "--nonmembers",
+    "exposures": "--exposures",
 }
 """The flag of each library setting that the command line sets (a :class:`SettingError`
 names the setting; the command line shows the flag)."""
@@ -70,7 +80,12 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None
     p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
     p.add_argument("--detectors", default=None, help=DETECTORS_HELP)
     p.add_argument("--k", type=float, default=None, help=f"fraction k of the detectors that have one, where --detectors leaves it out (default {DEFAULT_K})")
-    p.add_argument("--max-tokens", type=int, default=None, help=f"tokens kept per {what[:-1]}, or window length with --stride (default: 1024, or the model's context length if shorter)")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help=f"tokens kept per {what[:-1]}, or window length with --stride (default: 1024, or the model's context length if shorter)",
+    )
     p.add_argument("--stride", type=int, default=None, help=f"sliding-window step: score every token of long {what} (default: truncate at --max-tokens)")
     p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")

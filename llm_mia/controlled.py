@@ -114,9 +114,7 @@ def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: Con
     model.eval()
 
 
-def prepare(
-    config: ControlledConfig, data_dir: str | Path | None = None, *, progress: bool = False
-) -> tuple[LoadedModel, LoadedModel, list[Split]]:
+def prepare(config: ControlledConfig, data_dir: str | Path | None = None, *, progress: bool = False) -> tuple[LoadedModel, LoadedModel, list[Split]]:
     """(trained target, untouched reference, splits): one split per exposure, members of that
     exposure against all non-members."""
     members, nonmembers = assign(excerpts(data_dir), config)
@@ -135,10 +133,7 @@ def prepare(
     target.spec = f"{config.base_model}+controlled-{config.key()}"
     reference = load_model(config.base_model, device="cpu")
     non = [Document(f"n{i}", t, 0) for i, t in enumerate(nonmembers)]
-    splits = [
-        Split("controlled", f"controlled-x{e}", [Document(f"x{e}-m{i}", t, 1) for i, t in enumerate(texts)] + non)
-        for e, texts in members.items()
-    ]
+    splits = [Split("controlled", f"controlled-x{e}", [Document(f"x{e}-m{i}", t, 1) for i, t in enumerate(texts)] + non) for e, texts in members.items()]
     return target, reference, splits
 
 

@@ -123,10 +123,7 @@ def _to_documents(
     fields = [text_field] if text_field else list(DEFAULT_TEXT_FIELDS)
     present = [f for f in fields if any(f in r for r in dict_rows)]
     if dict_rows and not present:
-        raise InputError(
-            f"no row of {name} has a text field {' or '.join(repr(f) for f in fields)}; "
-            f"fields found: {found}. Choose one with --text-field"
-        )
+        raise InputError(f"no row of {name} has a text field {' or '.join(repr(f) for f in fields)}; fields found: {found}. Choose one with --text-field")
     for kind, field in (("id", id_field), ("label", label_field)):
         if field and dict_rows and not any(field in r for r in dict_rows):
             raise InputError(f"no row of {name} has the {kind} field {field!r} (--{kind}-field); fields found: {found}")

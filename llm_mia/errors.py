@@ -36,7 +36,7 @@ class SettingError(InputError, ValueError):
 
     def message(self, names: Mapping[str, str] | None = None) -> str:
         """The message with each setting called by ``names`` (for example the flags), else by its own name."""
-        name = (lambda s: (names or {}).get(s, s))
+        name = lambda s: (names or {}).get(s, s)
         return name(self.setting) + " " + re.sub(r"\{(\w+)\}", lambda m: name(m.group(1)), self.problem)
 
 

@@ -47,8 +47,7 @@ def cut_excerpts(doc: Document, words: int = DEFAULT_EXCERPT_WORDS) -> list[Docu
     if not spans:
         return [doc]
     return [
-        Document(f"{doc.id}#{k}", doc.text[spans[a][0] : spans[b - 1][1]], doc.label)
-        for k, (a, b) in enumerate(excerpt_bounds(len(spans), words), start=1)
+        Document(f"{doc.id}#{k}", doc.text[spans[a][0] : spans[b - 1][1]], doc.label) for k, (a, b) in enumerate(excerpt_bounds(len(spans), words), start=1)
     ]
 
 

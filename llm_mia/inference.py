@@ -100,10 +100,7 @@ def collection_test(
     if not (np.isfinite(s).all() and np.isfinite(r).all()):
         raise ValueError("scores must be finite (drop texts with missing scores first)")
     if min(len(s), len(r)) < MIN_PER_SIDE:
-        raise ValueError(
-            f"the collection test needs at least {MIN_PER_SIDE} suspect and {MIN_PER_SIDE} reference "
-            f"texts; got {len(s)} and {len(r)}"
-        )
+        raise ValueError(f"the collection test needs at least {MIN_PER_SIDE} suspect and {MIN_PER_SIDE} reference texts; got {len(s)} and {len(r)}")
     if n_splits < 1 or n_permutations < 1:
         raise ValueError("n_splits and n_permutations must be at least 1")
     rng = np.random.default_rng(seed)
@@ -119,10 +116,12 @@ def collection_test(
         count = min(per_chunk, n_permutations + 1 - first)
         relabel = np.vstack([np.arange(n) if first + i == 0 else rng.permutation(n) for i in range(count)])
         rows = np.repeat(relabel, n_splits, axis=0)
-        within = np.hstack([
-            rng.permuted(np.tile(np.arange(n_s), (len(rows), 1)), axis=1),
-            n_s + rng.permuted(np.tile(np.arange(n - n_s), (len(rows), 1)), axis=1),
-        ])
+        within = np.hstack(
+            [
+                rng.permuted(np.tile(np.arange(n_s), (len(rows), 1)), axis=1),
+                n_s + rng.permuted(np.tile(np.arange(n - n_s), (len(rows), 1)), axis=1),
+            ]
+        )
         part, w = _cross_fit(x, np.take_along_axis(rows, within, axis=1), n_s)
         auc_parts.append(part)
         if first == 0:

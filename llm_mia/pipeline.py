@@ -53,9 +53,7 @@ REFERENCE_DETECTOR = "ref"
 """Added when a reference model is given and no chosen detector uses it."""
 
 
-def choose_detectors(
-    specs: Sequence[str | Detector] | None = None, *, k: float | None = None, reference_model: object | None = None
-) -> list[Detector]:
+def choose_detectors(specs: Sequence[str | Detector] | None = None, *, k: float | None = None, reference_model: object | None = None) -> list[Detector]:
     """:func:`resolve_detectors`, plus the reference detector when a reference model is given
     and no chosen detector uses it; a detector that needs a reference model when none is
     given raises :class:`InputError`. Runs before any model loads (bad options stop early)."""
@@ -212,8 +210,17 @@ def score_documents(
     and a reason. See :func:`open_run` to keep the models loaded across calls.
     """
     run = open_run(
-        model, reference_model, detectors=detectors, k=k, config=config, cache_dir=cache_dir, use_cache=use_cache,
-        progress=progress, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+        model,
+        reference_model,
+        detectors=detectors,
+        k=k,
+        config=config,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        progress=progress,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
     )
     return run.score(documents).records
 

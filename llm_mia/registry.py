@@ -12,7 +12,7 @@ T = TypeVar("T")
 
 
 def did_you_mean(name: str, known: list[str]) -> str:
-    """"Did you mean 'x'? " for the known names close to ``name``, or ""."""
+    """ "Did you mean 'x'? " for the known names close to ``name``, or ""."""
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     return f"Did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
 

@@ -46,14 +46,17 @@ def verdict(result: CheckResult) -> str:
     if result.collection is not None:
         c = result.collection
         if c.p_value < a:
-            return (f"SIGNIFICANT at alpha = {a:g}: the model finds the suspect texts more familiar than the "
-                    f"reference texts (p = {p_value(c.p_value)}).")
-        return (f"NOT SIGNIFICANT at alpha = {a:g}: no evidence that the model finds the suspect texts more "
-                f"familiar than the reference texts (p = {p_value(c.p_value)}).")
+            return f"SIGNIFICANT at alpha = {a:g}: the model finds the suspect texts more familiar than the reference texts (p = {p_value(c.p_value)})."
+        return (
+            f"NOT SIGNIFICANT at alpha = {a:g}: no evidence that the model finds the suspect texts more "
+            f"familiar than the reference texts (p = {p_value(c.p_value)})."
+        )
     kind = "excerpts" if result.unit == "book" else "documents"
     hits = sum(1 for t in result.documents if t.q_value is not None and t.q_value < a)
-    return (f"PER-TEXT RESULTS ONLY ({result.collection_problem}): {hits} of {len(result.documents)} {kind} "
-            f"have q < {a:g} (Holm over {len(result.detectors)} detectors, then Benjamini-Hochberg over the {kind}).")
+    return (
+        f"PER-TEXT RESULTS ONLY ({result.collection_problem}): {hits} of {len(result.documents)} {kind} "
+        f"have q < {a:g} (Holm over {len(result.detectors)} detectors, then Benjamini-Hochberg over the {kind})."
+    )
 
 
 def caveats(result: CheckResult) -> list[str]:
@@ -110,8 +113,11 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
     if c is not None:
         lines += [
             f"  p-value       {p_value(c.p_value)}  (collection test: {c.n_splits} splits, {c.n_permutations} permutations"
-            + (f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, "
-               f"raise --permutations for a smaller p)" if c.p_value <= c.min_attainable_p else ")"),
+            + (
+                f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, raise --permutations for a smaller p)"
+                if c.p_value <= c.min_attainable_p
+                else ")"
+            ),
             f"  effect        a suspect {kind[:-1]} outscores a reference {kind[:-1]} {100 * c.effect:.0f}% of the time "
             f"(50% = no difference; {100 * c.effect_range[0]:.0f}-{100 * c.effect_range[1]:.0f}% over the splits)",
             "  carried by    " + ", ".join(f"{n} ({c.weights[n]:.2f})" for n in c.carried_by()),
@@ -123,8 +129,10 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
         a = s.alpha
         hits = sum(1 for t in result.documents if t.p_value is not None and t.p_value < a)
         q_hits = sum(1 for t in result.documents if t.q_value is not None and t.q_value < a)
-        lines.append(f"  per {result.unit if result.unit == 'document' else 'excerpt'}  {hits} of {len(result.documents)} with p < {a:g} "
-                     f"after Holm over {len(result.detectors)} detectors; {q_hits} with BH q < {a:g}")
+        lines.append(
+            f"  per {result.unit if result.unit == 'document' else 'excerpt'}  {hits} of {len(result.documents)} with p < {a:g} "
+            f"after Holm over {len(result.detectors)} detectors; {q_hits} with BH q < {a:g}"
+        )
     if result.model_free is not None:
         m = result.model_free
         lines.append(f"  model-free    suspect vs reference without the model: AUROC {with_ci(m.auroc, m.ci)} (0.5 = alike)")
@@ -142,9 +150,11 @@ def _ref_model_line(result: CheckResult) -> str:
     if not vals:
         return "  reference model: no text scored under both models"
     above = sum(v > 0 for v in vals)
-    return (f"  reference model {result.reference_model}: the model under test finds {above} of {len(vals)} texts easier than "
-            f"the reference model does (mean loss difference {np.mean(vals):+.3f} nats/token). Without reference texts this "
-            f"is not calibrated: two models differ on every text.")
+    return (
+        f"  reference model {result.reference_model}: the model under test finds {above} of {len(vals)} texts easier than "
+        f"the reference model does (mean loss difference {np.mean(vals):+.3f} nats/token). Without reference texts this "
+        f"is not calibrated: two models differ on every text."
+    )
 
 
 def to_json(result: CheckResult) -> dict[str, Any]:
@@ -203,11 +213,11 @@ def to_html(result: CheckResult) -> str:
         _numbers_table(result),
         "<h2>What this can and cannot show</h2><ul>" + "".join(f"<li>{e(c)}</li>" for c in caveats(result)) + "</ul>",
         "<h2>Score distributions</h2>",
-        "<p class='legend'>Higher = more likely a member.<span style='background:%s'></span>suspect<span style='background:%s'></span>reference</p>" % (_SUSPECT, _REFERENCE),
+        "<p class='legend'>Higher = more likely a member.<span style='background:%s'></span>suspect<span style='background:%s'></span>reference</p>"
+        % (_SUSPECT, _REFERENCE),
         "<div class='charts'>" + "".join(_histogram(result, d) for d in result.detectors) + "</div>",
         "<h2>Most suspicious " + ("excerpts" if result.unit == "book" else "documents") + "</h2>",
-        "<p>Each token is shaded by the probability the model gave it: the darker, the more expected. "
-        "Hover over a token for its probability.</p>",
+        "<p>Each token is shaded by the probability the model gave it: the darker, the more expected. Hover over a token for its probability.</p>",
         "".join(_excerpt(x) for x in result.top) or "<p>None scored.</p>",
     ]
     if result.documents:
@@ -226,8 +236,11 @@ def _numbers_table(result: CheckResult) -> str:
     c = result.collection
     if c is not None:
         rows += [
-            ("p-value (collection test)", f"{p_value(c.p_value)}: {c.n_splits} random splits, calibrated by {c.n_permutations} permutations "
-             f"(smallest reportable {p_value(c.min_attainable_p)})"),
+            (
+                "p-value (collection test)",
+                f"{p_value(c.p_value)}: {c.n_splits} random splits, calibrated by {c.n_permutations} permutations "
+                f"(smallest reportable {p_value(c.min_attainable_p)})",
+            ),
             ("effect", f"a suspect text outscores a reference text {100 * c.effect:.0f}% of the time (50% = no difference)"),
             ("texts used", f"{c.n_suspect} suspect, {c.n_reference} reference"),
             ("carried by", ", ".join(f"{n} (weight {c.weights[n]:.2f}, alone AUROC {c.single_auroc[n]:.2f})" for n in c.carried_by())),
@@ -262,9 +275,11 @@ def _histogram(result: CheckResult, detector: str, width: int = 300, height: int
         for i, v in enumerate(d):
             h = (height - 2 * pad) * v / top
             bars.append(f"<rect x='{pad + i * bw:.1f}' y='{height - pad - h:.1f}' width='{bw:.1f}' height='{h:.1f}' fill='{color}' fill-opacity='0.45'/>")
-    label = (f"<text x='{pad}' y='{height - 4}' font-size='10'>{lo:.3g}</text>"
-             f"<text x='{width - pad}' y='{height - 4}' font-size='10' text-anchor='end'>{hi:.3g}</text>"
-             f"<text x='{width / 2}' y='13' font-size='12' text-anchor='middle'>{html.escape(detector)}</text>")
+    label = (
+        f"<text x='{pad}' y='{height - 4}' font-size='10'>{lo:.3g}</text>"
+        f"<text x='{width - pad}' y='{height - 4}' font-size='10' text-anchor='end'>{hi:.3g}</text>"
+        f"<text x='{width / 2}' y='13' font-size='12' text-anchor='middle'>{html.escape(detector)}</text>"
+    )
     return f"<svg width='{width}' height='{height}' role='img' aria-label='{html.escape(detector)} histogram'>{''.join(bars)}{label}</svg>"
 
 

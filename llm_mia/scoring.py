@@ -174,8 +174,7 @@ class Scorer:
             if bad:
                 reasons = sorted({reason for _, reason in bad})
                 warnings.warn(
-                    f"{len(bad)} cached record(s) in {self.cache.path} failed validation ({'; '.join(reasons)}); "
-                    "recomputing them",
+                    f"{len(bad)} cached record(s) in {self.cache.path} failed validation ({'; '.join(reasons)}); recomputing them",
                     stacklevel=2,
                 )
         first_of: dict[str, int] = {}  # identical texts are scored once
@@ -329,14 +328,12 @@ class Scorer:
                 self._failures_in_a_row += 1
                 if self._failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
                     raise ScoringError(
-                        f"the model failed on {self._failures_in_a_row} texts in a row, last with {msg[:300]}; "
-                        "stopping (finished texts are cached)"
+                        f"the model failed on {self._failures_in_a_row} texts in a row, last with {msg[:300]}; stopping (finished texts are cached)"
                     ) from exc
                 return [Unscorable(Reason("model_failed", f"the model failed on this text ({msg[:300]})"))]
             self.backend.free_memory()
             half = len(batch) // 2
             return self._forward_or_split(batch[:half]) + self._forward_or_split(batch[half:])
-
 
 
 PREFIX_MARGIN = 32

@@ -171,31 +171,62 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 _PILE = ("pythia", "gpt-neo", "gpt-j", "gptj", "neox")
-SUITES.add("wikimia", Suite(
-    "wikimia", "WikiMIA (Shi et al. 2024): Wikipedia event texts cut to 32/64/128/256 words; members from before 2017, non-members from 2023",
-    "models trained 2017 to early 2023: Pythia, GPT-Neo/NeoX, OPT, LLaMA-1/2", _PILE + ("opt-", "llama-1", "llama-2", "llama2"),
-    "wikimia/{32,64,128,256}.jsonl", _load_wikimia, "swj0419/WikiMIA",
-))
-SUITES.add("mimir-7gram", Suite(
-    "mimir-7gram", "MIMIR (Duan et al. 2024), Pile train vs Pile test, 7-gram overlap < 20%, 7 domains, balanced",
-    "models trained on the Pile: Pythia, GPT-Neo, GPT-J, GPT-NeoX-20B", _PILE,
-    "mimir_ngram_7_0.2/{members,non-members}/<domain>.jsonl", _load_mimir,
-))
-SUITES.add("arxivtection", Suite(
-    "arxivtection", "arXivTection (Duarte et al. 2024): ~128-token passages of 25 arXiv papers before 2022 and 25 from 2023",
-    "models with a training cutoff in 2022 to 2023", ("llama-2", "llama2", "gpt-3.5", "mistral-7b-v0.1"),
-    "arxivtection/arXivTection.csv", _load_arxivtection,
-))
-SUITES.add("booktection", Suite(
-    "booktection", "BookTection (Duarte et al. 2024): ~128-token passages of 105 books before 2022 (presumed members) and 60 from 2023",
-    "models with a training cutoff in 2022 to 2023 (presumed, not confirmed)", ("llama-2", "llama2", "gpt-3.5", "mistral-7b-v0.1"),
-    "booktection128/passages.csv", _load_booktection,
-))
-SUITES.add("gutenberg", Suite(
-    "gutenberg", "Project Gutenberg book openings, 120 to 150 words (Das, Zhang and Tramer 2024)",
-    "presumed members for models trained on PG-19 / RedPajama books (origin not fully documented)", ("redpajama", "open_llama", "openllama"),
-    "gutenberg_blind/{member,nonmember}/<i>.txt", _load_gutenberg,
-))
+SUITES.add(
+    "wikimia",
+    Suite(
+        "wikimia",
+        "WikiMIA (Shi et al. 2024): Wikipedia event texts cut to 32/64/128/256 words; members from before 2017, non-members from 2023",
+        "models trained 2017 to early 2023: Pythia, GPT-Neo/NeoX, OPT, LLaMA-1/2",
+        _PILE + ("opt-", "llama-1", "llama-2", "llama2"),
+        "wikimia/{32,64,128,256}.jsonl",
+        _load_wikimia,
+        "swj0419/WikiMIA",
+    ),
+)
+SUITES.add(
+    "mimir-7gram",
+    Suite(
+        "mimir-7gram",
+        "MIMIR (Duan et al. 2024), Pile train vs Pile test, 7-gram overlap < 20%, 7 domains, balanced",
+        "models trained on the Pile: Pythia, GPT-Neo, GPT-J, GPT-NeoX-20B",
+        _PILE,
+        "mimir_ngram_7_0.2/{members,non-members}/<domain>.jsonl",
+        _load_mimir,
+    ),
+)
+SUITES.add(
+    "arxivtection",
+    Suite(
+        "arxivtection",
+        "arXivTection (Duarte et al. 2024): ~128-token passages of 25 arXiv papers before 2022 and 25 from 2023",
+        "models with a training cutoff in 2022 to 2023",
+        ("llama-2", "llama2", "gpt-3.5", "mistral-7b-v0.1"),
+        "arxivtection/arXivTection.csv",
+        _load_arxivtection,
+    ),
+)
+SUITES.add(
+    "booktection",
+    Suite(
+        "booktection",
+        "BookTection (Duarte et al. 2024): ~128-token passages of 105 books before 2022 (presumed members) and 60 from 2023",
+        "models with a training cutoff in 2022 to 2023 (presumed, not confirmed)",
+        ("llama-2", "llama2", "gpt-3.5", "mistral-7b-v0.1"),
+        "booktection128/passages.csv",
+        _load_booktection,
+    ),
+)
+SUITES.add(
+    "gutenberg",
+    Suite(
+        "gutenberg",
+        "Project Gutenberg book openings, 120 to 150 words (Das, Zhang and Tramer 2024)",
+        "presumed members for models trained on PG-19 / RedPajama books (origin not fully documented)",
+        ("redpajama", "open_llama", "openllama"),
+        "gutenberg_blind/{member,nonmember}/<i>.txt",
+        _load_gutenberg,
+    ),
+)
 
 
 def _controlled_only(root: Path | None) -> list[Split]:
@@ -208,17 +239,22 @@ def _open_controlled(suite: Suite, root: Path | None, **kwargs: Any) -> OpenedSu
     return open_suite(suite, root, **kwargs)
 
 
-SUITES.add("controlled", Suite(
-    "controlled", "Book excerpts (gutenberg_blind) dealt i.i.d. into members and non-members; a copy of the base model "
-    "is trained on the members (seen once or 4 times) and is the target, the base model the reference",
-    "the trained copy (ground truth by construction)", ("+controlled",),
-    "gutenberg_blind/ (labels ignored)", _controlled_only, opener=_open_controlled,
-))
+SUITES.add(
+    "controlled",
+    Suite(
+        "controlled",
+        "Book excerpts (gutenberg_blind) dealt i.i.d. into members and non-members; a copy of the base model "
+        "is trained on the members (seen once or 4 times) and is the target, the base model the reference",
+        "the trained copy (ground truth by construction)",
+        ("+controlled",),
+        "gutenberg_blind/ (labels ignored)",
+        _controlled_only,
+        opener=_open_controlled,
+    ),
+)
 
 
-def open_suite(
-    name_or_path: str, data_dir: str | Path | None = None, *, model: Any = None, options: Any = None, progress: bool = False
-) -> OpenedSuite:
+def open_suite(name_or_path: str, data_dir: str | Path | None = None, *, model: Any = None, options: Any = None, progress: bool = False) -> OpenedSuite:
     """:func:`load_suite`, or for a suite that builds its own models (the controlled split)
     its ``opener`` with ``model`` (the base model) and ``options`` (its settings)."""
     if name_or_path in SUITES and SUITES.get(name_or_path).opener is not None:

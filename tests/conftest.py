@@ -44,8 +44,14 @@ def build_model_dir(path: Path, *, bos: bool, seed: int = 0, n_layer: int = 2, n
     tokenizer = build_tokenizer(random_sentences(200, seed=99) + ["Hello, world! 123 ÄÖÜ ß é"], bos=bos)
     torch.manual_seed(seed)
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_positions=256, n_embd=n_embd, n_layer=n_layer, n_head=2,
-        bos_token_id=0, eos_token_id=1, pad_token_id=2,
+        vocab_size=len(tokenizer),
+        n_positions=256,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=2,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=2,
     )
     model = GPT2LMHeadModel(config)
     with torch.no_grad():  # larger logits than the default init, so distributions are not near uniform

@@ -22,7 +22,11 @@ def environment() -> dict[str, str]:
     """What float32 results depend on besides the code: the same values are expected only here."""
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?") if Path("/proc/cpuinfo").exists() else "?"
+    cpu = (
+        next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+        if Path("/proc/cpuinfo").exists()
+        else "?"
+    )
     return {"torch": torch.__version__, "machine": platform.machine(), "cpu": cpu, "threads": str(torch.get_num_threads())}
 
 
@@ -40,8 +44,9 @@ def compute(model_dir: Path, bos_model_dir: Path, work: Path) -> dict:
     out: dict = {"environment": environment(), "scores": {}}
     configs = {"default": ScorerConfig(), "truncated": ScorerConfig(max_tokens=16), "windows": ScorerConfig(max_tokens=16, stride=5)}
     for name, config in configs.items():
-        records = score_documents(texts, model=lm, reference_model=bos, detectors=["loss", "zlib", "lowercase", "min_k", "min_k_pp", "ref"],
-                                  config=config, use_cache=False)
+        records = score_documents(
+            texts, model=lm, reference_model=bos, detectors=["loss", "zlib", "lowercase", "min_k", "min_k_pp", "ref"], config=config, use_cache=False
+        )
         out["scores"][name] = [r.to_json() for r in records]
     records = score_documents(texts, model=lm, detectors=["min_k", "min_k_pp"], k=0.5, use_cache=False)
     out["scores"]["k=0.5"] = [r.to_json() for r in records]
@@ -75,7 +80,11 @@ def compute(model_dir: Path, bos_model_dir: Path, work: Path) -> dict:
     c = res.collection
     assert c is not None
     out["check"] = {
-        "p_value": c.p_value, "effect": c.effect, "effect_range": list(c.effect_range), "z": c.z, "weights": c.weights,
+        "p_value": c.p_value,
+        "effect": c.effect,
+        "effect_range": list(c.effect_range),
+        "z": c.z,
+        "weights": c.weights,
         "single_auroc": c.single_auroc,
         "documents": [[t.id, t.p_value, t.q_value, t.p_values] for t in res.documents],
         "model_free_auroc": None if res.model_free is None else res.model_free.auroc,

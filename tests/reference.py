@@ -72,4 +72,3 @@ def reference_scores(text: str, stats, stats_lower, stats_ref, k: float = 0.2) -
     if stats_ref is not None:
         out["ref"] = -_mean([s[0] for s in stats_ref]) - nll
     return out
-

@@ -26,8 +26,23 @@ pytestmark = [
 
 def test_wikimia_slice_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["bench", "wikimia", "--data-dir", str(DATA), "--limit", "10", "--bootstrap", "100",
-                 "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "bench",
+            "wikimia",
+            "--data-dir",
+            str(DATA),
+            "--limit",
+            "10",
+            "--bootstrap",
+            "100",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     table = capsys.readouterr().out
     assert code == 0
     assert "| wikimia-256 | min_k_pp |" in table and "model-free AUROC" in table
@@ -41,8 +56,22 @@ def test_wikimia_slice_end_to_end(tmp_path, capsys):
 @pytest.mark.skipif(not (DATA / "gutenberg_blind").exists(), reason=f"no gutenberg_blind under {DATA}")
 def test_small_controlled_split_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["bench", "controlled", "--small", "--data-dir", str(DATA), "--bootstrap", "100",
-                 "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "bench",
+            "controlled",
+            "--small",
+            "--data-dir",
+            str(DATA),
+            "--bootstrap",
+            "100",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     table = capsys.readouterr().out
     assert code == 0 and "| controlled-x4 | ref |" in table and "WARNING" not in table
     saved = json.loads((out / "results.json").read_text())

@@ -23,8 +23,13 @@ def _jsonl(path: Path, texts: list[str]) -> Path:
 
 def test_members_against_held_out_texts_are_significant(tiny_trained, tmp_path):
     lm, members, held_out = tiny_trained
-    res = run_check(_jsonl(tmp_path / "s.jsonl", members), _jsonl(tmp_path / "r.jsonl", held_out[:20]), model=lm,
-                    settings=CheckSettings(n_splits=30), cache_dir=tmp_path / "c")
+    res = run_check(
+        _jsonl(tmp_path / "s.jsonl", members),
+        _jsonl(tmp_path / "r.jsonl", held_out[:20]),
+        model=lm,
+        settings=CheckSettings(n_splits=30),
+        cache_dir=tmp_path / "c",
+    )
     assert res.unit == "document" and res.significant is True
     assert res.collection.p_value < 0.01 and res.collection.effect > 0.9
     assert res.collection.n_suspect == 20 and res.collection.n_reference == 20
@@ -37,8 +42,13 @@ def test_members_against_held_out_texts_are_significant(tiny_trained, tmp_path):
 
 def test_two_sets_of_non_members_are_not_significant(tiny_trained, tmp_path):
     lm, _, held_out = tiny_trained
-    res = run_check(_jsonl(tmp_path / "s.jsonl", held_out[:20]), _jsonl(tmp_path / "r.jsonl", held_out[20:]), model=lm,
-                    settings=CheckSettings(n_splits=30), cache_dir=tmp_path / "c")
+    res = run_check(
+        _jsonl(tmp_path / "s.jsonl", held_out[:20]),
+        _jsonl(tmp_path / "r.jsonl", held_out[20:]),
+        model=lm,
+        settings=CheckSettings(n_splits=30),
+        cache_dir=tmp_path / "c",
+    )
     assert res.significant is False and res.collection.p_value > 0.05
     assert "NOT SIGNIFICANT" in summary(res) and "does not show that the texts were not used" in summary(res)
 
@@ -114,8 +124,21 @@ def test_bad_inputs_get_clear_messages(setup, message, tiny_model_dir, tmp_path,
         args = [str(_jsonl(tmp_path / "s.jsonl", ["a", "b", ""])), "--reference", str(ref)]
     elif setup == "short_book":
         book.write_text(" ".join(sentences[:8]))
-    code = main(["check", *args, "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"),
-                 "--html", str(tmp_path / "r.html"), "--no-progress", "--device", "cpu"])
+    code = main(
+        [
+            "check",
+            *args,
+            "--model",
+            str(tiny_model_dir),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--html",
+            str(tmp_path / "r.html"),
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "r.html").exists()
@@ -126,9 +149,30 @@ def test_drop_overlap_leaves_the_shared_excerpts_out(tiny_model_dir, tmp_path, c
     book = tmp_path / "book.txt"
     book.write_text(" ".join(sentences))
     ref = _jsonl(tmp_path / "ref.jsonl", random_sentences(30, seed=601) + [" ".join(sentences[:3])])
-    code = main(["check", str(book), "--reference", str(ref), "--excerpt-words", "16", "--drop-overlap", "--splits", "10",
-                 "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"), "--html", str(tmp_path / "r.html"),
-                 "--json", str(tmp_path / "r.json"), "--no-progress", "--device", "cpu"])
+    code = main(
+        [
+            "check",
+            str(book),
+            "--reference",
+            str(ref),
+            "--excerpt-words",
+            "16",
+            "--drop-overlap",
+            "--splits",
+            "10",
+            "--model",
+            str(tiny_model_dir),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--html",
+            str(tmp_path / "r.html"),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "were left out (--drop-overlap)" in out and "HTML report:" in out
     saved = json.loads((tmp_path / "r.json").read_text())
@@ -153,8 +197,26 @@ def test_html_to_text_keeps_paragraphs():
 
 
 def test_demo_writes_its_texts_and_runs_a_check(tiny_model_dir, tmp_path, capsys):
-    code = main(["demo", "--dir", str(tmp_path / "demo"), "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"),
-                 "--html", str(tmp_path / "r.html"), "--splits", "5", "--permutations", "99", "--no-progress", "--device", "cpu"])
+    code = main(
+        [
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--model",
+            str(tiny_model_dir),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--html",
+            str(tmp_path / "r.html"),
+            "--splits",
+            "5",
+            "--permutations",
+            "99",
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     suspect = (tmp_path / "demo" / "suspect" / "python_stdlib.txt").read_text()
     reference = (tmp_path / "demo" / "reference" / "llm_mia_source.txt").read_text()
@@ -203,8 +265,9 @@ def test_overlap_across_an_excerpt_boundary_is_found_and_both_excerpts_dropped(t
     ref = _jsonl(tmp_path / "ref.jsonl", random_sentences(20, seed=701) + ["Quoted: " + " ".join(shared).upper() + "!"])
     with pytest.raises(InputError, match="2 suspect excerpt"):
         run_check(book, ref, model=tiny_lm, settings=CheckSettings(excerpt_words=16), cache_dir=tmp_path / "c")
-    res = run_check(book, ref, model=tiny_lm, settings=CheckSettings(excerpt_words=16, drop_overlap=True, n_splits=3, n_permutations=19),
-                    cache_dir=tmp_path / "c")
+    res = run_check(
+        book, ref, model=tiny_lm, settings=CheckSettings(excerpt_words=16, drop_overlap=True, n_splits=3, n_permutations=19), cache_dir=tmp_path / "c"
+    )
     assert sorted(o.suspect_id for o in res.dropped_overlaps) == ["suspect:book.txt#1", "suspect:book.txt#2"]
     assert [r.id for r in res.suspect] == [f"suspect:book.txt#{k}" for k in range(3, 15)]
 
@@ -221,8 +284,26 @@ def test_settings_and_outputs_are_checked_before_the_run(tiny_model_dir, tmp_pat
 
 def test_exit_code_one_when_texts_were_skipped(tiny_model_dir, tmp_path, capsys):
     texts = random_sentences(12, seed=900) + ["x"]  # one token: cannot be scored
-    code = main(["check", str(_jsonl(tmp_path / "s.jsonl", texts)), "--reference", str(_jsonl(tmp_path / "r.jsonl", random_sentences(12, seed=901))),
-                 "--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"), "--html", "", "--splits", "3", "--permutations", "19",
-                 "--no-progress", "--device", "cpu"])
+    code = main(
+        [
+            "check",
+            str(_jsonl(tmp_path / "s.jsonl", texts)),
+            "--reference",
+            str(_jsonl(tmp_path / "r.jsonl", random_sentences(12, seed=901))),
+            "--model",
+            str(tiny_model_dir),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--html",
+            "",
+            "--splits",
+            "3",
+            "--permutations",
+            "19",
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1 and "could not be scored" in out and "12 suspect, 12 reference" in out

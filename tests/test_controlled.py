@@ -36,8 +36,9 @@ def test_assignment_is_seeded_and_disjoint():
 
 def test_training_on_members_makes_them_detectable(tiny_model_dir, pool_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_MIA_CACHE", str(tmp_path / "cache"))
-    cfg = ControlledConfig(base_model=str(tiny_model_dir), n_members_per_exposure=10, n_nonmembers=20,
-                           exposures=(1, 20), learning_rate=3e-3, batch_size=2, max_tokens=64)
+    cfg = ControlledConfig(
+        base_model=str(tiny_model_dir), n_members_per_exposure=10, n_nonmembers=20, exposures=(1, 20), learning_rate=3e-3, batch_size=2, max_tokens=64
+    )
     res = run_bench("controlled", data_dir=pool_dir, controlled=cfg, n_bootstrap=100, cache_dir=tmp_path / "stats")
     assert [s.split for s in res.splits] == ["controlled-x1", "controlled-x20"]
     assert res.labels_valid is True and "WARNING" not in res.table()

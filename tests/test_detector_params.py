@@ -87,14 +87,33 @@ def test_score_runs_two_instances_of_one_detector_and_records_their_parameters(t
 
 def test_the_k_option_of_score_still_works(tiny_model_dir, labelled, tmp_path, capsys):
     out = tmp_path / "o.jsonl"
-    code, _, _ = run(["score", labelled, "-o", out, "--model", tiny_model_dir, "--detectors", "loss,min_k,min_k_pp:k=0.1", "--k", "0.5", "--no-cache", "--no-progress"], capsys)
+    code, _, _ = run(
+        ["score", labelled, "-o", out, "--model", tiny_model_dir, "--detectors", "loss,min_k,min_k_pp:k=0.1", "--k", "0.5", "--no-cache", "--no-progress"],
+        capsys,
+    )
     row = json.loads(out.read_text().splitlines()[0])
     assert code == 0 and list(row["scores"]) == ["loss", "min_k:k=0.5", "min_k_pp:k=0.1"]
 
 
 def test_bench_and_check_take_parameters_and_record_them(tiny_model_dir, labelled, tmp_path, capsys):
-    code, table, err = run(["bench", labelled, "--model", tiny_model_dir, "--detectors", SPECS, "--out", tmp_path / "b",
-                            "--bootstrap", "20", "--cache-dir", tmp_path / "c", "--no-progress"], capsys)
+    code, table, err = run(
+        [
+            "bench",
+            labelled,
+            "--model",
+            tiny_model_dir,
+            "--detectors",
+            SPECS,
+            "--out",
+            tmp_path / "b",
+            "--bootstrap",
+            "20",
+            "--cache-dir",
+            tmp_path / "c",
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "min_k:k=0.1" in table and "min_k:k=0.3" in table
     saved = json.loads((tmp_path / "b" / "results.json").read_text())
@@ -103,8 +122,30 @@ def test_bench_and_check_take_parameters_and_record_them(tiny_model_dir, labelle
     sus, ref = tmp_path / "s.jsonl", tmp_path / "r.jsonl"
     sus.write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(10, seed=23)))
     ref.write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(10, seed=24)))
-    code, summary, err = run(["check", sus, "--reference", ref, "--model", tiny_model_dir, "--detectors", SPECS, "--html", "",
-                              "--json", tmp_path / "c.json", "--splits", "2", "--permutations", "19", "--cache-dir", tmp_path / "c", "--no-progress"], capsys)
+    code, summary, err = run(
+        [
+            "check",
+            sus,
+            "--reference",
+            ref,
+            "--model",
+            tiny_model_dir,
+            "--detectors",
+            SPECS,
+            "--html",
+            "",
+            "--json",
+            tmp_path / "c.json",
+            "--splits",
+            "2",
+            "--permutations",
+            "19",
+            "--cache-dir",
+            tmp_path / "c",
+            "--no-progress",
+        ],
+        capsys,
+    )
     assert code == 0, err
     report = json.loads((tmp_path / "c.json").read_text())
     assert report["detectors"] == SPECS.split(",")
@@ -115,7 +156,10 @@ def test_bench_and_check_take_parameters_and_record_them(tiny_model_dir, labelle
 def test_a_new_detector_is_one_file(tmp_path):
     """Copy the package, add one file to its detectors folder, and nothing else: the new
     detector is found, listed after the built-ins, and runs with its parameter."""
-    package_with_detector(tmp_path, "max_prob", '''
+    package_with_detector(
+        tmp_path,
+        "max_prob",
+        '''
         """An example detector written by a test."""
         from dataclasses import dataclass
 
@@ -136,7 +180,8 @@ def test_a_new_detector_is_one_file(tmp_path):
 
             def score(self, inp: DetectorInput) -> float:
                 return float(np.sort(inp.stats[TARGET].logprobs)[-self.top:].mean())
-    ''')
+    ''',
+    )
     probe = textwrap.dedent("""
         import numpy as np
         from llm_mia.detectors import DETECTORS, TARGET, DetectorInput, parse_detector
@@ -148,4 +193,3 @@ def test_a_new_detector_is_one_file(tmp_path):
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)}, check=False)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["['loss',", "'zlib',", "'lowercase',", "'min_k',", "'min_k_pp',", "'ref',", "'top_tokens']", "top_tokens:top=2", "-0.75"]
-

@@ -32,7 +32,7 @@ from llm_mia.strings import printable  # noqa: E402
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 # any code point, lone surrogates and control characters included
 ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None, exclude_categories=()), max_size=40)
-QUOTEY = st.text(alphabet=st.sampled_from(list('ab ,;"\'\t\n\r\\é\x00\x1b\ud800\udcff')), max_size=30)
+QUOTEY = st.text(alphabet=st.sampled_from(list("ab ,;\"'\t\n\r\\é\x00\x1b\ud800\udcff")), max_size=30)
 FIELD = st.one_of(ANY_TEXT, QUOTEY)
 WHOLLY_QUOTED = re.compile(r'"((?:[^"]|"")*)"', re.DOTALL)
 
@@ -154,7 +154,10 @@ def test_csv_and_tsv_random_bytes(tmp_path_factory, data, mutation):
 
 
 @FUZZ
-@given(texts=st.lists(st.text(alphabet=st.characters(blacklist_characters="\t\n\r", blacklist_categories=("Cs",)), max_size=30), min_size=1, max_size=6), pandas_style=st.booleans())
+@given(
+    texts=st.lists(st.text(alphabet=st.characters(blacklist_characters="\t\n\r", blacklist_categories=("Cs",)), max_size=30), min_size=1, max_size=6),
+    pandas_style=st.booleans(),
+)
 def test_tsv_round_trips(tmp_path_factory, texts, pandas_style):
     if pandas_style:  # Python's csv module and pandas quote a field that holds a quote
         buf = io.StringIO()
@@ -211,7 +214,9 @@ SUFFIX = st.sampled_from([b".txt", b".TXT", b".md", b".jsonl", b".json", b".csv"
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(files=st.lists(st.tuples(FILE_NAME, SUFFIX, st.binary(max_size=80), st.sampled_from([b"", b"members/", b"non-members/", b".git/"])), min_size=1, max_size=6))
+@given(
+    files=st.lists(st.tuples(FILE_NAME, SUFFIX, st.binary(max_size=80), st.sampled_from([b"", b"members/", b"non-members/", b".git/"])), min_size=1, max_size=6)
+)
 def test_folders_of_random_files(tmp_path_factory, files):
     root = tmp_path_factory.mktemp("folder")
     written = set()

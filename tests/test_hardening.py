@@ -87,8 +87,12 @@ def score_raw(jsonl: str, model, tmp_path, capsys) -> tuple[int, str, list[dict]
 
 
 def test_2_a_lone_surrogate_in_a_text_skips_that_text_only(tiny_model_dir, tmp_path, capsys):
-    code, err, rows = score_raw('{"id": "a", "text": "River stone light."}\n{"id": "b", "text": "bad \\ud800 text"}\n'
-                                '{"id": "c", "text": "Quiet green field."}\n', tiny_model_dir, tmp_path, capsys)
+    code, err, rows = score_raw(
+        '{"id": "a", "text": "River stone light."}\n{"id": "b", "text": "bad \\ud800 text"}\n{"id": "c", "text": "Quiet green field."}\n',
+        tiny_model_dir,
+        tmp_path,
+        capsys,
+    )
     assert code == 1 and "Traceback" not in err
     assert [r["status"] for r in rows] == ["ok", "skipped", "ok"]
     assert "lone surrogate (\\ud800 at character 4)" in rows[1]["reason"]
@@ -142,8 +146,12 @@ def test_2_check_with_surrogate_ids_writes_its_reports(tiny_lm, tmp_path):
 
 
 def test_3_a_malformed_line_gets_an_id_no_real_row_has(tiny_model_dir, tmp_path, capsys):
-    code, _, rows = score_raw('{"id": "0", "text": "River stone."}\n{not json\n{"id": "1", "text": "Quiet field."}\n'
-                              '{"id": "line-2", "text": "Green light."}\n', tiny_model_dir, tmp_path, capsys)
+    code, _, rows = score_raw(
+        '{"id": "0", "text": "River stone."}\n{not json\n{"id": "1", "text": "Quiet field."}\n{"id": "line-2", "text": "Green light."}\n',
+        tiny_model_dir,
+        tmp_path,
+        capsys,
+    )
     assert code == 1 and [r["id"] for r in rows] == ["0", "line-2~2", "1", "line-2"]
     assert [r["status"] for r in rows] == ["ok", "skipped", "ok", "ok"]
     assert "not valid JSON" in rows[1]["reason"]
@@ -192,8 +200,7 @@ def test_5_a_suite_name_cannot_write_outside_the_results_folder(tmp_path, capsys
 
 
 def test_6_eval_counts_a_repeated_id_once(tmp_path, capsys):
-    rows = [{"id": f"d{i}", "label": i % 2, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": i * (1 + i % 2) / 7}}
-            for i in range(12)]
+    rows = [{"id": f"d{i}", "label": i % 2, "n_tokens": 5, "status": "ok", "reason": None, "scores": {"loss": i * (1 + i % 2) / 7}} for i in range(12)]
     once, twice = _jsonl(tmp_path / "once.jsonl", rows), _jsonl(tmp_path / "twice.jsonl", rows + rows)
     code, table_once, _ = run(["eval", once, "--bootstrap", "100", "--json", tmp_path / "a.json"], capsys)
     code2, table_twice, _ = run(["eval", twice, "--bootstrap", "100", "--json", tmp_path / "b.json"], capsys)
@@ -389,8 +396,10 @@ def test_option_typos_are_errors(tmp_path, capsys):
 
 def test_eval_names_non_finite_scores_and_folders(tmp_path, capsys):
     lines = [json.dumps({"id": f"d{i}", "label": i % 2, "status": "ok", "reason": None, "scores": {"loss": i / 9}}) for i in range(8)]
-    lines += ['{"id": "n", "label": 1, "status": "ok", "reason": null, "scores": {"loss": NaN}}',
-              '{"id": "i", "label": 0, "status": "ok", "reason": null, "scores": {"loss": Infinity}}']
+    lines += [
+        '{"id": "n", "label": 1, "status": "ok", "reason": null, "scores": {"loss": NaN}}',
+        '{"id": "i", "label": 0, "status": "ok", "reason": null, "scores": {"loss": Infinity}}',
+    ]
     (tmp_path / "s.jsonl").write_text("\n".join(lines) + "\n")
     code, table, _ = run(["eval", tmp_path / "s.jsonl", "--bootstrap", "20"], capsys)
     assert code == 0 and "1 x no score: non-finite score (nan)" in table and "1 x no score: non-finite score (inf)" in table
@@ -530,8 +539,12 @@ def test_folders_list_what_they_cannot_read(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "elsewhere", root / "linked")
     got = {d.id: d.error for d in read_documents(root)}
-    assert got == {"a.txt": None, "dangling.txt": "a broken symbolic link", "linked": "a link to a folder (not followed)",
-                   "pipe.txt": "not a regular file (a pipe, socket or device)"}
+    assert got == {
+        "a.txt": None,
+        "dangling.txt": "a broken symbolic link",
+        "linked": "a link to a folder (not followed)",
+        "pipe.txt": "not a regular file (a pipe, socket or device)",
+    }
 
 
 def test_bench_writes_its_results_folder_only_when_every_split_has_run(tiny_model_dir, tmp_path, monkeypatch, capsys):
@@ -549,6 +562,8 @@ def test_bench_writes_its_results_folder_only_when_every_split_has_run(tiny_mode
     out = tmp_path / "results"
     out.mkdir()
     (out / "results.json").write_text("earlier")
-    code, _, err = run(["bench", tmp_path / "d.jsonl", "--model", tiny_model_dir, "--out", out, "--force", "--cache-dir", tmp_path / "c", "--no-progress"], capsys)
+    code, _, err = run(
+        ["bench", tmp_path / "d.jsonl", "--model", tiny_model_dir, "--out", out, "--force", "--cache-dir", tmp_path / "c", "--no-progress"], capsys
+    )
     assert code == 2 and "at least 2 members" in err
     assert sorted(p.name for p in out.iterdir()) == ["results.json"] and (out / "results.json").read_text() == "earlier"

@@ -39,8 +39,28 @@ def test_a_reference_model_adds_the_ref_detector_in_every_command(files, monkeyp
     common = ["--model", "test-backend", "--reference-model", "test-backend:1", "--detectors", "loss", "--cache-dir", "c", "--no-progress"]
     assert main(["score", "d.jsonl", "-o", "s.out.jsonl", *common]) == 0
     assert main(["bench", "d.jsonl", "--out", "bench", "--bootstrap", "20", *common]) == 0
-    assert main(["check", "s.jsonl", "--reference", "r.jsonl", "--unit", "document", "--permutations", "19",
-                 "--splits", "2", "--html", "", "--json", "c.json", *common]) == 0
+    assert (
+        main(
+            [
+                "check",
+                "s.jsonl",
+                "--reference",
+                "r.jsonl",
+                "--unit",
+                "document",
+                "--permutations",
+                "19",
+                "--splits",
+                "2",
+                "--html",
+                "",
+                "--json",
+                "c.json",
+                *common,
+            ]
+        )
+        == 0
+    )
     row = json.loads((files / "s.out.jsonl").read_text().splitlines()[0])
     bench = json.loads((files / "bench" / "results.json").read_text())["provenance"]
     check = json.loads((files / "c.json").read_text())["provenance"]

@@ -56,7 +56,10 @@ def test_a_message_that_names_a_second_setting_names_it_the_same_way():
     [
         (["score", "d.jsonl", "-o", "o.jsonl", "--max-tokens", "8", "--stride", "9"], "--stride must be smaller than --max-tokens (8); got 9"),
         (["score", "d.jsonl", "-o", "o.jsonl", "--batch-size", "0"], "--batch-size must be a whole number of at least 1, not 0"),
-        (["check", "d.jsonl", "--permutations", "9", "--html", ""], "--permutations is 9: the smallest p-value is then 0.1, above --alpha = 0.05; use at least 20"),
+        (
+            ["check", "d.jsonl", "--permutations", "9", "--html", ""],
+            "--permutations is 9: the smallest p-value is then 0.1, above --alpha = 0.05; use at least 20",
+        ),
         (["check", "d.jsonl", "--alpha", "2", "--html", ""], "--alpha must lie between 0 and 1, not 2.0"),
         (["bench", "d.jsonl", "--exposures", "1,0"], "--exposures must be a whole number of at least 1, not 0"),
         (["bench", "d.jsonl", "--members", "0"], "--members must be a whole number of at least 1, not 0"),
@@ -77,8 +80,14 @@ def test_skipped_documents_carry_reason_codes_that_eval_counts(tmp_path, capsys)
     from llm_mia.types import REASONS
 
     rows = [{"id": f"r{i}", "text": t, "label": i % 2} for i, t in enumerate(random_sentences(8, seed=82))]
-    rows += [{"id": "r0", "text": "again", "label": 1}, {"id": "e", "text": "   ", "label": 0}, {"id": "s", "text": "", "label": 1},
-             {"id": "b", "text": "x", "label": 7}, {"text": "no id", "label": 0}, {"id": "t", "label": 1}]
+    rows += [
+        {"id": "r0", "text": "again", "label": 1},
+        {"id": "e", "text": "   ", "label": 0},
+        {"id": "s", "text": "", "label": 1},
+        {"id": "b", "text": "x", "label": 7},
+        {"text": "no id", "label": 0},
+        {"id": "t", "label": 1},
+    ]
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "{broken\n")
     assert main(["score", str(tmp_path / "d.jsonl"), "-o", str(tmp_path / "s.jsonl"), "--model", "test-backend", "--no-cache", "--no-progress"]) == 1
     written = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]

@@ -27,7 +27,7 @@ def data_dir(tmp_path):
         (root / "mimir_ngram_7_0.2/members" / f"{domain}.jsonl").write_text("".join(json.dumps(t) + "\n" for t in random_sentences(9, seed=1)))
         (root / "mimir_ngram_7_0.2/non-members" / f"{domain}.jsonl").write_text("".join(json.dumps(t) + "\n" for t in random_sentences(4, seed=2)))
     (root / "booktection128").mkdir()
-    lines = ["book,passage_idx,label,text"] + [f"Book{b},{i},{int(b < 2)},\"{t}\"" for b in range(4) for i, t in enumerate(random_sentences(3, seed=b))]
+    lines = ["book,passage_idx,label,text"] + [f'Book{b},{i},{int(b < 2)},"{t}"' for b in range(4) for i, t in enumerate(random_sentences(3, seed=b))]
     (root / "booktection128" / "passages.csv").write_text("\n".join(lines) + "\n")
     return root
 
@@ -105,8 +105,23 @@ def test_bench_table_has_model_free_column_and_warning(tiny_lm, data_dir, tmp_pa
 
 
 def test_bench_group_level_and_cli(tiny_model_dir, data_dir, tmp_path, capsys):
-    code = main(["bench", "booktection", "--model", str(tiny_model_dir), "--data-dir", str(data_dir),
-                 "--cache-dir", str(tmp_path / "c"), "--bootstrap", "20", "--no-progress", "--detectors", "loss,min_k"])
+    code = main(
+        [
+            "bench",
+            "booktection",
+            "--model",
+            str(tiny_model_dir),
+            "--data-dir",
+            str(data_dir),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--bootstrap",
+            "20",
+            "--no-progress",
+            "--detectors",
+            "loss,min_k",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "| booktection (per group) | loss |" in out and "2 / 2" in out
 

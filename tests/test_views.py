@@ -35,7 +35,7 @@ def test_a_context_is_conditioned_on_and_never_scored(fixture, config, request):
     ctx = scorer.tokenize([CONTEXT])[0]
     for text, st in zip(texts, stats):
         ids = scorer.tokenize([text], special_tokens=False)[0][: scorer.max_tokens]
-        want = reference_token_stats(lm.model, ctx + ids, len(ctx) + len(ids), None)[-len(ids):]
+        want = reference_token_stats(lm.model, ctx + ids, len(ctx) + len(ids), None)[-len(ids) :]
         assert list(st.token_ids) == ctx[-1:] + ids and st.n_scored == len(ids)
         np.testing.assert_allclose(np.stack([st.logprobs, st.dist_mean, st.dist_var], 1), np.array(want), atol=2e-5)
         assert st.truncated == (len(scorer.tokenize([text], special_tokens=False)[0]) > scorer.max_tokens)
@@ -125,7 +125,10 @@ def test_views_accept_the_names_of_earlier_versions(tiny_lm):
 def test_a_detector_with_a_prefix_view_is_one_file(tiny_model_dir, tmp_path):
     """The done-when of issue 10: a detector with a context view, added as one file to a copy
     of the package, runs from the command line with its parameter, and nothing else changes."""
-    package_with_detector(tmp_path, "prefix_gain", '''
+    package_with_detector(
+        tmp_path,
+        "prefix_gain",
+        '''
         """An example written by a test: loss after a fixed prefix against the loss alone."""
         from dataclasses import dataclass
 
@@ -147,11 +150,25 @@ def test_a_detector_with_a_prefix_view_is_one_file(tiny_model_dir, tmp_path):
 
             def score(self, inp: DetectorInput) -> float:
                 return mean_nll(inp.stats[TARGET]) - mean_nll(inp.stats[View(context=self.prefix)])
-    ''')
+    ''',
+    )
     src = tmp_path / "d.jsonl"
     src.write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(3, seed=34)))
-    cmd = [sys.executable, "-m", "llm_mia.cli", "score", str(src), "-o", str(tmp_path / "o.jsonl"), "--model", str(tiny_model_dir),
-           "--detectors", "loss,prefix_gain,prefix_gain:prefix=River stone.", "--no-cache", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llm_mia.cli",
+        "score",
+        str(src),
+        "-o",
+        str(tmp_path / "o.jsonl"),
+        "--model",
+        str(tiny_model_dir),
+        "--detectors",
+        "loss,prefix_gain,prefix_gain:prefix=River stone.",
+        "--no-cache",
+        "--no-progress",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}, check=False)
     assert res.returncode == 0, res.stderr
     rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]

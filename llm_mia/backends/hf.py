@@ -89,15 +89,11 @@ class HFBackend:
                 self._head_ok = self._check_head(input_ids[:1, : min(width, 16)])
             logits_of: Callable[[Any, int, int], Any]
             if self._head_ok:
-                hidden = model.base_model(
-                    input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False
-                ).last_hidden_state  # [B, L, H]
+                hidden = model.base_model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False).last_hidden_state  # [B, L, H]
                 rows = hidden[:, :-1][scored]  # [M, H]
                 logits_of = self._head_logits
             else:  # full logits: the model's own head (see _check_head)
-                logits = model(
-                    input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False
-                ).logits  # [B, L, V]
+                logits = model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False).logits  # [B, L, V]
                 rows = logits[:, :-1][scored]  # [M, V]
                 logits_of = _logits_columns
             targets = input_ids[:, 1:][scored]  # [M]
@@ -138,8 +134,7 @@ class HFBackend:
             ok = False
         if not ok:
             warnings.warn(
-                f"{self.lm.spec}: the language-model head could not be applied separately; "
-                "falling back to full logits per batch (more memory).",
+                f"{self.lm.spec}: the language-model head could not be applied separately; falling back to full logits per batch (more memory).",
                 stacklevel=3,
             )
         return ok

@@ -33,7 +33,6 @@ from ..views import NAMED, REFERENCE, TARGET, TARGET_LOWER, View
 __all__ = ["LOGPROBS", "MOMENTS", "REFERENCE", "TARGET", "TARGET_LOWER", "View"]  # re-exported for detector modules
 
 
-
 class DetectorSkip(Exception):
     """Raised by a detector that cannot score this document; the message is the reason."""
 
