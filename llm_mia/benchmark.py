@@ -17,7 +17,9 @@ from .outputs import file_name, write_jsonl, write_text
 from .errors import EvaluationError, at_least
 from .evaluation import FPR_BUDGETS, N_BOOTSTRAP, EvaluationReport, evaluate
 from .models import DEFAULT_MODEL, LoadedModel
+from .detectors import Detector
 from .pipeline import open_run, resolve_detectors
+from .pools import KIND
 from .scoring import Scorer, ScorerConfig
 from .controlled import ControlledConfig
 from .suites import Split, Suite, open_suite
@@ -94,6 +96,11 @@ class BenchResult:
                     f"matches or beats the best detector ({s.best_auroc:.3f}); this split's AUROC says little about membership."
                 )
         lines += [f"- {note}" for note in too_few_notes(s.evaluation for s in self.splits)]
+        use = self.provenance.get("label_use")
+        if use:
+            counts = {n: ", ".join(f"{len(ids)} {kind}s" for kind, ids in pool.items()) for n, pool in use["held_out"].items()}
+            per_split = "; ".join(f"{n}: {c or 'none'}" for n, c in counts.items())
+            lines.append(f"- {', '.join(use['detectors'])} use labelled texts as a prefix. Held out of every row (scored by no detector): {per_split}.")
         warning = self.warning()
         if warning:
             lines.append(f"- {warning}")
@@ -202,9 +209,14 @@ def run_bench(
         device=device,
         dtype=dtype,
         trust_remote_code=trust_remote_code,
+        seed=seed,
     )
     splits = [limit_split(s, limit, seed) for s in opened.splits]
-    results = [_evaluate_split(split, run.score(split.documents).records, n_bootstrap, seed) for split in splits]
+    results, held_out = [], {}
+    for split in splits:
+        scored = run.score(split.documents, where=f"split {split.name}")
+        results.append(_evaluate_split(split, scored.records, n_bootstrap, seed))
+        held_out[split.name] = {KIND[label]: ids for label, ids in scored.pool.items()}
     spec = run.target.spec
     provenance = {
         "command": command,
@@ -212,6 +224,7 @@ def run_bench(
         **run.provenance(),
         "splits": {s.name: s.fingerprint for s in splits},
         "limit": limit,
+        "label_use": _label_use(run.detectors, held_out),
         **opened.provenance,
         "bootstrap": n_bootstrap,
         "seed": seed,
@@ -238,6 +251,13 @@ def write_bench(result: BenchResult, out_dir: str | Path, *, replace: bool = Tru
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "results.json", json.dumps(data, indent=2), replace=replace)
     write_text(out / "table.md", result.table() + "\n", replace=replace)
+
+
+def _label_use(detectors: list[Detector], held_out: dict[str, dict[str, list[str]]]) -> dict[str, Any] | None:
+    """Which detectors used labelled texts, and the documents of each split held out for them
+    (scored by no detector: every row of the table is computed without them)."""
+    users = [d.key for d in detectors if d.uses_labels]
+    return {"detectors": users, "held_out": held_out} if users else None
 
 
 def _evaluate_split(split: Split, records: list[ScoreRecord], n_bootstrap: int, seed: int) -> SplitResult:

@@ -227,9 +227,12 @@ def run_check(
         device=device,
         dtype=dtype,
         trust_remote_code=trust_remote_code,
+        seed=settings.seed,
     )
     names = [d.key for d in run.detectors]
-    scored = run.score(sus_docs + ref_docs)
+    ref_docs = [Document(d.id, d.text, 0, d.error) for d in ref_docs]  # known non-members: the pool of detectors that use labelled texts
+    eligible = [False] * len(sus_docs) + [True] * len(ref_docs)
+    scored = run.score(sus_docs + ref_docs, pool_from=eligible, where="the reference texts (a check has no known members)")
     sus_rec, ref_rec = scored.records[: len(sus_docs)], scored.records[len(sus_docs) :]
     if not any(r.status == STATUS_OK for r in sus_rec):
         reasons = sorted({r.reason or "" for r in sus_rec})

@@ -13,7 +13,6 @@ results as they were.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -132,7 +131,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from .data import read_documents
     from .outputs import write_jsonl
     from .pipeline import open_run
-    from .types import STATUS_OK
+    from .types import STATUS_OK, held_out
 
     if args.output != "-":
         check_output(args.output, inputs=[args.input], force=args.force, what="scores")
@@ -146,9 +145,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         write_jsonl(args.output, rows, replace=args.force)
-    skipped = [r for r in records if r.status != STATUS_OK]
+    pool = [r for r in records if held_out(r)]
+    skipped = [r for r in records if r.status != STATUS_OK and not held_out(r)]
     truncated = sum(r.truncated for r in records)
-    print(f"scored {len(records) - len(skipped)} of {len(records)} documents -> {args.output}", file=sys.stderr)
+    print(f"scored {len(records) - len(skipped) - len(pool)} of {len(records)} documents -> {args.output}", file=sys.stderr)
+    if pool:
+        print(f"{len(pool)} labelled document(s) {pool[0].reason}", file=sys.stderr)
     if truncated:
         print(f"{truncated} document(s) truncated (see --max-tokens; --stride scores every token)", file=sys.stderr)
     for r in skipped[:10]:
@@ -246,17 +248,21 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_detectors(args: argparse.Namespace) -> int:
+    from .backends import CAPABILITY_WORDS
     from .detectors import DETECTORS, REFERENCE, default_detector_names
+    from .detectors.base import parameter_fields
 
     defaults = set(default_detector_names())
+    pad = " " * 11
     for name, cls in DETECTORS.items():
-        mark = "default" if name in defaults else "needs --reference-model" if REFERENCE in cls.needs else ""
-        params = ", ".join(f"{f.name}={f.default}" for f in dataclasses.fields(cls))
-        print(
-            f"{name:<10} {cls.formula}\n{'':<10} {cls.citation}"
-            + (f"\n{'':<10} parameters: {params}" if params else "")
-            + (f"\n{'':<10} ({mark})" if mark else "")
-        )
+        mark = "default" if name in defaults else "needs --reference-model" if REFERENCE in cls.needs else "not a default"
+        params = ", ".join(f"{f.name}={f.default!r}" if isinstance(f.default, str) else f"{f.name}={f.default}" for f in parameter_fields(cls))
+        labels = "yes: prefix texts of known membership, held out of the evaluation" if cls.uses_labels else "no"
+        lines = [f"{name:<10} {cls.formula}", cls.citation]
+        lines += [f"parameters: {params}"] if params else []
+        lines += [f"cost: {cls.cost}", f"needs from the backend: {', '.join(CAPABILITY_WORDS[c] for c in sorted(cls.requires))}"]
+        lines += [f"uses labelled texts: {labels}", f"({mark})"]
+        print(("\n" + pad).join(lines))
     print("\nScores: higher = more likely a member. lp_t = log p(x_t | x_<t) over the scored tokens t = 1..n-1.")
     print("Set a parameter as name:param=value (--detectors min_k:k=0.1,min_k:k=0.3); outputs name each detector so.")
     return 0

@@ -6,7 +6,7 @@ import math
 import platform
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from .detectors import TARGET, Detector, DetectorInput, DetectorSkip
 from .detectors import default_detector_names, parse_detector
 from .errors import InputError
 from .models import DEFAULT_MODEL, LoadedModel, get_model
+from .pools import hold_out
 from .scoring import Scorer, ScorerConfig
 from .settings import cache_home, package_versions
 from .types import REASONS, STATUS_OK, STATUS_SKIPPED, Document, Reason, ScoreRecord, TokenStats, Unscorable
@@ -73,6 +74,7 @@ class Scored:
 
     records: list[ScoreRecord]
     stats: dict[View, list[TokenStats | Unscorable | None]]
+    pool: dict[int, list[str]] = field(default_factory=dict)  # ids held out as prefix texts, by label (see llm_mia.pools)
 
 
 @dataclass
@@ -87,11 +89,12 @@ class ScoringRun:
     config: ScorerConfig
     cache_dir: Path | None  # None: no cache
     progress: bool = False
+    seed: int = 0  # draws the held-out pool of detectors that use labelled texts
 
     @property
     def views(self) -> list[View]:
         """Every view a detector needs, each once; the text itself first."""
-        return list(dict.fromkeys([TARGET, *(v for d in self.detectors for v in sorted(d.views(), key=repr))]))
+        return views_of(self.detectors)
 
     def scorer(self, model: str = "target", cache: StatsCache | None = None) -> Scorer:
         """A scorer of the model under test ("target") or of the reference model."""
@@ -99,35 +102,42 @@ class ScoringRun:
         assert lm is not None, "this run has no reference model"
         return Scorer(lm, self.config, cache=cache, progress=self.progress)
 
-    def score(self, documents: Sequence[Document | str]) -> Scored:
+    def score(self, documents: Sequence[Document | str], *, pool_from: Sequence[bool] | None = None, where: str = "the input") -> Scored:
         """Score every document with every detector, in input order (plain strings get ids
-        "0", "1", ...). A document that cannot be scored gets status "skipped" and a reason."""
+        "0", "1", ...). A document that cannot be scored gets status "skipped" and a reason.
+
+        Detectors that use labelled texts take their prefixes from a seeded pool of these
+        documents (those marked True in ``pool_from``, default all labelled ones; ``where``
+        names them in messages); the pool's documents are scored by no detector (reason code
+        ``prefix_pool``). See :mod:`llm_mia.pools`."""
         docs = mark_duplicates([d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(documents)])
+        docs, detectors, pool = hold_out(docs, self.detectors, seed=self.seed, eligible=pool_from, where=where)
+        views = views_of(detectors)
         usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]
         texts = [docs[i].text or "" for i in usable]
         stats: dict[View, list[TokenStats | Unscorable]] = {}
         cache = self._open_cache()
         try:
-            scorers = {m: self.scorer(m, cache) for m in dict.fromkeys(v.model for v in self.views)}
-            for view in self.views:  # a context that cannot be used stops the run before any scoring
+            scorers = {m: self.scorer(m, cache) for m in dict.fromkeys(v.model for v in views)}
+            for view in views:  # a context that cannot be used stops the run before any scoring
                 scorers[view.model].context_ids(view.context)
-            for view in self.views:
+            for view in views:
                 stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context)
         finally:
             if cache is not None:
                 cache.close()
         records: list[ScoreRecord | None] = [None] * len(docs)
         for j, i in enumerate(usable):
-            records[i] = _record(docs[i], {v: s[j] for v, s in stats.items()}, self.detectors)
+            records[i] = _record(docs[i], {v: s[j] for v, s in stats.items()}, detectors)
         for i, d in enumerate(docs):
             if records[i] is None:
-                keys: dict[str, float | None] = {c.key: None for c in self.detectors}
-                records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or Reason("no_text", "no text"), keys, params=_params(self.detectors))
+                keys: dict[str, float | None] = {c.key: None for c in detectors}
+                records[i] = ScoreRecord(d.id, d.label, 0, STATUS_SKIPPED, d.error or Reason("no_text", "no text"), keys, params=_params(detectors))
         by_doc: dict[View, list[TokenStats | Unscorable | None]] = {v: [None] * len(docs) for v in stats}
         for v, values in stats.items():
             for j, i in enumerate(usable):
                 by_doc[v][i] = values[j]
-        return Scored(records, by_doc)  # type: ignore[arg-type]
+        return Scored(records, by_doc, pool)  # type: ignore[arg-type]
 
     def provenance(self) -> dict[str, Any]:
         """The models, scorer settings, detectors and software behind the run's numbers."""
@@ -153,6 +163,11 @@ class ScoringRun:
             raise InputError(f"cannot use the cache directory {self.cache_dir}: {exc}") from None
 
 
+def views_of(detectors: Sequence[Detector]) -> list[View]:
+    """Every view the detectors need, each once; the text itself first."""
+    return list(dict.fromkeys([TARGET, *(v for d in detectors for v in sorted(d.views(), key=repr))]))
+
+
 def open_run(
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
@@ -166,10 +181,12 @@ def open_run(
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
+    seed: int = 0,
 ) -> ScoringRun:
     """The one path from options to a :class:`ScoringRun`: detectors are resolved first (a
     bad name stops the run before any model loads), then both models load (their settings
-    checked), then what each detector needs is checked against its backends' capabilities."""
+    checked), then what each detector needs is checked against its backends' capabilities.
+    ``seed`` draws the held-out pool of detectors that use labelled texts."""
     chosen = choose_detectors(detectors, k=k, reference_model=reference_model)
     config = config or ScorerConfig()
     folder = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) if use_cache else None
@@ -179,7 +196,7 @@ def open_run(
     load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
     target = get_model(model, **load)
     ref = None if reference_model is None else get_model(reference_model, **load)
-    run = ScoringRun(chosen, target, ref, config, folder, progress)
+    run = ScoringRun(chosen, target, ref, config, folder, progress, seed)
     backends = {m: run.scorer(m).backend for m in dict.fromkeys(v.model for v in run.views)}
     _check_capabilities(chosen, backends)
     return run

@@ -16,7 +16,7 @@ import numpy as np
 
 from .check import CheckResult
 from .tables import p_value, with_ci
-from .types import STATUS_OK
+from .types import STATUS_OK, held_out
 
 CAVEAT_POSITIVE = (
     "A significant result shows that the model treats the suspect texts as more familiar than the "
@@ -85,7 +85,10 @@ def caveats(result: CheckResult) -> list[str]:
             f"{len(cut)} text(s) had more than {limit} tokens and only their first {limit} were scored "
             f"(e.g. {cut[0].id}); --stride scores every token, or cut the texts shorter."
         )
-    skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK]
+    pool = [r for r in result.suspect + result.reference if held_out(r)]
+    if pool:
+        out.append(f"{len(pool)} text(s) {pool[0].reason}: left out of every test (e.g. {pool[0].id}).")
+    skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK and not held_out(r)]
     if skipped:
         out.append(f"{len(skipped)} text(s) could not be scored and were left out (e.g. {skipped[0].id}: {skipped[0].reason}).")
     if result.documents:

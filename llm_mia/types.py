@@ -31,6 +31,8 @@ REASONS = {
     "view_unscorable": "a view the detector needs could not be scored",
     "undefined": "the detector's score is undefined for this text",
     "non_finite": "a non-finite score",
+    # held out on purpose
+    "prefix_pool": "held out as a prefix text of a detector that uses labelled texts",
     "other": "another reason (see each record's reason)",
 }
 """Reason codes, each with the words reports count it under."""
@@ -57,6 +59,12 @@ class Reason(str):
 def reason_code(reason: str | None) -> str:
     """The code of ``reason`` ("other" for a plain string)."""
     return getattr(reason, "code", "other")
+
+
+def held_out(record: ScoreRecord) -> bool:
+    """The record's document was held out on purpose, as a prefix text of a detector that
+    uses labelled texts (not a failure)."""
+    return record.status != STATUS_OK and reason_code(record.reason) == "prefix_pool"
 
 
 @dataclass(frozen=True)

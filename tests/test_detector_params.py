@@ -188,8 +188,11 @@ def test_a_new_detector_is_one_file(tmp_path):
         from llm_mia.types import TokenStats
         st = TokenStats(np.arange(5), np.array([-1.0, -3.0, -0.5, -2.0], dtype=np.float32), np.zeros(4), np.ones(4))
         d = parse_detector("top_tokens:top=2")
-        print(list(DETECTORS), d.key, d.score(DetectorInput("", {TARGET: st})))
+        import json
+        print(json.dumps([list(DETECTORS), d.key, d.score(DetectorInput("", {TARGET: st}))]))
     """)
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)}, check=False)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.split() == ["['loss',", "'zlib',", "'lowercase',", "'min_k',", "'min_k_pp',", "'ref',", "'top_tokens']", "top_tokens:top=2", "-0.75"]
+    names, key, value = json.loads(res.stdout)
+    assert names[:6] == ["loss", "zlib", "lowercase", "min_k", "min_k_pp", "ref"] and "top_tokens" in names  # built-ins first, then found
+    assert (key, value) == ("top_tokens:top=2", -0.75)

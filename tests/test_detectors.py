@@ -69,10 +69,12 @@ def test_every_detector_generic(name):
     assert cls.formula and re.search(r"(19|20)\d\d", cls.citation)
     assert cls.__doc__ and re.search(r"(19|20)\d\d", cls.__doc__)
     det = make_detector(name)
+    if cls.uses_labels:  # bound to a pool of held-out labelled texts, as a run does
+        det = det.bind({0: ["A non-member text.", "Another one."] * 5, 1: ["A member text.", "And another."] * 5})
     rng = np.random.default_rng(0)
     lp = -rng.exponential(2.0, size=50)
     mu = lp - rng.normal(size=50)
-    views_worse = {v: stats(lp * 1.5, mu * 1.5) for v in (TARGET, TARGET_LOWER, REFERENCE)}
+    views_worse = {v: stats(lp * 1.5, mu * 1.5) for v in {TARGET, TARGET_LOWER, REFERENCE, *det.views()}}
     views_better = {**views_worse, TARGET: stats(lp * 0.5, mu * 1.5)}
     worse = det.score(DetectorInput("some text", views_worse))
     better = det.score(DetectorInput("some text", views_better))

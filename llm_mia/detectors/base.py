@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -31,6 +31,17 @@ from ..types import TokenStats
 from ..views import NAMED, REFERENCE, TARGET, TARGET_LOWER, View
 
 __all__ = ["LOGPROBS", "MOMENTS", "REFERENCE", "TARGET", "TARGET_LOWER", "View"]  # re-exported for detector modules
+
+
+BOUND: dict[str, bool] = {"bound": True}
+"""Metadata of a detector field that a run sets and the user does not: the prefix that a
+detector using labelled texts draws from a held-out pool (see :meth:`Detector.bind`). Such a
+field is not a parameter: not settable, not in ``params`` or ``key``."""
+
+
+def parameter_fields(detector: Any) -> list[dataclasses.Field[Any]]:
+    """The dataclass fields of a detector class or instance that are its parameters."""
+    return [f for f in dataclasses.fields(detector) if not f.metadata.get("bound")]
 
 
 class DetectorSkip(Exception):
@@ -62,6 +73,12 @@ class Detector:
     needs: ClassVar[frozenset[View]] = frozenset({TARGET})
     requires: ClassVar[frozenset[str]] = frozenset({LOGPROBS})
     """What the backend must compute exactly for this detector (:mod:`llm_mia.backends.base`)."""
+    cost: ClassVar[str] = "none beyond the shared forward pass over the text"
+    """What the detector adds to a run, in plain words (``llm-mia detectors`` lists it)."""
+    uses_labels: ClassVar[bool] = False
+    """True for a detector that conditions on texts of known membership (ReCaLL's non-member
+    prefix). The run draws them from a held-out pool (:meth:`pool_needs`, :meth:`bind`) and
+    scores none of them, with any detector."""
 
     def score(self, inp: DetectorInput) -> float:
         raise NotImplementedError
@@ -71,17 +88,32 @@ class Detector:
         its parameters (a context view built from a prefix parameter, for example)."""
         return self.needs
 
+    def pool_needs(self) -> dict[int, int]:
+        """How many held-out texts of each label (1 member, 0 non-member) this instance
+        conditions on; empty for a detector that uses no labelled texts."""
+        return {}
+
+    def bind(self, pool: Mapping[int, Sequence[str]]) -> Detector:
+        """This detector with its prefixes taken from ``pool`` (held-out texts by label, in
+        the pool's order; at least :meth:`pool_needs` of each). Others return themselves."""
+        return self
+
+    def prefix_texts(self) -> list[str]:
+        """The texts a bound instance conditions on (none for most detectors): no document
+        equal to one of them is scored."""
+        return []
+
     @property
     def params(self) -> dict[str, Any]:
         """Every parameter of this instance, by name."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {f.name: getattr(self, f.name) for f in parameter_fields(self)}
 
     @property
     def key(self) -> str:
         """The instance's name in outputs, and a spec that makes it again: ``name``, then
         ``:param=value`` for each parameter that differs from its default, in name order
         (``min_k``, ``min_k:k=0.1``)."""
-        changed = sorted((f.name, getattr(self, f.name)) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default)
+        changed = sorted((f.name, getattr(self, f.name)) for f in parameter_fields(self) if getattr(self, f.name) != f.default)
         return self.name + "".join(f":{k}={_spell(v)}" for k, v in changed)
 
 
@@ -99,7 +131,7 @@ def make_detector(name: str, **params: Any) -> Detector:
     the parameter's type). An unknown name or parameter raises :class:`UnknownNameError`
     (with the names it may have meant); a value the detector refuses raises ``ValueError``."""
     cls = DETECTORS.get(name)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in parameter_fields(cls)}
     unknown = [p for p in params if p not in fields]
     if unknown:
         hint = did_you_mean(unknown[0], list(fields))
@@ -126,7 +158,7 @@ def parse_detector(spec: str, **defaults: Any) -> Detector:
         if param in params:
             raise ValueError(f"detector {spec!r} sets {param!r} twice")
         params[param] = value
-    fields = {f.name for f in dataclasses.fields(DETECTORS.get(name))}
+    fields = {f.name for f in parameter_fields(DETECTORS.get(name))}
     params = {**{k: v for k, v in defaults.items() if k in fields and v is not None}, **params}
     return make_detector(name, **params)
 
@@ -151,8 +183,8 @@ def _spell(value: Any) -> str:
 
 
 def default_detector_names() -> list[str]:
-    """Every detector that needs no model besides the one under test."""
-    return [name for name, cls in DETECTORS.items() if REFERENCE not in cls.needs]
+    """Every detector that needs no model besides the one under test and no labelled texts."""
+    return [name for name, cls in DETECTORS.items() if REFERENCE not in cls.needs and not cls.uses_labels]
 
 
 def mean_nll(stats: TokenStats) -> float:

@@ -23,6 +23,7 @@ class Lowercase(Detector):
     formula = "NLL(lower(text)) / NLL(text)"
     citation = "Carlini et al. 2021, Extracting Training Data from Large Language Models (USENIX Security)"
     needs = frozenset({TARGET, TARGET_LOWER})
+    cost = "one more forward pass (the lowercased text)"
 
     def score(self, inp: DetectorInput) -> float:
         original = mean_nll(inp.stats[TARGET])

@@ -24,6 +24,7 @@ class Reference(Detector):
     formula = "NLL_ref(text) - NLL_target(text)"
     citation = "Carlini et al. 2021, Extracting Training Data from Large Language Models (USENIX Security)"
     needs = frozenset({TARGET, REFERENCE})
+    cost = "one forward pass of the reference model"
 
     def score(self, inp: DetectorInput) -> float:
         return mean_nll(inp.stats[REFERENCE]) - mean_nll(inp.stats[TARGET])

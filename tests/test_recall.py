@@ -1,0 +1,142 @@
+"""ReCaLL and Con-ReCall (issue 11): exact against a float64 reference, checked by hand, and
+never scoring a text that is part of a prefix (the pool is held out of every detector)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import random_sentences
+from reference import reference_token_stats
+
+from llm_mia.backends import MockBackend
+from llm_mia.benchmark import run_bench
+from llm_mia.check import CheckSettings, run_check
+from llm_mia.detectors import TARGET, DetectorInput, DetectorSkip, make_detector
+from llm_mia.detectors.recall import SEPARATOR
+from llm_mia.errors import InputError
+from llm_mia.pipeline import open_run
+from llm_mia.scoring import Scorer
+from llm_mia.types import Document, TokenStats, reason_code
+from llm_mia.views import View
+
+
+def stats(lp):
+    lp = np.asarray(lp, dtype=np.float32)
+    return TokenStats(np.arange(len(lp) + 1), lp, np.zeros_like(lp), np.ones_like(lp))
+
+
+def test_recall_and_con_recall_by_hand():
+    det = make_detector("recall", shots=1).bind({0: ["prefix"]})
+    inp = {TARGET: stats([-1.0, -3.0]), View(context="prefix"): stats([-2.0, -3.0])}
+    assert det.score(DetectorInput("x", inp)) == pytest.approx(2.5 / 2.0)  # NLL(x|P) / NLL(x)
+    con = make_detector("con_recall", shots=1, gamma=0.5).bind({0: ["non"], 1: ["mem"]})
+    inp = {TARGET: stats([-1.0, -3.0]), View(context="non"): stats([-2.0, -3.0]), View(context="mem"): stats([-1.0, -2.0])}
+    assert con.score(DetectorInput("x", inp)) == pytest.approx((2.5 - 0.5 * 1.5) / 2.0)
+    zero = {TARGET: stats([0.0, 0.0]), View(context="prefix"): stats([-1.0])}
+    with pytest.raises(DetectorSkip, match="loss is 0"):
+        det.score(DetectorInput("x", zero))
+    with pytest.raises(DetectorSkip, match="not bound"):
+        make_detector("recall").score(DetectorInput("x", {TARGET: stats([-1.0])}))
+
+
+def test_the_prefix_is_a_run_setting_not_a_parameter():
+    det = make_detector("recall", shots=2).bind({0: ["one", "two", "three"]})
+    assert det.key == "recall:shots=2" and det.params == {"shots": 2, "prefix_file": ""}
+    assert det.prefix == "one" + SEPARATOR + "two" and det.prefix_texts() == ["one", "two"]
+    with pytest.raises(Exception, match="no parameter 'texts'"):
+        make_detector("recall", texts="x")
+    with pytest.raises(ValueError, match="2 non-member"):
+        make_detector("recall", shots=2).bind({0: ["only one"]})
+
+
+def test_recall_matches_a_float64_reference(tiny_lm):
+    """score = NLL(text | P) / NLL(text), each from a float64 forward pass of the model."""
+    docs = [Document(f"n{i}", t, 0) for i, t in enumerate(random_sentences(6, seed=91))]
+    docs += [Document(f"m{i}", t, 1) for i, t in enumerate(random_sentences(6, seed=92))]
+    run = open_run(tiny_lm, detectors=["recall:shots=2", "con_recall:shots=2:gamma=0.3"], use_cache=False, seed=3)
+    scored = run.score(docs)
+    scorer = Scorer(tiny_lm)
+    pool = {label: [next(d.text for d in docs if d.id == i) for i in ids] for label, ids in scored.pool.items()}
+    prefix = {label: scorer.tokenize([SEPARATOR.join(texts)])[0] for label, texts in pool.items()}
+
+    def nll(ids, ctx=None):
+        full = (ctx or []) + ids
+        rows = reference_token_stats(tiny_lm.model, full, len(full), None)
+        return -np.mean([r[0] for r in rows[-len(ids) :]])
+
+    checked = 0
+    for doc, rec in zip(docs, scored.records):
+        if rec.status != "ok":
+            continue
+        plain = nll(scorer.tokenize([doc.text])[0])
+        ids = scorer.tokenize([doc.text], special_tokens=False)[0]
+        non, mem = nll(ids, prefix[0]), nll(ids, prefix[1])
+        assert rec.scores["recall:shots=2"] == pytest.approx(non / plain, rel=2e-5)
+        assert rec.scores["con_recall:gamma=0.3:shots=2"] == pytest.approx((non - 0.3 * mem) / plain, rel=2e-5)
+        checked += 1
+    assert checked == 8  # 12 documents, 2 non-members and 2 members held out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_no_scored_document_is_part_of_a_prefix(seed):
+    """Whatever the seed, the pool is drawn from labelled documents, each detector's prefix is
+    made of pool texts only, and no pool document gets a score from any detector."""
+    texts = random_sentences(30, seed=93)
+    docs = [Document(f"d{i}", t, i % 2) for i, t in enumerate(texts)]
+    run = open_run(MockBackend(), detectors=["loss", "recall:shots=3", "con_recall:shots=2"], use_cache=False, seed=seed)
+    scored = run.score(docs)
+    pool_ids = {i for ids in scored.pool.values() for i in ids}
+    assert len(scored.pool[0]) == 3 and len(scored.pool[1]) == 2  # the most any detector needs
+    by_id = {d.id: d for d in docs}
+    assert all(by_id[i].label == label for label, ids in scored.pool.items() for i in ids)
+    for doc, rec in zip(docs, scored.records):
+        if doc.id in pool_ids:
+            assert rec.status == "skipped" and reason_code(rec.reason) == "prefix_pool" and set(rec.scores.values()) == {None}
+        else:
+            assert rec.status == "ok" and all(v is not None for v in rec.scores.values())
+    assert sum(r.status == "ok" for r in scored.records) == 30 - len(pool_ids)
+    again = open_run(MockBackend(), detectors=["recall:shots=3"], use_cache=False, seed=seed).score(docs)
+    assert again.pool[0] == scored.pool[0]  # seeded: the same pool for the same seed
+
+
+def test_a_prefix_file_holds_out_a_scored_text_equal_to_one_of_its_texts(tmp_path):
+    texts = random_sentences(8, seed=94)
+    (tmp_path / "prefix.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts[:2]))
+    run = open_run(MockBackend(), detectors=[f"recall:shots=2:prefix_file={tmp_path / 'prefix.jsonl'}"], use_cache=False)
+    scored = run.score(texts)  # no labels needed: the prefix comes from the file
+    assert [r.status for r in scored.records] == ["skipped"] * 2 + ["ok"] * 6 and scored.pool == {}
+    with pytest.raises(InputError, match="3 non-member"):
+        open_run(MockBackend(), detectors=[f"recall:shots=3:prefix_file={tmp_path / 'prefix.jsonl'}"], use_cache=False).score(texts)
+
+
+def test_too_few_labelled_texts_is_an_error():
+    docs = [Document(f"d{i}", t, 1) for i, t in enumerate(random_sentences(6, seed=95))] + [Document("n", "a non-member", 0)]
+    with pytest.raises(InputError, match="5 labelled non-member text.*has 1 usable"):
+        open_run(MockBackend(), detectors=["recall"], use_cache=False).score(docs)
+
+
+def test_bench_holds_the_pool_out_of_every_row(tmp_path):
+    rows = [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(40, seed=96))]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run_bench(str(tmp_path / "d.jsonl"), model=MockBackend(), detectors=["loss", "recall:shots=4"], n_bootstrap=20, cache_dir=None)
+    rows_ = {r.detector: r for r in res.splits[0].evaluation.rows}
+    assert rows_["loss"].n_members + rows_["loss"].n_nonmembers == 36  # every row on the same 36 documents
+    assert (rows_["loss"].n_members, rows_["loss"].n_nonmembers) == (rows_["recall:shots=4"].n_members, rows_["recall:shots=4"].n_nonmembers)
+    use = res.provenance["label_use"]
+    assert use["detectors"] == ["recall:shots=4"] and len(use["held_out"]["d"]["non-member"]) == 4
+    assert "recall:shots=4 use labelled texts as a prefix. Held out of every row (scored by no detector): d: 4 non-members." in res.table()
+
+
+def test_check_draws_the_prefix_from_the_reference_texts_and_leaves_them_out(tmp_path):
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps({"text": t, "label": 0}) + "\n" for t in random_sentences(12, seed=97)))
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(14, seed=98)))
+    settings = CheckSettings(unit="document", detectors=("loss", "recall:shots=3"), n_splits=2, n_permutations=19)
+    result = run_check(tmp_path / "s.jsonl", tmp_path / "r.jsonl", model=MockBackend(), settings=settings, use_cache=False)
+    assert all(r.status == "ok" for r in result.suspect)  # suspect texts are never drawn, labelled or not
+    held = [r for r in result.reference if reason_code(r.reason) == "prefix_pool"]
+    assert len(held) == 3 and result.collection.n_reference == 11
+    settings = CheckSettings(unit="document", detectors=("con_recall",), n_splits=2, n_permutations=19)
+    with pytest.raises(InputError, match="labelled member text.*the reference texts \\(a check has no known members\\) has 0"):
+        run_check(tmp_path / "s.jsonl", tmp_path / "r.jsonl", model=MockBackend(), settings=settings, use_cache=False)
