@@ -230,6 +230,7 @@ def run_bench(
         "seed": seed,
         "seconds": round(time.time() - started, 1),
         "forward_passes": Scorer.forward_passes_total - passes_before,  # 0: every statistic came from the cache
+        "cost_by_view": {name: {k: round(v, 2) if isinstance(v, float) else v for k, v in c.items()} for name, c in run.costs.items()},
     }
     labels_valid = None if not opened.suite.valid_patterns else opened.suite.labels_valid_for(spec)
     return BenchResult(opened.suite, spec, run.target.identity, labels_valid, results, provenance)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import platform
 import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,9 @@ class ScoringRun:
     cache_dir: Path | None  # None: no cache
     progress: bool = False
     seed: int = 0  # draws the held-out pool of detectors that use labelled texts
+    costs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per view (by :func:`_view_name`): seconds, forward batches and texts, over every
+    :meth:`score` call (statistics from the cache cost no batch)."""
 
     @property
     def views(self) -> list[View]:
@@ -122,7 +126,13 @@ class ScoringRun:
             for view in views:  # a context that cannot be used stops the run before any scoring
                 scorers[view.model].context_ids(view.context)
             for view in views:
+                started, passes = time.perf_counter(), Scorer.forward_passes_total
                 stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context)
+                cost = self.costs.setdefault(_view_name(view), {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": []})
+                cost["seconds"] += time.perf_counter() - started
+                cost["batches"] += Scorer.forward_passes_total - passes
+                cost["texts"] += len(texts)
+                cost["used_by"] = sorted({*cost["used_by"], *(d.key for d in detectors if view in d.views())})
         finally:
             if cache is not None:
                 cache.close()
@@ -161,6 +171,11 @@ class ScoringRun:
             return StatsCache(self.cache_dir)
         except (OSError, sqlite3.Error) as exc:
             raise InputError(f"cannot use the cache directory {self.cache_dir}: {exc}") from None
+
+
+def _view_name(view: View) -> str:
+    """A view's name in cost records: its words, the context shown by its length only."""
+    return view.describe()
 
 
 def views_of(detectors: Sequence[Detector]) -> list[View]:
