@@ -37,9 +37,13 @@ CREATE TABLE IF NOT EXISTS stats (
     dist_var BLOB NOT NULL
 )
 """
-_FIELDS = "key, truncated, token_ids, logprobs, dist_mean, dist_var, checksum"
+_ARRAYS = ("token_ids", "logprobs", "dist_mean", "dist_var", "top_logprob")
+_FIELDS = "key, truncated, " + ", ".join(_ARRAYS) + ", checksum"
 # a damaged row may hold text where bytes belong: read every array as bytes, whatever it holds
-_READ = "key, truncated, " + ", ".join(f"CAST({f} AS BLOB)" for f in ("token_ids", "logprobs", "dist_mean", "dist_var")) + ", checksum"
+_READ = "key, truncated, " + ", ".join(f"CAST({f} AS BLOB)" for f in _ARRAYS) + ", checksum"
+_ADDED = {"checksum": "TEXT", "top_logprob": "BLOB"}
+"""Columns added after the first version: a database without them gets them (its old records
+are recomputed: the statistics version in their keys no longer matches, or they fail validation)."""
 
 
 def _checksum(key: str, truncated: int, *blobs: bytes) -> str:
@@ -51,9 +55,11 @@ def _checksum(key: str, truncated: int, *blobs: bytes) -> str:
     return digest.hexdigest()
 
 
-def _decode(key: str, truncated: object, ids: object, lp: object, mu: object, var: object, checksum: object) -> TokenStats | str:
+def _decode(key: str, truncated: object, ids: object, lp: object, mu: object, var: object, top: object, checksum: object) -> TokenStats | str:
     """The record's statistics, or why they cannot be trusted."""
-    blobs = (ids, lp, mu, var)
+    if top is None:
+        return "no top-1 log-probabilities (written by an older llm-mia)"
+    blobs = (ids, lp, mu, var, top)
     if not all(isinstance(b, bytes) for b in blobs) or truncated not in (0, 1):
         return "fields of the wrong type"
     if checksum != _checksum(key, int(truncated), *blobs):  # type: ignore[arg-type]
@@ -66,8 +72,8 @@ def _decode(key: str, truncated: object, ids: object, lp: object, mu: object, va
         return f"arrays of inconsistent lengths ({', '.join(str(a.shape[0]) for a in arrays)})"
     if np.isnan(arrays[1]).any():  # moments may be NaN: a backend that does not compute them
         return "NaN log-probabilities"
-    token_ids, logprobs, dist_mean, dist_var = (a.copy() for a in arrays)
-    return TokenStats(token_ids, logprobs, dist_mean, dist_var, truncated=bool(truncated))
+    token_ids, logprobs, dist_mean, dist_var, top_logprob = (a.copy() for a in arrays)
+    return TokenStats(token_ids, logprobs, dist_mean, dist_var, truncated=bool(truncated), top_logprob=top_logprob)
 
 
 def stats_key(settings: dict[str, object], text: str) -> str:
@@ -86,13 +92,13 @@ class StatsCache:
         self._db = sqlite3.connect(self.path, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(stats)")}
-        if "checksum" not in columns:  # a cache written before checksums: its records get recomputed
-            try:
-                self._db.execute("ALTER TABLE stats ADD COLUMN checksum TEXT")
-            except sqlite3.OperationalError:  # another process added it first
-                if "checksum" not in {row[1] for row in self._db.execute("PRAGMA table_info(stats)")}:
-                    raise
+        for column, kind in _ADDED.items():
+            if column not in {row[1] for row in self._db.execute("PRAGMA table_info(stats)")}:
+                try:
+                    self._db.execute(f"ALTER TABLE stats ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError:  # another process added it first
+                    if column not in {row[1] for row in self._db.execute("PRAGMA table_info(stats)")}:
+                        raise
         self._db.commit()
         self.bad: list[tuple[str, str]] = []  # (key, reason) of every record that failed validation
         self.broken: str | None = None  # why the database stopped working mid-run (then it is bypassed)
@@ -152,10 +158,11 @@ class StatsCache:
                 np.asarray(ts.logprobs, dtype="<f4").tobytes(),
                 np.asarray(ts.dist_mean, dtype="<f4").tobytes(),
                 np.asarray(ts.dist_var, dtype="<f4").tobytes(),
+                np.asarray(np.full(len(ts.logprobs), np.nan) if ts.top_logprob is None else ts.top_logprob, dtype="<f4").tobytes(),
             )
             rows.append((key, int(ts.truncated), *blobs, _checksum(key, int(ts.truncated), *blobs)))
         with self._db:
-            self._db.executemany(f"INSERT OR REPLACE INTO stats ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(f"INSERT OR REPLACE INTO stats ({_FIELDS}) VALUES ({', '.join('?' * (len(_ARRAYS) + 3))})", rows)
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM stats").fetchone()[0])

@@ -29,7 +29,7 @@ from .models import LoadedModel
 from .strings import surrogate_problem
 from .types import Reason, TokenStats, Unscorable
 
-STATS_VERSION = "stats-v1"
+STATS_VERSION = "stats-v2"  # v2: the top-1 log-probability of each position is kept too
 DEFAULT_MAX_TOKENS = 1024
 MAX_FAILURES_IN_A_ROW = 5
 """Texts in a row on which the model fails alone before the run stops (a broken device)."""
@@ -290,7 +290,7 @@ class Scorer:
         try:
             for b in range(0, len(order), bs):
                 batch = [segments[s] for s in order[b : b + bs]]
-                stats = self._forward_or_split(batch)  # (n_scored, 3) or a failure per segment
+                stats = self._forward_or_split(batch)  # (n_scored, 4) or a failure per segment
                 done: list[tuple[str, TokenStats]] = []
                 for seg, arr in zip(batch, stats):
                     if isinstance(arr, Unscorable):
@@ -310,7 +310,7 @@ class Scorer:
             bar.close()
 
     def _forward(self, batch: list[_Segment]) -> list[np.ndarray]:
-        """One forward pass over a batch: per segment an (n_scored, 3) float32 array."""
+        """One forward pass over a batch: per segment an (n_scored, 4) float32 array."""
         return self.backend.forward([(s.ids, s.score_from) for s in batch])
 
     def _forward_or_split(self, batch: list[_Segment]) -> list[np.ndarray | Unscorable]:
@@ -387,4 +387,5 @@ def _assemble(ids: list[int], pieces: list[tuple[int, np.ndarray]], truncated: b
         dist_mean=np.ascontiguousarray(arr[:, 1]),
         dist_var=np.ascontiguousarray(arr[:, 2]),
         truncated=truncated,
+        top_logprob=np.ascontiguousarray(arr[:, 3]),
     )

@@ -92,6 +92,7 @@ class TokenStats:
     - ``logprobs[t-1]``  = log p(x_t | x_<t)                         (nats)
     - ``dist_mean[t-1]`` = E_{v~p(.|x_<t)}[log p(v | x_<t)]          (= minus the entropy)
     - ``dist_var[t-1]``  = Var_{v~p(.|x_<t)}[log p(v | x_<t)]
+    - ``top_logprob[t-1]`` = max_v log p(v | x_<t)                   (the top-1 prediction's)
 
     ``token_ids`` holds all n ids (context token included; for a view with a context text,
     x_0 is the context's last token and every token of the text is scored, see
@@ -105,6 +106,7 @@ class TokenStats:
     dist_mean: np.ndarray
     dist_var: np.ndarray
     truncated: bool = False
+    top_logprob: np.ndarray | None = None  # None: not computed (statistics made by hand, older versions)
 
     @property
     def n_tokens(self) -> int:

@@ -13,9 +13,10 @@ import zlib
 import torch
 
 
-def reference_token_stats(model, ids: list[int], max_tokens: int, stride: int | None):
+def reference_token_stats(model, ids: list[int], max_tokens: int, stride: int | None, top: bool = False):
     """(lp, mu, var) lists for positions 1..n-1, each position scored by the first window
-    (starts 0, stride, 2*stride, ...) that holds it with at least one token before it."""
+    (starts 0, stride, 2*stride, ...) that holds it with at least one token before it; with
+    ``top``, (lp, mu, var, max log p) instead."""
     model64 = copy.deepcopy(model).double()
     n = len(ids)
     if stride is None:
@@ -24,7 +25,7 @@ def reference_token_stats(model, ids: list[int], max_tokens: int, stride: int | 
         windows = [0]
     else:
         windows = list(range(0, max(n - 1, 1), stride))
-    results: dict[int, tuple[float, float, float]] = {}
+    results: dict[int, tuple[float, ...]] = {}
     for start in windows:
         window = ids[start : start + max_tokens]
         with torch.no_grad():
@@ -34,13 +35,13 @@ def reference_token_stats(model, ids: list[int], max_tokens: int, stride: int | 
             if pos in results:
                 continue
             row = logits[j - 1]
-            top = max(row)
-            log_z = top + math.log(sum(math.exp(v - top) for v in row))
+            row_max = max(row)
+            log_z = row_max + math.log(sum(math.exp(v - row_max) for v in row))
             logp = [v - log_z for v in row]
             p = [math.exp(v) for v in logp]
             mu = sum(pi * li for pi, li in zip(p, logp))
             var = sum(pi * (li - mu) ** 2 for pi, li in zip(p, logp))
-            results[pos] = (logp[window[j]], mu, var)
+            results[pos] = (logp[window[j]], mu, var, max(logp)) if top else (logp[window[j]], mu, var)
     assert sorted(results) == list(range(1, n)), "every position scored exactly once"
     return [results[t] for t in range(1, n)]
 

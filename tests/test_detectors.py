@@ -18,7 +18,7 @@ def stats(lp, mu=None, var=None):
     lp = np.asarray(lp, dtype=np.float32)
     mu = np.zeros_like(lp) if mu is None else np.asarray(mu, dtype=np.float32)
     var = np.ones_like(lp) if var is None else np.asarray(var, dtype=np.float32)
-    return TokenStats(np.arange(len(lp) + 1), lp, mu, var)
+    return TokenStats(np.arange(len(lp) + 1), lp, mu, var, top_logprob=np.zeros_like(lp))  # top-1 log p: 0 (certain)
 
 
 LP = [-1.0, -4.0, -2.0, -8.0, -0.5, -3.0, -6.0, -0.25, -1.5, -2.5]  # n = 10

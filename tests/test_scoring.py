@@ -38,10 +38,12 @@ def test_token_stats_match_reference(tiny_lm):
     scorer = Scorer(tiny_lm, ScorerConfig(batch_size=3))
     for ts in scorer.score_texts(TEXTS):
         assert isinstance(ts, TokenStats)
-        ref = np.array(reference_token_stats(tiny_lm.model, list(ts.token_ids), 256, None))
+        ref = np.array(reference_token_stats(tiny_lm.model, list(ts.token_ids), 256, None, top=True))
         np.testing.assert_allclose(ts.logprobs, ref[:, 0], rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(ts.dist_mean, ref[:, 1], rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(ts.dist_var, ref[:, 2], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(ts.top_logprob, ref[:, 3], rtol=1e-4, atol=1e-4)
+        assert np.all(ts.top_logprob >= ts.logprobs - 1e-6)
         assert ts.n_scored == ts.n_tokens - 1
 
 
@@ -92,11 +94,12 @@ def test_sliding_window_scores_every_token_once(tiny_bos_lm, max_tokens, stride,
     assert isinstance(ts, TokenStats) and not ts.truncated
     ids = list(ts.token_ids)
     assert ids == tiny_bos_lm.tokenizer(text)["input_ids"] and len(ids) > 3 * max_tokens
-    ref = np.array(reference_token_stats(tiny_bos_lm.model, ids, max_tokens, stride))
+    ref = np.array(reference_token_stats(tiny_bos_lm.model, ids, max_tokens, stride, top=True))
     assert ts.n_scored == len(ids) - 1
     np.testing.assert_allclose(ts.logprobs, ref[:, 0], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ts.dist_mean, ref[:, 1], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(ts.dist_var, ref[:, 2], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ts.top_logprob, ref[:, 3], rtol=1e-4, atol=1e-4)
 
 
 def test_windows_of_several_documents_batch_together(tiny_bos_lm):
@@ -180,7 +183,7 @@ def test_model_failures_split_the_batch_and_mark_only_the_failing_text(tiny_lm, 
 
 
 def _exact_stats(logits, targets):
-    """float64 [lp, mu, var] over the whole vocabulary at once, with p log p = 0 where p = 0."""
+    """float64 [lp, mu, var, top] over the whole vocabulary at once, with p log p = 0 where p = 0."""
     import torch
 
     logp = torch.log_softmax(logits.double(), -1)
@@ -188,7 +191,7 @@ def _exact_stats(logits, targets):
     safe = torch.where(p > 0, logp, 0.0)
     mu = (p * safe).sum(-1)
     var = (p * torch.where(p > 0, safe - mu[:, None], 0.0) ** 2).sum(-1)
-    return torch.stack([logp.gather(1, targets[:, None]).squeeze(1), mu, var], 1).numpy()
+    return torch.stack([logp.gather(1, targets[:, None]).squeeze(1), mu, var, logp.amax(-1)], 1).numpy()
 
 
 @pytest.mark.parametrize("tile", [1, 7, 10, 50, 64])

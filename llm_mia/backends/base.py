@@ -3,9 +3,10 @@
 what runs a model (in the spirit of lm-evaluation-harness's ``LM``).
 
 A backend tokenizes texts and runs batches of token sequences; for each sequence
-``(ids, score_from)`` it returns an ``(n_scored, 3)`` float32 array ``[lp, mu, var]`` for the
+``(ids, score_from)`` it returns an ``(n_scored, 4)`` float32 array ``[lp, mu, var, top]`` for the
 positions ``p >= max(1, score_from)``: ``lp = log p(x_p | x_<p)``, and the mean and variance
-of ``log p(v | x_<p)`` under ``v ~ p(. | x_<p)``. It declares what it computes exactly
+of ``log p(v | x_<p)`` under ``v ~ p(. | x_<p)``, and ``top = max_v log p(v | x_<p)`` (the
+log-probability of the most likely next token). It declares what it computes exactly
 (``capabilities``); a column it cannot compute is NaN. Detectors declare what they need
 (``Detector.requires``), and the pipeline refuses, before any scoring, a detector that a
 backend cannot serve.
@@ -23,7 +24,13 @@ LOGPROBS = "logprobs"
 MOMENTS = "moments"
 """Exact mean and variance of the log-probabilities under the model's next-token distribution
 (needs the whole distribution, not only its top entries)."""
-CAPABILITY_WORDS = {LOGPROBS: "exact token log-probabilities", MOMENTS: "exact next-token moments (the whole distribution)"}
+TOP1 = "top1"
+"""Exact log-probability of the most likely next token at each position."""
+CAPABILITY_WORDS = {
+    LOGPROBS: "exact token log-probabilities",
+    MOMENTS: "exact next-token moments (the whole distribution)",
+    TOP1: "the top-1 log-probability at each position",
+}
 
 
 @runtime_checkable

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .base import LOGPROBS, MOMENTS
+from .base import LOGPROBS, MOMENTS, TOP1
 
 if TYPE_CHECKING:
     from ..models import LoadedModel
@@ -33,7 +33,7 @@ class HFBackend:
     """A :class:`~llm_mia.models.LoadedModel` behind the scoring-backend interface
     (:class:`~llm_mia.backends.base.ScoringBackend`)."""
 
-    capabilities = frozenset({LOGPROBS, MOMENTS})
+    capabilities = frozenset({LOGPROBS, MOMENTS, TOP1})
 
     def __init__(self, lm: LoadedModel, config: ScorerConfig) -> None:
         self.lm = lm
@@ -64,7 +64,7 @@ class HFBackend:
             torch.cuda.empty_cache()
 
     def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
-        """One forward pass over a batch; returns per sequence an (n_scored, 3) float32 array."""
+        """One forward pass over a batch; returns per sequence an (n_scored, 4) float32 array."""
         import torch
 
         model = self.lm.model
@@ -146,18 +146,18 @@ def _logits_columns(logits, start: int, stop: int):  # type: ignore[no-untyped-d
 
 
 def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile: int):  # type: ignore[no-untyped-def]
-    """(M, 3) float32 tensor [lp, mu, var] from M rows (hidden states, or full logits).
+    """(M, 4) float32 tensor [lp, mu, var, top] from M rows (hidden states, or full logits).
 
     Rows go in chunks of ``R = chunk_elements // tile`` (at least 1). For each chunk the head
     gives one tile of logits ``z`` at a time (``logits_of(rows, v0, v1)``, [R, tile] float32),
     so the weights are read once per chunk, not once per few rows. Per tile c and row, with
-    ``q = log_softmax(z)`` restricted to the tile: ``L_c = logsumexp(z)``, ``d_c = E_q[q]`` and
-    ``s_c = Var_q[q]`` (two passes; on a CPU over blocks of rows that stay in cache). The
-    tiles merge exactly (Chan, Golub and LeVeque 1979), in the frame of log p:
+    ``q = log_softmax(z)`` restricted to the tile: ``L_c = logsumexp(z)``, ``d_c = E_q[q]``,
+    ``s_c = Var_q[q]`` and ``m_c = max(z)`` (two passes; on a CPU over blocks of rows that stay
+    in cache). The tiles merge exactly (Chan, Golub and LeVeque 1979), in the frame of log p:
 
         lse = logsumexp_c L_c,  a_c = L_c - lse,  w_c = exp(a_c),
         mu = sum_c w_c (d_c + a_c),  var = sum_c w_c (s_c + (d_c + a_c - mu)^2),
-        lp = z_target - lse.
+        lp = z_target - lse,  top = max_c m_c - lse.
 
     Every sum runs over small numbers (log-probabilities, not raw logits), which keeps float32
     error at the level of a whole-vocabulary log-softmax or below. A logit of -inf (a masked
@@ -168,13 +168,13 @@ def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile
     tile = max(1, min(tile, vocab))
     chunk = max(1, chunk_elements // tile)
     n_tiles = -(-vocab // tile)
-    out = torch.empty((rows.shape[0], 3), dtype=torch.float32, device=rows.device)
+    out = torch.empty((rows.shape[0], 4), dtype=torch.float32, device=rows.device)
     for start in range(0, rows.shape[0], chunk):
         part = rows[start : start + chunk]
         tgt = targets[start : start + chunk]
         n = part.shape[0]
         block = _STATS_BLOCK_ROWS if rows.device.type == "cpu" else n
-        moments = torch.empty((3, n, n_tiles), dtype=torch.float32, device=rows.device)  # L_c, d_c, s_c
+        moments = torch.empty((4, n, n_tiles), dtype=torch.float32, device=rows.device)  # L_c, d_c, s_c, m_c
         z_target = torch.empty(n, dtype=torch.float32, device=rows.device)
         for c in range(n_tiles):
             v0 = c * tile
@@ -183,14 +183,14 @@ def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile
             z_target[here] = z[here, tgt[here] - v0]
             for b in range(0, n, block):
                 moments[:, b : b + block, c] = _tile_moments(z[b : b + block])
-        lse_c, d_c, s_c = moments
+        lse_c, d_c, s_c, m_c = moments
         lse = torch.logsumexp(lse_c, dim=1)
         a_c = lse_c - lse[:, None]
         w = a_c.exp()
         mean_c = d_c + torch.where(w > 0, a_c, 0.0)  # a_c = -inf only where w = 0
         mu = torch.linalg.vecdot(w, mean_c)
         var = torch.linalg.vecdot(w, s_c + (mean_c - mu[:, None]).square())
-        out[start : start + n] = torch.stack([z_target - lse, mu, var], dim=1)
+        out[start : start + n] = torch.stack([z_target - lse, mu, var, m_c.amax(dim=1) - lse], dim=1)
     return out
 
 
@@ -198,11 +198,12 @@ _STATS_BLOCK_ROWS = 64
 
 
 def _tile_moments(z):  # type: ignore[no-untyped-def]
-    """[3, r]: logsumexp of the logits z [r, c], and mean and variance of q = log_softmax(z)
-    under softmax(z), computed from ``z - max(z)`` (two passes)."""
+    """[4, r]: logsumexp of the logits z [r, c], mean and variance of q = log_softmax(z)
+    under softmax(z), computed from ``z - max(z)`` (two passes), and max(z)."""
     import torch
 
     top = z.amax(dim=-1, keepdim=True)
+    zmax_row = top.squeeze(1)
     zc = z - top
     e = zc.exp()
     s0 = e.sum(-1)
@@ -224,4 +225,4 @@ def _tile_moments(z):  # type: ignore[no-untyped-def]
         log_s0 = torch.where(some, s0.log(), 0.0)
         lse[bad] = torch.where(some, zmax + log_s0, float("-inf"))
         mean[bad], var[bad] = m - log_s0, v
-    return torch.stack([lse, mean, var])
+    return torch.stack([lse, mean, var, zmax_row])

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import LOGPROBS, MOMENTS
+from .base import LOGPROBS, MOMENTS, TOP1
 
 BOS = 256
 VOCAB = 257
@@ -46,7 +46,7 @@ class MockBackend:
         self,
         seed: int = 0,
         *,
-        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS}),
+        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS, TOP1}),
         max_positions: int | None = 4096,
         fail: Callable[[Sequence[tuple[list[int], int]]], None] | None = None,
     ) -> None:
@@ -62,6 +62,7 @@ class MockBackend:
         p = np.exp(self._logp)
         self._mu = (p * self._logp).sum(axis=1)
         self._var = (p * (self._logp - self._mu[:, None]) ** 2).sum(axis=1)
+        self._top = self._logp.max(axis=1)
 
     def cache_identity(self) -> dict[str, object]:
         return {"model": self.identity, "tokenizer": self.tokenizer_identity, "dtype": "float64", "device": "cpu"}
@@ -77,9 +78,11 @@ class MockBackend:
         for ids, score_from in batch:
             prev, nxt = np.asarray(ids[:-1]), np.asarray(ids[1:])
             keep = np.arange(1, len(ids)) >= score_from
-            stats = np.stack([self._logp[prev, nxt], self._mu[prev], self._var[prev]], axis=1)[keep]
+            stats = np.stack([self._logp[prev, nxt], self._mu[prev], self._var[prev], self._top[prev]], axis=1)[keep]
             if MOMENTS not in self.capabilities:
-                stats[:, 1:] = np.nan
+                stats[:, 1:3] = np.nan
+            if TOP1 not in self.capabilities:
+                stats[:, 3] = np.nan
             out.append(stats.astype(np.float32))
         return out
 

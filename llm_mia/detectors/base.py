@@ -73,6 +73,9 @@ class Detector:
     needs: ClassVar[frozenset[View]] = frozenset({TARGET})
     requires: ClassVar[frozenset[str]] = frozenset({LOGPROBS})
     """What the backend must compute exactly for this detector (:mod:`llm_mia.backends.base`)."""
+    default: ClassVar[bool] = True
+    """Run when no detector is named (and it needs no reference model and no labelled texts).
+    A new method joins the defaults once measured (benchmarks/RESULTS.md, CHECK_VALIDITY.md)."""
     cost: ClassVar[str] = "none beyond the shared forward pass over the text"
     """What the detector adds to a run, in plain words (``llm-mia detectors`` lists it)."""
     uses_labels: ClassVar[bool] = False
@@ -183,8 +186,8 @@ def _spell(value: Any) -> str:
 
 
 def default_detector_names() -> list[str]:
-    """Every detector that needs no model besides the one under test and no labelled texts."""
-    return [name for name, cls in DETECTORS.items() if REFERENCE not in cls.needs and not cls.uses_labels]
+    """Every default detector that needs no model besides the one under test and no labelled texts."""
+    return [name for name, cls in DETECTORS.items() if cls.default and REFERENCE not in cls.needs and not cls.uses_labels]
 
 
 def mean_nll(stats: TokenStats) -> float:
