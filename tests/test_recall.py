@@ -124,6 +124,10 @@ def test_bench_holds_the_pool_out_of_every_row(tmp_path):
     rows_ = {r.detector: r for r in res.splits[0].evaluation.rows}
     assert rows_["loss"].n_members + rows_["loss"].n_nonmembers == 36  # every row on the same 36 documents
     assert (rows_["loss"].n_members, rows_["loss"].n_nonmembers) == (rows_["recall:shots=4"].n_members, rows_["recall:shots=4"].n_nonmembers)
+    costs = res.provenance["cost_by_view"]  # what each view cost, and which detectors used it
+    assert costs["text"]["used_by"] == ["loss", "recall:shots=4"] and costs["text"]["texts"] == 36
+    (context,) = [c for name, c in costs.items() if name.startswith("text after a context")]
+    assert context["used_by"] == ["recall:shots=4"] and context["batches"] >= 1 and context["seconds"] >= 0
     use = res.provenance["label_use"]
     assert use["detectors"] == ["recall:shots=4"] and len(use["held_out"]["d"]["non-member"]) == 4
     assert "recall:shots=4 use labelled texts as a prefix. Held out of every row (scored by no detector): d: 4 non-members." in res.table()
