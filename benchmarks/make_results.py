@@ -34,8 +34,23 @@ def section(run_dir: Path) -> str:
             f"Results folder: `benchmarks/results/{run_dir.name}/`.",
             "",
             table,
+            *_costs(prov),
         ]
     )
+
+
+def _costs(prov: dict) -> list[str]:
+    """The cost of each view the run computed (statistics from the cache cost nothing), and
+    the detectors that used it: what a detector adds to a run."""
+    costs = prov.get("cost_by_view")
+    if not costs:
+        return []
+    head = ["view (forward passes over...)", "texts", "batches", "seconds", "seconds per text", "used by"]
+    rows = [
+        [name, str(c["texts"]), str(c["batches"]), f"{c['seconds']:.0f}", f"{c['seconds'] / max(c['texts'], 1):.3f}", ", ".join(c["used_by"])]
+        for name, c in costs.items()
+    ]
+    return ["", "Cost of each view in this run (one process, 2 CPU cores; a view from the cache costs no batch):", "", markdown_table(head, rows)]
 
 
 def _passes(prov: dict) -> str:
