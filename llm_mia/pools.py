@@ -46,7 +46,8 @@ def draw_pool(
         if len(candidates) < want:
             raise InputError(
                 f"{want} labelled {KIND[label]} text(s) are needed as a prefix (detectors that use labelled texts); "
-                f"{where} has {len(candidates)} usable ones. Lower the detector's shots or leave it out"
+                f"{where} has {len(candidates)} usable ones. Lower the detector's shots, give known non-members in a file "
+                f"(recall:prefix_file=PATH), or leave the detector out"
             )
         order = rng.permutation(len(candidates))[:want]
         pool[label] = [candidates[j] for j in order]
