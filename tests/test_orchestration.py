@@ -100,7 +100,7 @@ def test_a_suite_that_brings_its_own_models_runs_through_the_same_path(monkeypat
         return OpenedSuite(suite, [split], MockBackend(5), MockBackend(6), 32, {"own": {"setting": options}})
 
     monkeypatch.setitem(SUITES._items, "own", Suite("own", "test", "the brought model", ("test-backend:5",), "-", lambda r: [], opener=opener))
-    result = run_bench("own", model="base-spec", controlled="opts", n_bootstrap=20, cache_dir=None)
+    result = run_bench("own", model="base-spec", controlled="opts", n_bootstrap=20, use_cache=False)
     assert seen == {"model": "base-spec", "options": "opts"}
     assert result.model == "test-backend:5" and result.labels_valid is True
     p = result.provenance

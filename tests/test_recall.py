@@ -120,7 +120,7 @@ def test_too_few_labelled_texts_is_an_error():
 def test_bench_holds_the_pool_out_of_every_row(tmp_path):
     rows = [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(40, seed=96))]
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    res = run_bench(str(tmp_path / "d.jsonl"), model=MockBackend(), detectors=["loss", "recall:shots=4"], n_bootstrap=20, cache_dir=None)
+    res = run_bench(str(tmp_path / "d.jsonl"), model=MockBackend(), detectors=["loss", "recall:shots=4"], n_bootstrap=20, use_cache=False)
     rows_ = {r.detector: r for r in res.splits[0].evaluation.rows}
     assert rows_["loss"].n_members + rows_["loss"].n_nonmembers == 36  # every row on the same 36 documents
     assert (rows_["loss"].n_members, rows_["loss"].n_nonmembers) == (rows_["recall:shots=4"].n_members, rows_["recall:shots=4"].n_nonmembers)

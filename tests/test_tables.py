@@ -30,7 +30,7 @@ def test_tables_align_and_escape():
 def test_eval_bench_and_check_show_the_same_cells(tmp_path):
     rows = [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(30, seed=71))]
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    bench = run_bench(str(tmp_path / "d.jsonl"), model=MockBackend(), detectors=["loss", "zlib"], n_bootstrap=50, cache_dir=None)
+    bench = run_bench(str(tmp_path / "d.jsonl"), model=MockBackend(), detectors=["loss", "zlib"], n_bootstrap=50, use_cache=False)
     split = bench.splits[0]
     report = evaluate(split.records, n_bootstrap=50, seed=0)
     for row in report.rows:  # the same AUROC cell in the terminal table of eval and the Markdown table of bench
