@@ -189,7 +189,7 @@ def run_bench(
     brings the model under test and the reference; ``model`` is then its base model."""
     started = time.time()
     passes_before = Scorer.forward_passes_total
-    resolve_detectors(detectors, k=k)  # unknown names and parameters stop the run before any model loads
+    chosen = resolve_detectors(detectors, k=k)  # unknown names and parameters stop the run before any model loads
     at_least("seed", seed, 0)  # checked before any model loads
     at_least("n_bootstrap", n_bootstrap, 1)
     if limit is not None:
@@ -200,8 +200,7 @@ def run_bench(
     run = open_run(
         opened.model if opened.model is not None else model,
         opened.reference_model if opened.model is not None else reference_model,
-        detectors=detectors,
-        k=k,
+        detectors=chosen,
         config=config,
         cache_dir=cache_dir,
         use_cache=use_cache,

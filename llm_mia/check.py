@@ -213,13 +213,12 @@ def run_check(
     started = time.time()
     settings = settings or CheckSettings()
     specs = list(settings.detectors) if settings.detectors else None
-    choose_detectors(specs, k=k, reference_model=reference_model)  # bad options stop the check before the inputs are read
+    chosen = choose_detectors(specs, k=k, reference_model=reference_model)  # bad options stop the check before the inputs are read
     unit, sus_docs, ref_docs, dropped = read_inputs(suspect, reference, settings, text_field)
     run = open_run(
         model,
         reference_model,
-        detectors=specs,
-        k=k,
+        detectors=chosen,
         config=config,
         cache_dir=cache_dir,
         use_cache=use_cache,

@@ -92,7 +92,7 @@ class ScoringRun:
     progress: bool = False
     seed: int = 0  # draws the held-out pool of detectors that use labelled texts
     costs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per view (by :func:`_view_name`): seconds, forward batches and texts, over every
+    """Per view (by :meth:`View.describe`): seconds, forward batches and texts, over every
     :meth:`score` call (statistics from the cache cost no batch)."""
 
     @property
@@ -128,7 +128,7 @@ class ScoringRun:
             for view in views:
                 started, passes = time.perf_counter(), Scorer.forward_passes_total
                 stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context)
-                cost = self.costs.setdefault(_view_name(view), {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": []})
+                cost = self.costs.setdefault(view.describe(), {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": []})
                 cost["seconds"] += time.perf_counter() - started
                 cost["batches"] += Scorer.forward_passes_total - passes
                 cost["texts"] += len(texts)
@@ -171,11 +171,6 @@ class ScoringRun:
             return StatsCache(self.cache_dir)
         except (OSError, sqlite3.Error) as exc:
             raise InputError(f"cannot use the cache directory {self.cache_dir}: {exc}") from None
-
-
-def _view_name(view: View) -> str:
-    """A view's name in cost records: its words, the context shown by its length only."""
-    return view.describe()
 
 
 def views_of(detectors: Sequence[Detector]) -> list[View]:

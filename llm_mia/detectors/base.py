@@ -195,6 +195,13 @@ def mean_nll(stats: TokenStats) -> float:
     return float(-np.mean(stats.logprobs, dtype=np.float64))
 
 
+def loss_ratio(numerator: float, nll: float) -> float:
+    """``numerator / nll`` for a text's mean NLL; a text with loss 0 has no ratio (skipped)."""
+    if nll <= 0.0:
+        raise DetectorSkip("the text's loss is 0, the ratio is undefined")
+    return numerator / nll
+
+
 def lowest_mean(values: np.ndarray, k: float) -> float:
     """Mean of the ``max(1, floor(k * n))`` smallest of the n values."""
     n = values.shape[0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from .base import BOUND, TARGET, Detector, DetectorInput, DetectorSkip, View, mean_nll, register
-from .recall import SEPARATOR, prefix_from, ratio
+from .base import BOUND, TARGET, Detector, DetectorInput, DetectorSkip, View, loss_ratio, mean_nll, register
+from .recall import SEPARATOR, prefix_from
 
 
 @register
@@ -74,4 +74,4 @@ class ConReCall(Detector):
         if both is None:
             raise DetectorSkip("no prefixes (the detector was not bound to a pool of labelled texts)")
         non, mem = (mean_nll(inp.stats[v]) for v in both)
-        return ratio(non - self.gamma * mem, mean_nll(inp.stats[TARGET]))
+        return loss_ratio(non - self.gamma * mem, mean_nll(inp.stats[TARGET]))

@@ -8,7 +8,7 @@ import numpy as np
 
 from .base import LOGPROBS, MOMENTS, TARGET, Detector, DetectorInput, DetectorSkip, check_fraction, lowest_mean, register
 from ..backends.base import TOP1
-from .min_k import SIGMA_EPS
+from .min_k import per_sigma
 
 
 def window_means(values: np.ndarray, window: int) -> np.ndarray:
@@ -60,8 +60,5 @@ class GapK(Detector):
         st = inp.stats[TARGET]
         if st.top_logprob is None:
             raise DetectorSkip("no top-1 log-probabilities in these statistics")
-        sigma = np.sqrt(np.maximum(st.dist_var.astype(np.float64), 0.0))
-        degenerate = sigma <= SIGMA_EPS
-        gap = st.logprobs.astype(np.float64) - st.top_logprob.astype(np.float64)
-        gaps = np.where(degenerate, 0.0, gap / np.where(degenerate, 1.0, sigma))
+        gaps = per_sigma(st.logprobs.astype(np.float64) - st.top_logprob.astype(np.float64), st)
         return lowest_mean(window_means(gaps, self.window), self.k)

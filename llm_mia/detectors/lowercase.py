@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import TARGET, TARGET_LOWER, Detector, DetectorInput, DetectorSkip, mean_nll, register
+from .base import TARGET, TARGET_LOWER, Detector, DetectorInput, loss_ratio, mean_nll, register
 
 
 @register
@@ -26,7 +26,4 @@ class Lowercase(Detector):
     cost = "one more forward pass (the lowercased text)"
 
     def score(self, inp: DetectorInput) -> float:
-        original = mean_nll(inp.stats[TARGET])
-        if original <= 0.0:
-            raise DetectorSkip("the text's loss is 0, the ratio is undefined")
-        return mean_nll(inp.stats[TARGET_LOWER]) / original
+        return loss_ratio(mean_nll(inp.stats[TARGET_LOWER]), mean_nll(inp.stats[TARGET]))

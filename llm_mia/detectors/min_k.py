@@ -76,8 +76,14 @@ class MinKPlusPlus(_LowestFraction):
 
 def standardized_logprobs(stats: TokenStats) -> np.ndarray:
     """z_t = (lp_t - mu_t) / sigma_t, and 0 where sigma_t <= SIGMA_EPS (float64)."""
-    lp = stats.logprobs.astype(np.float64)
-    mu = stats.dist_mean.astype(np.float64)
+    return per_sigma(stats.logprobs.astype(np.float64) - stats.dist_mean.astype(np.float64), stats)
+
+
+def per_sigma(values: np.ndarray, stats: TokenStats) -> np.ndarray:
+    """``values`` (one per scored position) divided by sigma_t, the standard deviation of the
+    log-probabilities under the position's next-token distribution; 0 where sigma_t <=
+    SIGMA_EPS (a point mass or a uniform distribution: every possible token is as likely as
+    any other, so a difference from the typical or the top token carries no evidence)."""
     sigma = np.sqrt(np.maximum(stats.dist_var.astype(np.float64), 0.0))
     degenerate = sigma <= SIGMA_EPS
-    return np.where(degenerate, 0.0, (lp - mu) / np.where(degenerate, 1.0, sigma))
+    return np.where(degenerate, 0.0, values / np.where(degenerate, 1.0, sigma))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from .base import BOUND, TARGET, Detector, DetectorInput, DetectorSkip, View, mean_nll, register
+from .base import BOUND, TARGET, Detector, DetectorInput, DetectorSkip, View, loss_ratio, mean_nll, register
 
 SEPARATOR = "\n\n"
 """Joins the prefix texts (the authors' code joins them with nothing, which fuses the last
@@ -26,13 +26,6 @@ def read_prefix_file(path: str, shots: int) -> tuple[str, ...]:
 
     texts = [d.text for d in read_documents(path) if d.error is None and d.text]
     return prefix_from(texts, shots, f"non-member (from {path})")
-
-
-def ratio(conditioned: float, plain: float) -> float:
-    """``conditioned / plain`` for two mean NLLs; a text with loss 0 has no ratio."""
-    if plain <= 0.0:
-        raise DetectorSkip("the text's loss is 0, the ratio is undefined")
-    return conditioned / plain
 
 
 @register
@@ -89,4 +82,4 @@ class ReCaLL(Detector):
     def score(self, inp: DetectorInput) -> float:
         if self.prefix is None:
             raise DetectorSkip("no prefix (the detector was not bound to a pool of non-member texts)")
-        return ratio(mean_nll(inp.stats[View(context=self.prefix)]), mean_nll(inp.stats[TARGET]))
+        return loss_ratio(mean_nll(inp.stats[View(context=self.prefix)]), mean_nll(inp.stats[TARGET]))
