@@ -29,6 +29,7 @@ from .strings import printable, printable_lines
 from .evaluation import N_BOOTSTRAP
 from .controlled import ControlledConfig
 from .cli_check import add_check_parsers
+from .cli_freq import add_freq_parsers
 from .cli_common import FLAGS, POSITIVE, SEED, _count, add_run_options, run_options
 
 CONTROLLED_DEFAULTS = ControlledConfig()
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.set_defaults(func=_cmd_bench)
 
     add_check_parsers(sub)
+    add_freq_parsers(sub)
 
     sub.add_parser("suites", help="list the benchmark suites").set_defaults(func=_cmd_suites)
     sub.add_parser("models", help="list the embedded models and other model specs").set_defaults(func=_cmd_models)

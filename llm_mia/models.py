@@ -27,7 +27,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,6 +238,43 @@ def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: b
         device=device,
         dtype=dtype,
     )
+
+
+def tokenize_with(tokenizer: Any, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
+    """Token ids of each text under a Hugging Face tokenizer (with its special tokens, such as
+    BOS, unless ``special_tokens`` is False)."""
+    if not texts:
+        return []
+    enc = tokenizer(list(texts), add_special_tokens=special_tokens, verbose=False)
+    return [list(ids) for ids in enc["input_ids"]]
+
+
+@dataclass
+class LoadedTokenizer:
+    """The tokenizer of a model without its weights (for work that only tokenizes, such as
+    ``llm-mia freq build``), with the identity a loaded model of the same spec has."""
+
+    spec: str
+    tokenizer: Any
+    tokenizer_identity: str
+
+    def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
+        return tokenize_with(self.tokenizer, texts, special_tokens)
+
+
+def load_tokenizer(spec: str = DEFAULT_MODEL, *, trust_remote_code: bool = False) -> Any:
+    """The tokenizer of model ``spec`` (any spec :func:`load_model` takes; the test backend
+    gives itself), without loading the weights."""
+    if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
+        return _test_backend(spec)
+    folder, _ = _resolve(spec, trust_remote_code)
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # transformers raises many types for unreadable tokenizers
+        raise ModelLoadError(f"could not load the tokenizer of {spec!r} from {folder}: {_short(exc)}") from exc
+    return LoadedTokenizer(spec, tokenizer, tokenizer_identity(tokenizer))
 
 
 def _short(exc: BaseException, limit: int = 400) -> str:

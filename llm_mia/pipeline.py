@@ -195,7 +195,8 @@ def open_run(
 ) -> ScoringRun:
     """The one path from options to a :class:`ScoringRun`: detectors are resolved first (a
     bad name stops the run before any model loads), then both models load (their settings
-    checked), then what each detector needs is checked against its backends' capabilities.
+    checked), then what each detector needs is checked against its backends' capabilities
+    and each detector checks the backends itself (:meth:`Detector.check_models`).
     ``seed`` draws the held-out pool of detectors that use labelled texts."""
     chosen = choose_detectors(detectors, k=k, reference_model=reference_model)
     config = config or ScorerConfig()
@@ -209,6 +210,8 @@ def open_run(
     run = ScoringRun(chosen, target, ref, config, folder, progress, seed)
     backends = {m: run.scorer(m).backend for m in dict.fromkeys(v.model for v in run.views)}
     _check_capabilities(chosen, backends)
+    for det in chosen:
+        det.check_models(backends)
     return run
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .base import LOGPROBS, MOMENTS, TOP1
+from ..models import tokenize_with
 
 if TYPE_CHECKING:
     from ..models import LoadedModel
@@ -52,10 +53,7 @@ class HFBackend:
         }
 
     def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
-        if not texts:
-            return []
-        enc = self.lm.tokenizer(list(texts), add_special_tokens=special_tokens, verbose=False)
-        return [list(ids) for ids in enc["input_ids"]]
+        return tokenize_with(self.lm.tokenizer, texts, special_tokens)
 
     def free_memory(self) -> None:
         import torch

@@ -28,6 +28,9 @@ class ByteTokenizer:
 
     all_special_ids = [BOS]
 
+    def __len__(self) -> int:
+        return VOCAB
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("the test backend's tokenizer gives no offsets")
 

@@ -101,6 +101,11 @@ class Detector:
         the pool's order; at least :meth:`pool_needs` of each). Others return themselves."""
         return self
 
+    def check_models(self, models: Mapping[str, Any]) -> None:
+        """Raise :class:`~llm_mia.errors.InputError` when this instance cannot be used with the
+        run's backends (``models``: "target", and "reference" when there is one): a table
+        built with another tokenizer, for example. Called once per run, before any scoring."""
+
     def prefix_texts(self) -> list[str]:
         """The texts a bound instance conditions on (none for most detectors): no document
         equal to one of them is scored."""
