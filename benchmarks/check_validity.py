@@ -59,10 +59,16 @@ def matrix(records: list[ScoreRecord], names: list[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
 
 
-def usable(records: list[ScoreRecord]) -> tuple[list[ScoreRecord], list[str]]:
-    """Scored records with every detector's score, and the detector names."""
+def usable(records: list[ScoreRecord], wanted: list[str] | None = None) -> tuple[list[ScoreRecord], list[str]]:
+    """Scored records with every detector's score, and the detector names: ``wanted`` (those
+    of them the file has), or every detector of the file that scored every record."""
     ok = [r for r in records if r.status == STATUS_OK]
     names = [n for n in ok[0].scores if all(r.scores.get(n) is not None for r in ok)] if ok else []
+    if wanted is not None:
+        absent = [n for n in wanted if n not in names]
+        if absent:
+            raise SystemExit(f"detector(s) {', '.join(absent)} not scored for every text of the file (it has {', '.join(names)})")
+        names = list(wanted)
     return ok, names
 
 
@@ -134,6 +140,27 @@ def positive_control(
     return out
 
 
+def positive_part(wanted: list[str] | None, repeats: int, rng: np.random.Generator, missing: list[str]) -> dict[str, list[dict]]:
+    """The positive control on every controlled score file there is, by setting."""
+    out: dict[str, list[dict]] = {}
+    for exposure, rel in POSITIVE.items():
+        path = RESULTS / rel
+        if not path.exists():
+            missing.append(str(rel))
+            continue
+        recs, names = usable(read_score_file(path), wanted)
+        out[exposure] = positive_control(recs, names, list(SIZES), repeats, rng)
+    large = RESULTS / LARGE_POSITIVE
+    if large.exists():
+        recs, names = usable(read_score_file(large), wanted)
+        for fraction in (1.0, 0.5, 0.2):
+            label = "x1, larger split" + ("" if fraction == 1.0 else f", {fraction:.0%} of the suspect texts members")
+            out[label] = positive_control(recs, names, list(SIZES), repeats, rng, fraction)
+    else:
+        missing.append(f"{LARGE_POSITIVE} (positive control at 100 and 200 excerpts)")
+    return out
+
+
 def per_book(records: list[ScoreRecord], names: list[str], texts: dict[str, str] | None) -> list[dict]:
     """Each book's passages against the passages of the other 2023 books, with the model-free
     check of ``llm-mia check`` when the passages' texts are available."""
@@ -181,7 +208,9 @@ def render(result: dict) -> str:
         "",
         *[f"- {part}: `{cmd}`" for part, cmd in result["commands"].items()],
         "",
-        f"Detectors: every one in the score file. Negative control: {result['splits']} splits and {result['permutations']} permutations per test "
+        "Detectors: "
+        + "; ".join(f"{part}: {d}" for part, d in result.get("detectors", {}).items())
+        + ". Negative control: {result['splits']} splits and {result['permutations']} permutations per test "
         f"(p-values down to {1 / (result['permutations'] + 1):.3f}); positive control and books: the defaults of `llm-mia check` "
         f"({DEFAULT_SPLITS} splits, {DEFAULT_PERMUTATIONS} permutations: p-values down to {1 / (DEFAULT_PERMUTATIONS + 1):.3f}).",
         "",
@@ -224,6 +253,23 @@ def render(result: dict) -> str:
                 f"| {exposure} | {row['n_excerpts']} ({row['members']}) | {row['n_reference']} | {row['repeats']} | {row['median_p']:.2g} | {row['p90']:.2g} | "
                 f"{100 * row['share_p_below_0.05']:.0f}% | {100 * row['share_p_below_0.01']:.0f}% | {row['median_z']:.1f} | {row['median_effect']:.2f} |"
             )
+    if result.get("positive_baseline"):
+        base = result["positive_baseline"]
+        lines += [
+            "",
+            "### Did the other detectors add power?",
+            "",
+            f"The same draws with only {', '.join(base['detectors'])} (before: the baseline set; after: the detectors of the table above).",
+            "",
+            "| setting | excerpts (members) | p < 0.05 before | p < 0.05 after | median z before | median z after | median effect before | median effect after |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for setting, rows in result.get("positive", {}).items():
+            for row, old in zip(rows, base["rows"].get(setting, [])):
+                lines.append(
+                    f"| {setting} | {row['n_excerpts']} ({row['members']}) | {100 * old['share_p_below_0.05']:.0f}% | {100 * row['share_p_below_0.05']:.0f}% | "
+                    f"{old['median_z']:.1f} | {row['median_z']:.1f} | {old['median_effect']:.2f} | {row['median_effect']:.2f} |"
+                )
     if result.get("books"):
         books = result["books"]
         lines += [
@@ -270,7 +316,11 @@ def main() -> int:
     ap.add_argument("--positive-repeats", type=int, default=20, help="positive control: draws per size (default 20)")
     ap.add_argument("--parts", default=",".join(PARTS), help="which parts to (re)compute; the others are kept from the last results file")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--detectors", default=None, help="comma-separated detector keys the tests combine (default: every one in each score file)")
+    ap.add_argument("--baseline-detectors", default=None, help="positive control: also with these detectors, side by side (did the other detectors add power?)")
     args = ap.parse_args()
+    wanted = args.detectors.split(",") if args.detectors else None
+    baseline = args.baseline_detectors.split(",") if args.baseline_detectors else None
     parts = [x for x in args.parts.split(",") if x]
     if any(x not in PARTS for x in parts):
         ap.error(f"--parts takes {', '.join(PARTS)}")
@@ -283,6 +333,7 @@ def main() -> int:
         rng = np.random.default_rng([args.seed, PARTS.index(part)])  # a part's numbers do not depend on the others
         result["commands"][part] = f"{command} ({time.strftime('%Y-%m-%d')})"
         missing: list[str] = []
+        result.setdefault("detectors", {})[part] = args.detectors or "every one in the score file"
         if part == "negative":
             result["splits"], result["permutations"], result["negative"] = args.splits, args.permutations, {}
             for name, (rel, _) in NEGATIVE_POOLS.items():
@@ -290,27 +341,16 @@ def main() -> int:
                 if not path.exists():
                     missing.append(str(rel))
                     continue
-                pool, names = usable([r for r in read_score_file(path) if r.label == 0])
+                pool, names = usable([r for r in read_score_file(path) if r.label == 0], wanted)
                 sizes = [(n_s, n_r) for n_s, n_r in ((10, 10), (20, 50), (50, 100), (20, 200), (100, 200)) if n_s + n_r <= len(pool)]
                 result["negative"][name] = [negative_control(pool, names, n_s, n_r, args.repeats, args.splits, args.permutations, rng) for n_s, n_r in sizes]
                 print(f"negative control done: {name} ({len(pool)} texts)", file=sys.stderr)
         elif part == "positive":
-            result["positive"] = {}
-            for exposure, rel in POSITIVE.items():
-                path = RESULTS / rel
-                if not path.exists():
-                    missing.append(str(rel))
-                    continue
-                recs, names = usable(read_score_file(path))
-                result["positive"][exposure] = positive_control(recs, names, list(SIZES), args.positive_repeats, rng)
-            large = RESULTS / LARGE_POSITIVE
-            if large.exists():
-                recs, names = usable(read_score_file(large))
-                for fraction in (1.0, 0.5, 0.2):
-                    label = "x1, larger split" + ("" if fraction == 1.0 else f", {fraction:.0%} of the suspect texts members")
-                    result["positive"][label] = positive_control(recs, names, list(SIZES), args.positive_repeats, rng, fraction)
-            else:
-                missing.append(f"{LARGE_POSITIVE} (positive control at 100 and 200 excerpts)")
+            result["positive"] = positive_part(wanted, args.positive_repeats, rng, missing)
+            result.pop("positive_baseline", None)
+            if baseline is not None:
+                rng = np.random.default_rng([args.seed, PARTS.index(part)])  # the same draws as above
+                result["positive_baseline"] = {"detectors": baseline, "rows": positive_part(baseline, args.positive_repeats, rng, [])}
         else:
             result["books"] = []
             if (RESULTS / BOOKTECTION).exists():

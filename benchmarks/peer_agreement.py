@@ -14,15 +14,23 @@ Compared so far:
   (+NLL(x)), so its raw value is -NLL(x | P) / NLL(x), and its convention is "lower = member":
   the same ordering as llm-mia's "higher = member". The values are compared as llm-mia's
   against minus mimir's, the AUROCs as each tool orients its scores.
+- ``gradnorm``: mimir's GradNorm (p = inf) returns -mean over weight tensors of the tensor's
+  largest absolute gradient, llm-mia's ``gradnorm`` exactly (same sign).
+- ``dc_pdd``: mimir's DC-PDD, run on the frequency table of ``$DC_PDD_TABLE`` (an llm-mia
+  table handed to mimir as its cached C4 table, ``$PEERS_ROOT/run_dc_pdd.py``), returns
+  -score. mimir puts the end-of-text token before every text and so also scores the text's
+  first token, which llm-mia does not score for a model without a beginning-of-text token
+  (SmolLM2): the two differ by that token's term, so expect close, not equal, values.
 
 Usage (after running the peer, see ../shared/tools/peers/README.md):
-    python benchmarks/peer_agreement.py --peer-file $PEERS_ROOT/out/mimir.jsonl --update-readme
+    python benchmarks/peer_agreement.py --peer-file $PEERS_ROOT/out/mimir.jsonl [--peer-file ...] --update-readme
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -39,39 +47,54 @@ from llm_mia.tables import markdown_table  # noqa: E402
 from llm_mia.types import Document  # noqa: E402
 from readme_block import update_readme  # noqa: E402
 
-PEER_KEYS = {"recall": "recall"}  # llm-mia detector -> the peer's key
-
 
 def compare_recall(rows: list[dict], model: str) -> dict:
+    """mimir's ReCaLL (see the module docstring): its raw value is minus llm-mia's."""
     prefix_row = next(r for r in rows if r["label"] == 0)
     with tempfile.TemporaryDirectory() as tmp:
         prefix = Path(tmp) / "prefix.jsonl"
         prefix.write_text(json.dumps({"text": prefix_row["input"]}) + "\n")
-        run = open_run(model, detectors=[f"recall:shots=1:prefix_file={prefix}"], use_cache=False)
-        docs = [Document(str(r["idx"]), r["input"], r["label"]) for r in rows]
-        records = run.score(docs).records
+        return compare(rows, model, f"recall:shots=1:prefix_file={prefix}", "recall", -1.0, "recall (1 shot)", "mimir ReCaLL", [prefix_row["idx"]])
+
+
+def compare(rows: list[dict], model: str, spec: str, peer_key: str, sign: float, name: str, peer: str, left_out: list | None = None) -> dict:
+    """llm-mia's ``spec`` against the peer's ``peer_key`` times ``sign`` (the peer's raw value
+    in llm-mia's orientation) on the rows where the peer has a value."""
+    rows = [r for r in rows if r["scores"].get(peer_key) is not None]
+    run = open_run(model, detectors=[spec], use_cache=False)
+    records = run.score([Document(str(r["idx"]), r["input"], r["label"]) for r in rows]).records
     ours, theirs, labels = [], [], []
     for r, rec in zip(rows, records):
         value = next(iter(rec.scores.values()))
-        peer = r["scores"].get(PEER_KEYS["recall"])
-        if value is None or peer is None:
+        if value is None:
             continue
         ours.append(value)
-        theirs.append(peer)
+        theirs.append(sign * r["scores"][peer_key])
         labels.append(r["label"])
-    a, b, y = np.asarray(ours), -np.asarray(theirs), np.asarray(labels)  # mimir's raw value is minus the ratio
+    a, b, y = np.asarray(ours), np.asarray(theirs), np.asarray(labels)
     rel = np.abs(a - b) / np.abs(b)
     return {
-        "detector": "recall (1 shot)",
-        "peer": "mimir ReCaLL",
+        "detector": name,
+        "peer": peer,
         "documents": int(a.size),
-        "left_out": [str(prefix_row["idx"])],
+        "left_out": [str(i) for i in left_out or []],
         "max_rel_diff": float(rel.max()),
         "median_rel_diff": float(np.median(rel)),
         "spearman": float(stats.spearmanr(a, b).statistic),
         "auroc_llm_mia": auroc(y, a),
-        "auroc_peer_as_peer_orients": auroc(y, b),  # mimir: lower raw value = member
+        "auroc_peer_as_peer_orients": auroc(y, b),
     }
+
+
+COMPARISONS = {
+    "recall": lambda rows, model: compare_recall(rows, model),
+    # mimir's GradNorm returns -mean over weight tensors of ||grad||_inf: llm-mia's gradnorm (norm=inf) exactly
+    "gradnorm": lambda rows, model: compare(rows, model, "gradnorm", "gradnorm", 1.0, "gradnorm (norm inf)", "mimir GradNorm"),
+    # mimir's DC-PDD returns -beta (lower = member), from the same frequency table (see the module docstring)
+    "dc_pdd": lambda rows, model: compare(
+        rows, model, f"dc_pdd:table={os.environ.get('DC_PDD_TABLE', '')}", "dc_pdd", -1.0, "dc_pdd (a = 0.01)", "mimir DC-PDD"
+    ),
+}
 
 
 def table(results: list[dict], command: str) -> str:
@@ -103,15 +126,21 @@ def table(results: list[dict], command: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--peer-file", required=True, help="per-document JSONL written by the peer harness")
+    ap.add_argument("--peer-file", required=True, action="append", help="per-document JSONL written by the peer harness (repeat for several)")
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--update-readme", action="store_true")
     args = ap.parse_args()
-    rows = [json.loads(line) for line in Path(args.peer_file).read_text().splitlines() if line.strip()]
-    results = [compare_recall(rows, args.model)]
+    rows: dict[int, dict] = {}
+    for path in args.peer_file:  # the same documents (the peer's first rows), scores of several runs
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                rows.setdefault(row["idx"], {**row, "scores": {}})["scores"].update(row["scores"])
+    merged = [rows[i] for i in sorted(rows)]
+    results = [compare_fn(merged, args.model) for key, compare_fn in COMPARISONS.items() if any(key in r["scores"] for r in merged)]
     out = HERE / "results" / "peer_agreement.json"
-    command = "python benchmarks/peer_agreement.py --peer-file $PEERS_ROOT/out/mimir.jsonl --update-readme"
-    out.write_text(json.dumps({"command": command, "peer_file_rows": len(rows), "results": results}, indent=2) + "\n")
+    command = "python benchmarks/peer_agreement.py " + " ".join(f"--peer-file {p}" for p in args.peer_file) + " --update-readme"
+    out.write_text(json.dumps({"command": command, "peer_file_rows": len(merged), "results": results}, indent=2) + "\n")
     md = table(results, command)
     print(md)
     if args.update_readme:

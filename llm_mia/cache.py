@@ -38,10 +38,10 @@ CREATE TABLE IF NOT EXISTS stats (
 )
 """
 _ARRAYS = ("token_ids", "logprobs", "dist_mean", "dist_var", "top_logprob")
-_FIELDS = "key, truncated, " + ", ".join(_ARRAYS) + ", checksum"
+_FIELDS = "key, truncated, " + ", ".join(_ARRAYS) + ", checksum, grad_norms"
 # a damaged row may hold text where bytes belong: read every array as bytes, whatever it holds
-_READ = "key, truncated, " + ", ".join(f"CAST({f} AS BLOB)" for f in _ARRAYS) + ", checksum"
-_ADDED = {"checksum": "TEXT", "top_logprob": "BLOB"}
+_READ = "key, truncated, " + ", ".join(f"CAST({f} AS BLOB)" for f in _ARRAYS) + ", checksum, CAST(grad_norms AS BLOB)"
+_ADDED = {"checksum": "TEXT", "top_logprob": "BLOB", "grad_norms": "BLOB"}
 """Columns added after the first version: a database without them gets them (its old records
 are recomputed: the statistics version in their keys no longer matches, or they fail validation)."""
 
@@ -55,14 +55,17 @@ def _checksum(key: str, truncated: int, *blobs: bytes) -> str:
     return digest.hexdigest()
 
 
-def _decode(key: str, truncated: object, ids: object, lp: object, mu: object, var: object, top: object, checksum: object) -> TokenStats | str:
-    """The record's statistics, or why they cannot be trusted."""
+def _decode(
+    key: str, truncated: object, ids: object, lp: object, mu: object, var: object, top: object, checksum: object, grad: object = None
+) -> TokenStats | str:
+    """The record's statistics, or why they cannot be trusted. ``grad``: a gradient view's
+    norms (3 float64), NULL for other views (then not part of the checksum)."""
     if top is None:
         return "no top-1 log-probabilities (written by an older llm-mia)"
     blobs = (ids, lp, mu, var, top)
-    if not all(isinstance(b, bytes) for b in blobs) or truncated not in (0, 1):
+    if not all(isinstance(b, bytes) for b in blobs) or truncated not in (0, 1) or not (grad is None or isinstance(grad, bytes)):
         return "fields of the wrong type"
-    if checksum != _checksum(key, int(truncated), *blobs):  # type: ignore[arg-type]
+    if checksum != _checksum(key, int(truncated), *blobs, *([] if grad is None else [grad])):  # type: ignore[arg-type]
         return "no checksum (written by an older llm-mia)" if checksum is None else "checksum mismatch"
     if len(ids) % 8 or any(len(b) % 4 for b in blobs[1:]):  # type: ignore[arg-type]
         return "arrays of partial elements"
@@ -72,8 +75,11 @@ def _decode(key: str, truncated: object, ids: object, lp: object, mu: object, va
         return f"arrays of inconsistent lengths ({', '.join(str(a.shape[0]) for a in arrays)})"
     if np.isnan(arrays[1]).any():  # moments may be NaN: a backend that does not compute them
         return "NaN log-probabilities"
+    if grad is not None and len(grad) != 24:
+        return "gradient norms of the wrong length"
     token_ids, logprobs, dist_mean, dist_var, top_logprob = (a.copy() for a in arrays)
-    return TokenStats(token_ids, logprobs, dist_mean, dist_var, truncated=bool(truncated), top_logprob=top_logprob)
+    norms = None if grad is None else np.frombuffer(grad, dtype="<f8").copy()
+    return TokenStats(token_ids, logprobs, dist_mean, dist_var, truncated=bool(truncated), top_logprob=top_logprob, grad_norms=norms)
 
 
 def stats_key(settings: dict[str, object], text: str) -> str:
@@ -160,9 +166,10 @@ class StatsCache:
                 np.asarray(ts.dist_var, dtype="<f4").tobytes(),
                 np.asarray(np.full(len(ts.logprobs), np.nan) if ts.top_logprob is None else ts.top_logprob, dtype="<f4").tobytes(),
             )
-            rows.append((key, int(ts.truncated), *blobs, _checksum(key, int(ts.truncated), *blobs)))
+            grad = None if ts.grad_norms is None else np.asarray(ts.grad_norms, dtype="<f8").tobytes()
+            rows.append((key, int(ts.truncated), *blobs, _checksum(key, int(ts.truncated), *blobs, *([] if grad is None else [grad])), grad))
         with self._db:
-            self._db.executemany(f"INSERT OR REPLACE INTO stats ({_FIELDS}) VALUES ({', '.join('?' * (len(_ARRAYS) + 3))})", rows)
+            self._db.executemany(f"INSERT OR REPLACE INTO stats ({_FIELDS}) VALUES ({', '.join('?' * (len(_ARRAYS) + 4))})", rows)
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM stats").fetchone()[0])

@@ -59,7 +59,7 @@ def allowed_false_positives(budget: float, n_nonmembers: int) -> int:
     return int(math.floor(budget * n_nonmembers + 1e-9))
 
 
-def _tpr_stat(pos: np.ndarray, neg: np.ndarray, budget: float, axis: int = -1) -> np.ndarray:
+def tpr_stat(pos: np.ndarray, neg: np.ndarray, budget: float, axis: int = -1) -> np.ndarray:
     """Best TPR with FPR <= budget, vectorised along ``axis``.
 
     With k = floor(budget * n0) allowed false positives, the lowest admissible threshold lies
@@ -85,7 +85,7 @@ def tpr_at_fpr(y_true: np.ndarray, y_score: np.ndarray, budget: float) -> float:
     if not 0.0 <= budget <= 1.0:
         raise ValueError("the FPR budget must be in [0, 1]")
     pos, neg = _split(y_true, y_score)
-    return float(_tpr_stat(pos, neg, budget))
+    return float(tpr_stat(pos, neg, budget))
 
 
 def fpr_budget_too_small(budget: float, n_nonmembers: int) -> bool:
@@ -131,7 +131,7 @@ def bootstrap_ci(
     if statistic == "auroc":
         fn = auroc_stat
     elif statistic == "tpr":
-        fn = lambda p, n, axis=-1: _tpr_stat(p, n, budget, axis)  # noqa: E731
+        fn = lambda p, n, axis=-1: tpr_stat(p, n, budget, axis)  # noqa: E731
     elif callable(statistic):
         fn = statistic
     else:

@@ -125,9 +125,11 @@ class ScoringRun:
             scorers = {m: self.scorer(m, cache) for m in dict.fromkeys(v.model for v in views)}
             for view in views:  # a context that cannot be used stops the run before any scoring
                 scorers[view.model].context_ids(view.context)
+                if view.gradient:
+                    scorers[view.model].check_gradient(view.context)
             for view in views:
                 started, passes = time.perf_counter(), Scorer.forward_passes_total
-                stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context)
+                stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context, gradient=view.gradient)
                 cost = self.costs.setdefault(view.describe(), {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": []})
                 cost["seconds"] += time.perf_counter() - started
                 cost["batches"] += Scorer.forward_passes_total - passes

@@ -24,7 +24,7 @@ import numpy as np
 
 from .cache import StatsCache, stats_key
 from .errors import InputError, ScoringError, at_least, require
-from .backends import ScoringBackend, as_backend
+from .backends import GRADIENT, ScoringBackend, as_backend
 from .models import LoadedModel
 from .strings import surrogate_problem
 from .types import Reason, TokenStats, Unscorable
@@ -153,18 +153,25 @@ class Scorer:
         except Exception as exc:  # noqa: BLE001  (one bad text must not stop the run)
             return Unscorable(Reason("tokenizer_failed", f"the tokenizer failed on this text ({type(exc).__name__}: {str(exc)[:200]})"))
 
-    def score_texts(self, texts: Sequence[str], context: str | None = None) -> list[TokenStats | Unscorable]:
+    def score_texts(self, texts: Sequence[str], context: str | None = None, gradient: bool = False) -> list[TokenStats | Unscorable]:
         """Statistics for each text, in order; an :class:`Unscorable` says why one has none.
         A cached record that fails validation is recomputed, with a warning.
 
         ``context``: a text the model conditions on before each text, never scored (see
         :mod:`llm_mia.views`): every token of the text is then scored, and ``token_ids``
         starts with the context's last token. The context keys the cache. Not combined with
-        ``stride`` (windows) yet."""
+        ``stride`` (windows) yet.
+
+        ``gradient``: one text at a time, also the norms of the gradient of its loss with
+        respect to the weights (``TokenStats.grad_norms``; a backend with the gradient
+        capability; not with a context or ``stride``)."""
         results: list[TokenStats | Unscorable | None] = [None] * len(texts)
         ctx_ids = self.context_ids(context)
         text_max = self._text_max(ctx_ids)
         settings = self.settings() if context is None else {**self.settings(), "context": context, "max_tokens": text_max}
+        if gradient:
+            self.check_gradient(context)
+            settings = {**settings, "gradient": True}
         keys = [stats_key(settings, t) for t in texts]
         if self.cache is not None:
             bad_before = len(self.cache.bad)
@@ -205,7 +212,7 @@ class Scorer:
                 kept = ids[:text_max]
                 segs, full_ids[i], truncated[i] = [_Segment(i, ctx_ids + kept, len(ctx_ids), 1)], ctx_ids[-1:] + kept, cut or len(ids) > len(kept)
             segments.extend(segs)
-        self._run(segments, full_ids, truncated, keys, results)
+        self._run(segments, full_ids, truncated, keys, results, gradient)
         for i in copies:
             results[i] = results[first_of[keys[i]]]
         assert all(r is not None for r in results)
@@ -230,6 +237,12 @@ class Scorer:
                 f"context length ({limit} positions): shorten the context or lower --max-tokens"
             )
         return ids
+
+    def check_gradient(self, context: str | None) -> None:
+        if GRADIENT not in self.backend.capabilities:
+            raise InputError(f"{self.backend.spec} gives no gradients (a white-box backend is needed)")
+        if context is not None or self.config.stride is not None:
+            raise InputError("gradients are computed over a text's first max_tokens tokens alone: not with a context or in sliding windows (--stride)")
 
     def _text_max(self, ctx_ids: list[int] | None) -> int:
         """Tokens kept of a text: ``max_tokens``, less what a context leaves of the model."""
@@ -262,6 +275,7 @@ class Scorer:
         truncated: dict[int, bool],
         keys: list[str],
         results: list[TokenStats | Unscorable | None],
+        gradient: bool = False,
     ) -> None:
         if not segments:
             return
@@ -274,6 +288,7 @@ class Scorer:
             first_len.setdefault(seg.doc, len(seg.ids))
         order = sorted(range(len(segments)), key=lambda s: (-first_len[segments[s].doc], segments[s].doc, s))
         pieces: dict[int, list[tuple[int, np.ndarray]]] = {d: [] for d in full_ids}
+        grad_norms: dict[int, np.ndarray] = {}
         remaining = {d: 0 for d in full_ids}
         for seg in segments:
             remaining[seg.doc] += 1
@@ -285,22 +300,25 @@ class Scorer:
             file=sys.stderr,
             dynamic_ncols=True,
         )
-        bs = self.config.batch_size
+        bs = 1 if gradient else self.config.batch_size  # a backward pass per text
         failed: set[int] = set()
         try:
             for b in range(0, len(order), bs):
                 batch = [segments[s] for s in order[b : b + bs]]
-                stats = self._forward_or_split(batch)  # (n_scored, 4) or a failure per segment
+                stats = self._forward_or_split(batch, gradient)  # (n_scored, 4) and gradient norms, or a failure, per segment
                 done: list[tuple[str, TokenStats]] = []
-                for seg, arr in zip(batch, stats):
-                    if isinstance(arr, Unscorable):
-                        results[seg.doc] = arr
+                for seg, out in zip(batch, stats):
+                    if isinstance(out, Unscorable):
+                        results[seg.doc] = out
                         failed.add(seg.doc)
                         continue
+                    arr, norms = out
                     pieces[seg.doc].append((seg.abs_start, arr))
+                    if norms is not None:
+                        grad_norms[seg.doc] = norms
                     remaining[seg.doc] -= 1
                     if remaining[seg.doc] == 0 and seg.doc not in failed:
-                        ts = _assemble(full_ids[seg.doc], pieces.pop(seg.doc), truncated[seg.doc])
+                        ts = _assemble(full_ids[seg.doc], pieces.pop(seg.doc), truncated[seg.doc], grad_norms.pop(seg.doc, None))
                         results[seg.doc] = ts
                         done.append((keys[seg.doc], ts))
                 if self.cache is not None and done:
@@ -309,15 +327,20 @@ class Scorer:
         finally:
             bar.close()
 
-    def _forward(self, batch: list[_Segment]) -> list[np.ndarray]:
-        """One forward pass over a batch: per segment an (n_scored, 4) float32 array."""
-        return self.backend.forward([(s.ids, s.score_from) for s in batch])
+    def _forward(self, batch: list[_Segment], gradient: bool = False) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """One forward pass over a batch: per segment an (n_scored, 4) float32 array, and with
+        ``gradient`` (one segment, scored from its second token) the gradient norms."""
+        if gradient:
+            (seg,) = batch
+            arr, norms = self.backend.forward_with_gradient(seg.ids)  # type: ignore[attr-defined]
+            return [(arr, np.asarray(norms, dtype=np.float64))]
+        return [(arr, None) for arr in self.backend.forward([(s.ids, s.score_from) for s in batch])]
 
-    def _forward_or_split(self, batch: list[_Segment]) -> list[np.ndarray | Unscorable]:
+    def _forward_or_split(self, batch: list[_Segment], gradient: bool = False) -> list[tuple[np.ndarray, np.ndarray | None] | Unscorable]:
         """Run a batch; if the model fails (e.g. out of memory), retry its halves, so that only
         a text on which the model fails by itself is reported as unscorable (with the error)."""
         try:
-            out: list[np.ndarray | Unscorable] = list(self._forward(batch))
+            out: list[tuple[np.ndarray, np.ndarray | None] | Unscorable] = list(self._forward(batch, gradient))
             self.forward_passes += 1
             Scorer.forward_passes_total += 1
             self._failures_in_a_row = 0
@@ -333,7 +356,7 @@ class Scorer:
                 return [Unscorable(Reason("model_failed", f"the model failed on this text ({msg[:300]})"))]
             self.backend.free_memory()
             half = len(batch) // 2
-            return self._forward_or_split(batch[:half]) + self._forward_or_split(batch[half:])
+            return self._forward_or_split(batch[:half], gradient) + self._forward_or_split(batch[half:], gradient)
 
 
 PREFIX_MARGIN = 32
@@ -378,7 +401,7 @@ def _whole(ids: list[int], max_tokens: int | None) -> tuple[list[int], bool]:
     return ids[:max_tokens], True
 
 
-def _assemble(ids: list[int], pieces: list[tuple[int, np.ndarray]], truncated: bool) -> TokenStats:
+def _assemble(ids: list[int], pieces: list[tuple[int, np.ndarray]], truncated: bool, grad_norms: np.ndarray | None = None) -> TokenStats:
     pieces.sort(key=lambda x: x[0])
     arr = np.concatenate([a for _, a in pieces], axis=0)
     return TokenStats(
@@ -388,4 +411,5 @@ def _assemble(ids: list[int], pieces: list[tuple[int, np.ndarray]], truncated: b
         dist_var=np.ascontiguousarray(arr[:, 2]),
         truncated=truncated,
         top_logprob=np.ascontiguousarray(arr[:, 3]),
+        grad_norms=grad_norms,
     )

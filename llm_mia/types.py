@@ -93,6 +93,7 @@ class TokenStats:
     - ``dist_mean[t-1]`` = E_{v~p(.|x_<t)}[log p(v | x_<t)]          (= minus the entropy)
     - ``dist_var[t-1]``  = Var_{v~p(.|x_<t)}[log p(v | x_<t)]
     - ``top_logprob[t-1]`` = max_v log p(v | x_<t)                   (the top-1 prediction's)
+    - ``grad_norms``: see below (one value per norm, for the whole text)
 
     ``token_ids`` holds all n ids (context token included; for a view with a context text,
     x_0 is the context's last token and every token of the text is scored, see
@@ -107,6 +108,10 @@ class TokenStats:
     dist_var: np.ndarray
     truncated: bool = False
     top_logprob: np.ndarray | None = None  # None: not computed (statistics made by hand, older versions)
+    grad_norms: np.ndarray | None = None
+    """A gradient view's (:mod:`llm_mia.views`) norms of the gradient of the mean loss with
+    respect to the weights, ``[L1, L2, Linf]``, each the mean over the weight tensors of that
+    tensor's norm (float64); None for other views."""
 
     @property
     def n_tokens(self) -> int:

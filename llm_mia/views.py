@@ -27,6 +27,9 @@ class View:
     model: str = "target"
     transform: str = "none"
     context: str | None = None
+    gradient: bool = False
+    """Also the gradient of the text's loss with respect to the weights (a backward pass per
+    text, on a backend with the gradient capability): its statistics carry ``grad_norms``."""
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -35,6 +38,8 @@ class View:
             raise ValueError(f"a view's transform is one of {', '.join(TRANSFORMS)}, not {self.transform!r}")
         if self.context is not None and not self.context.strip():
             raise ValueError("a view's context must hold some text (None for no context)")
+        if self.gradient and self.context is not None:
+            raise ValueError("a gradient view has no context")
 
     def apply(self, text: str) -> str:
         """The document's text as this view scores it."""
@@ -47,11 +52,14 @@ class View:
             words += " under the reference model"
         if self.context is not None:
             words += f" after a context of {len(self.context)} characters"
+        if self.gradient:
+            words += ", with the loss's gradient"
         return words
 
 
 TARGET = View()
 TARGET_LOWER = View(transform="lower")
+TARGET_GRADIENT = View(gradient=True)
 REFERENCE = View(model="reference")
 NAMED = {"target": TARGET, "target_lower": TARGET_LOWER, "reference": REFERENCE}
 """The views' names of earlier versions (``DetectorInput(text, {"target": stats})``)."""

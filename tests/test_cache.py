@@ -72,11 +72,11 @@ def test_interrupted_run_resumes(tiny_lm, tmp_path, monkeypatch):
     real = scorer._forward
     calls = {"n": 0}
 
-    def flaky(batch):
+    def flaky(batch, gradient=False):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(batch)
+        return real(batch, gradient)
 
     monkeypatch.setattr(scorer, "_forward", flaky)
     with pytest.raises(KeyboardInterrupt):

@@ -112,9 +112,9 @@ def test_the_check_shades_excerpts_from_the_statistics_it_computed(files, monkey
     calls = []
     real = Scorer.score_texts
 
-    def counting(self, texts, context=None):
+    def counting(self, texts, context=None, gradient=False):
         calls.append(len(texts))
-        return real(self, texts, context=context)
+        return real(self, texts, context=context, gradient=gradient)
 
     monkeypatch.setattr(Scorer, "score_texts", counting)
     settings = CheckSettings(unit="document", detectors=("loss", "lowercase"), n_splits=2, n_permutations=19, top=3)

@@ -145,7 +145,7 @@ def test_a_model_that_keeps_failing_stops_the_run(tiny_lm, monkeypatch):
 
     scorer = Scorer(tiny_lm, ScorerConfig(batch_size=2))
 
-    def broken(batch):
+    def broken(batch, gradient=False):
         raise RuntimeError("CUDA error: an illegal memory access (simulated)")
 
     monkeypatch.setattr(scorer, "_forward", broken)
@@ -166,12 +166,12 @@ def test_model_failures_split_the_batch_and_mark_only_the_failing_text(tiny_lm, 
     poison = TEXTS[2]
     poison_ids = scorer.tokenize([poison])[0]
 
-    def fragile(batch):
+    def fragile(batch, gradient=False):
         if len(batch) > 2:
             raise RuntimeError("out of memory (simulated)")
         if any(seg.ids == poison_ids for seg in batch):
             raise RuntimeError("CUDA error: device-side assert (simulated)")
-        return real(batch)
+        return real(batch, gradient)
 
     monkeypatch.setattr(scorer, "_forward", fragile)
     out = scorer.score_texts(TEXTS)

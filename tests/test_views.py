@@ -94,9 +94,9 @@ def test_each_distinct_view_is_computed_once(tiny_lm, monkeypatch):
     calls: list[tuple[int, str | None]] = []
     real = Scorer.score_texts
 
-    def spy(self, texts, context=None):
+    def spy(self, texts, context=None, gradient=False):
         calls.append((len(texts), context))
-        return real(self, texts, context=context)
+        return real(self, texts, context=context, gradient=gradient)
 
     monkeypatch.setattr(Scorer, "score_texts", spy)
     texts = random_sentences(6, seed=33)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import CAPABILITY_WORDS, LOGPROBS, MOMENTS, TOP1, ScoringBackend
+from .base import CAPABILITY_WORDS, GRADIENT, LOGPROBS, MOMENTS, TOP1, ScoringBackend
 from .mock import MockBackend
 
 if TYPE_CHECKING:
     from ..models import LoadedModel
     from ..scoring import ScorerConfig
 
-__all__ = ["CAPABILITY_WORDS", "LOGPROBS", "MOMENTS", "TOP1", "MockBackend", "ScoringBackend", "as_backend"]
+__all__ = ["CAPABILITY_WORDS", "GRADIENT", "LOGPROBS", "MOMENTS", "TOP1", "MockBackend", "ScoringBackend", "as_backend"]
 
 
 def as_backend(model: LoadedModel | ScoringBackend, config: ScorerConfig) -> ScoringBackend:

@@ -10,6 +10,11 @@ log-probability of the most likely next token). It declares what it computes exa
 (``capabilities``); a column it cannot compute is NaN. Detectors declare what they need
 (``Detector.requires``), and the pipeline refuses, before any scoring, a detector that a
 backend cannot serve.
+
+A backend with the ``GRADIENT`` capability also has ``forward_with_gradient(ids)``: for one
+sequence (every position after the first scored), the same ``(n - 1, 4)`` array and the
+norms of the gradient of the mean loss ``-mean_t lp_t`` with respect to the model's weights,
+a float64 array ``[L1, L2, Linf]``, each the mean over the weight tensors of that tensor's norm.
 """
 
 from __future__ import annotations
@@ -26,10 +31,14 @@ MOMENTS = "moments"
 (needs the whole distribution, not only its top entries)."""
 TOP1 = "top1"
 """Exact log-probability of the most likely next token at each position."""
+GRADIENT = "gradient"
+"""White-box: the gradient of a text's loss with respect to the model's weights (the backend
+has ``forward_with_gradient``, see the module docstring)."""
 CAPABILITY_WORDS = {
     LOGPROBS: "exact token log-probabilities",
     MOMENTS: "exact next-token moments (the whole distribution)",
     TOP1: "the top-1 log-probability at each position",
+    GRADIENT: "the gradient of the loss with respect to the weights (white-box, a backward pass per text)",
 }
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .base import LOGPROBS, MOMENTS, TOP1
+from .base import GRADIENT, LOGPROBS, MOMENTS, TOP1
 from ..models import tokenize_with
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class HFBackend:
     """A :class:`~llm_mia.models.LoadedModel` behind the scoring-backend interface
     (:class:`~llm_mia.backends.base.ScoringBackend`)."""
 
-    capabilities = frozenset({LOGPROBS, MOMENTS, TOP1})
+    capabilities = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT})
 
     def __init__(self, lm: LoadedModel, config: ScorerConfig) -> None:
         self.lm = lm
@@ -99,6 +99,38 @@ class HFBackend:
         out_np = out.cpu().numpy()  # [M, 3]
         counts = scored.sum(-1).tolist()
         return list(np.split(out_np, np.cumsum(counts)[:-1]))
+
+    def forward_with_gradient(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """One sequence, every position after the first scored: its (n - 1, 4) statistics and
+        the norms [L1, L2, Linf] of the gradient of its mean loss with respect to every weight
+        tensor that takes a gradient, each averaged over those tensors (one backward pass; the
+        model's own full logits, in the model's dtype, then float32)."""
+        import torch
+
+        model = self.lm.model
+        x = torch.tensor([ids], dtype=torch.long, device=model.device)
+        model.zero_grad(set_to_none=True)
+        try:
+            with torch.enable_grad():
+                logits = model(input_ids=x, use_cache=False).logits[0, :-1].float()  # [n-1, V]
+                targets = x[0, 1:]
+                lp = torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
+                (-lp.mean()).backward()
+            grads = [p.grad.detach().double() for p in model.parameters() if p.grad is not None]
+            if not grads:
+                raise RuntimeError("no weight of the model takes a gradient")
+            norms = np.array(
+                [
+                    float(torch.stack([g.abs().sum() for g in grads]).mean()),
+                    float(torch.stack([g.norm() for g in grads]).mean()),
+                    float(torch.stack([g.abs().max() for g in grads]).mean()),
+                ]
+            )
+        finally:
+            model.zero_grad(set_to_none=True)
+        with torch.inference_mode():
+            stats = _token_stats(logits.detach(), targets, _logits_columns, logits.shape[1], self.config.chunk_elements, self.config.vocab_tile)
+        return stats.cpu().numpy(), norms
 
     def _vocab_size(self) -> int:
         return int(self.lm.model.get_output_embeddings().weight.shape[0])

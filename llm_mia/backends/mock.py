@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import LOGPROBS, MOMENTS, TOP1
+from .base import GRADIENT, LOGPROBS, MOMENTS, TOP1
 
 BOS = 256
 VOCAB = 257
@@ -49,7 +49,7 @@ class MockBackend:
         self,
         seed: int = 0,
         *,
-        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS, TOP1}),
+        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT}),
         max_positions: int | None = 4096,
         fail: Callable[[Sequence[tuple[list[int], int]]], None] | None = None,
     ) -> None:
@@ -88,6 +88,20 @@ class MockBackend:
                 stats[:, 3] = np.nan
             out.append(stats.astype(np.float32))
         return out
+
+    def forward_with_gradient(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """One sequence's statistics and the norms of the gradient of its mean loss with
+        respect to the bigram table W (the model's one weight tensor), exactly:
+        dL/dW[a, :] = (1/m) sum over the m scored positions t with x_{t-1} = a of (p(. | a) - e_{x_t})."""
+        if GRADIENT not in self.capabilities:
+            raise RuntimeError("this test backend was made without the gradient capability")
+        (stats,) = self.forward([(ids, 1)])
+        grad = np.zeros_like(self._logp)
+        for prev, nxt in zip(ids[:-1], ids[1:]):
+            grad[prev] += np.exp(self._logp[prev])
+            grad[prev, nxt] -= 1.0
+        grad /= len(ids) - 1
+        return stats, np.array([np.abs(grad).sum(), np.sqrt((grad**2).sum()), np.abs(grad).max()])
 
     def free_memory(self) -> None:
         pass

@@ -1,0 +1,93 @@
+"""GradNorm (issue 11): the gradient capability, exact against autograd in float64, cached, and
+refused where a backend gives no gradients."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from conftest import random_sentences
+
+from llm_mia import Scorer, ScorerConfig, StatsCache, score_documents
+from llm_mia.backends import LOGPROBS, MOMENTS, TOP1, MockBackend
+from llm_mia.errors import InputError
+from llm_mia.views import TARGET_GRADIENT
+
+
+def norms_by_autograd(params, loss_of) -> list[float]:
+    """[L1, L2, Linf] of d loss / d params, each the mean over the tensors, in float64."""
+    loss = loss_of()
+    grads = torch.autograd.grad(loss, params)
+    return [
+        float(torch.stack([g.abs().sum() for g in grads]).mean()),
+        float(torch.stack([g.norm() for g in grads]).mean()),
+        float(torch.stack([g.abs().max() for g in grads]).mean()),
+    ]
+
+
+def test_the_test_backend_gives_the_exact_gradient():
+    backend = MockBackend()
+    text = "a short text, with some repeats: text text"
+    ids = [256, *text.encode()]
+    w = torch.tensor(backend._logp, dtype=torch.float64, requires_grad=True)  # log_softmax(W) = W here: the table is normalised
+    prev, nxt = torch.tensor(ids[:-1]), torch.tensor(ids[1:])
+    want = norms_by_autograd([w], lambda: -torch.log_softmax(w, dim=-1)[prev, nxt].mean())
+    (rec,) = score_documents([text], model=backend, detectors=["gradnorm", "gradnorm:norm=1", "gradnorm:norm=2"], use_cache=False)
+    assert rec.scores["gradnorm:norm=1"] == pytest.approx(-want[0], rel=1e-9)
+    assert rec.scores["gradnorm:norm=2"] == pytest.approx(-want[1], rel=1e-9)
+    assert rec.scores["gradnorm"] == pytest.approx(-want[2], rel=1e-9)
+
+
+def test_gradnorm_matches_a_float64_reference_on_a_real_model(tiny_lm):
+    texts = random_sentences(3, seed=31)
+    records = score_documents(texts, model=tiny_lm, detectors=["gradnorm:norm=1", "gradnorm:norm=2", "gradnorm"], use_cache=False)
+    model64 = copy.deepcopy(tiny_lm.model).double()
+    params = [p for p in model64.parameters() if p.requires_grad]
+    scorer = Scorer(tiny_lm)
+    for text, rec in zip(texts, records):
+        ids = torch.tensor([scorer.tokenize([text])[0]])
+
+        def loss(ids=ids):
+            logits = model64(input_ids=ids).logits[0, :-1]
+            return -torch.log_softmax(logits, dim=-1).gather(-1, ids[0, 1:, None]).mean()
+
+        want = norms_by_autograd(params, loss)
+        got = [-rec.scores["gradnorm:norm=1"], -rec.scores["gradnorm:norm=2"], -rec.scores["gradnorm"]]
+        np.testing.assert_allclose(got, want, rtol=2e-4)
+    assert all(p.grad is None for p in tiny_lm.model.parameters())  # nothing left behind
+
+
+def test_gradient_statistics_are_cached(tmp_path):
+    backend = MockBackend()
+    texts = random_sentences(4, seed=32)
+    first = score_documents(texts, model=backend, detectors=["gradnorm"], cache_dir=tmp_path)
+    calls = backend.calls
+    again = score_documents(texts, model=backend, detectors=["gradnorm"], cache_dir=tmp_path)
+    assert backend.calls == calls  # no pass of any kind
+    assert [r.scores for r in first] == [r.scores for r in again]
+    cache = StatsCache(tmp_path)
+    (st,) = Scorer(backend, cache=cache).score_texts(texts[:1], gradient=True)
+    assert st.grad_norms is not None and st.grad_norms.shape == (3,)
+    (plain,) = Scorer(backend, cache=cache).score_texts(texts[:1])
+    assert plain.grad_norms is None  # another view, another record
+
+
+def test_a_backend_without_gradients_is_refused_before_scoring():
+    narrow = MockBackend(capabilities=frozenset({LOGPROBS, MOMENTS, TOP1}))
+    with pytest.raises(InputError, match="gradnorm needs the gradient of the loss"):
+        score_documents(["some text here"], model=narrow, detectors=["loss", "gradnorm"], use_cache=False)
+    assert narrow.calls == 0
+    with pytest.raises(InputError, match="gives no gradients"):
+        Scorer(narrow).score_texts(["some text"], gradient=True)
+
+
+def test_gradients_are_refused_with_windows_before_any_scoring():
+    backend = MockBackend()
+    with pytest.raises(InputError, match="sliding windows"):
+        score_documents(["some text here"], model=backend, detectors=["loss", "gradnorm"], config=ScorerConfig(max_tokens=8, stride=4), use_cache=False)
+    assert backend.calls == 0
+    with pytest.raises(InputError, match="norm must be one of"):
+        score_documents(["x"], model=backend, detectors=["gradnorm:norm=3"], use_cache=False)
+    assert TARGET_GRADIENT.describe() == "text, with the loss's gradient"
