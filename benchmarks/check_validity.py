@@ -43,6 +43,10 @@ NEGATIVE_POOLS = {  # name: (scores file, what the pool is)
         "controlled-smollm2-135m/scores/controlled-x1.jsonl",
         "100 held-out book excerpts under the model trained on the members",
     ),
+    "controlled (larger split) non-members, trained model": (
+        "controlled-large-smollm2-135m/scores/controlled-x1.jsonl",
+        "199 held-out book excerpts under the model trained on 200 members once",
+    ),
     "gutenberg non-members, smollm2-135m": ("gutenberg-smollm2-135m/scores/gutenberg.jsonl", "book openings labelled non-member, base model"),
     "booktection 2023 passages, smollm2-135m": ("booktection-smollm2-135m/scores/booktection.jsonl", "passages of books published in 2023, base model"),
 }
@@ -210,7 +214,7 @@ def render(result: dict) -> str:
         "",
         "Detectors: "
         + "; ".join(f"{part}: {d}" for part, d in result.get("detectors", {}).items())
-        + ". Negative control: {result['splits']} splits and {result['permutations']} permutations per test "
+        + f". Negative control: {result['splits']} splits and {result['permutations']} permutations per test "
         f"(p-values down to {1 / (result['permutations'] + 1):.3f}); positive control and books: the defaults of `llm-mia check` "
         f"({DEFAULT_SPLITS} splits, {DEFAULT_PERMUTATIONS} permutations: p-values down to {1 / (DEFAULT_PERMUTATIONS + 1):.3f}).",
         "",
@@ -318,6 +322,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--detectors", default=None, help="comma-separated detector keys the tests combine (default: every one in each score file)")
     ap.add_argument("--baseline-detectors", default=None, help="positive control: also with these detectors, side by side (did the other detectors add power?)")
+    ap.add_argument(
+        "--negative-pools",
+        default=None,
+        help="negative control: only the pools whose names start so (comma-separated: controlled, gutenberg, booktection); the others are kept from the last results file",
+    )
     args = ap.parse_args()
     wanted = args.detectors.split(",") if args.detectors else None
     baseline = args.baseline_detectors.split(",") if args.baseline_detectors else None
@@ -331,12 +340,24 @@ def main() -> int:
     command = "python benchmarks/check_validity.py" + "".join(f" {a}" for a in sys.argv[1:])
     for part in parts:
         rng = np.random.default_rng([args.seed, PARTS.index(part)])  # a part's numbers do not depend on the others
+        before = result["commands"].get(part)
         result["commands"][part] = f"{command} ({time.strftime('%Y-%m-%d')})"
+        if part == "negative" and args.negative_pools and before:
+            result["commands"][part] += f"; the other pools: {before.split('; the other pools: ')[-1]}"
         missing: list[str] = []
         result.setdefault("detectors", {})[part] = args.detectors or "every one in the score file"
         if part == "negative":
+            starts = args.negative_pools.split(",") if args.negative_pools else [""]
+            pools = [name for name in NEGATIVE_POOLS if any(name.startswith(k) for k in starts)]
+            if not pools or any(not any(n.startswith(k) for n in NEGATIVE_POOLS) for k in starts):
+                ap.error("--negative-pools takes the first words of pool names: controlled, gutenberg, booktection")
+            kept = {k: v for k, v in result.get("negative", {}).items() if k not in pools}
             result["splits"], result["permutations"], result["negative"] = args.splits, args.permutations, {}
             for name, (rel, _) in NEGATIVE_POOLS.items():
+                if name not in pools:
+                    if name in kept:
+                        result["negative"][name] = kept[name]
+                    continue
                 path = RESULTS / rel
                 if not path.exists():
                     missing.append(str(rel))

@@ -102,7 +102,7 @@ def table(results: list[dict], command: str) -> str:
         "detector",
         "peer",
         "documents compared",
-        "max rel. difference (vs minus the peer's raw value)",
+        "max rel. difference (vs the peer's value, in llm-mia's orientation)",
         "median rel. difference",
         "Spearman",
         "AUROC llm-mia",

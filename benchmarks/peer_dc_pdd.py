@@ -8,7 +8,7 @@ with a ``dc_pdd`` group added. No mimir code is copied; its output file goes to
 ``benchmarks/peer_agreement.py`` with ``DC_PDD_TABLE`` set to the same table.
 
 Usage (the peer harness set up as its README says, llm-mia importable):
-    python benchmarks/peer_dc_pdd.py --table T.json --out $PEERS_ROOT/out/mimir_dc_pdd.jsonl
+    python benchmarks/peer_dc_pdd.py --table T.json --data $LLM_MIA_DATA/wikimia/32.jsonl --out $PEERS_ROOT/out/mimir_dc_pdd.jsonl
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--table", required=True, help="an llm-mia frequency table built with the harness's model (smollm2-135m)")
     ap.add_argument("--harness", default=str(HERE.parent.parent / "shared" / "tools" / "peers"))
     ap.add_argument("--n", default="200")
+    ap.add_argument("--data", default=None, help="WikiMIA-32 JSONL (default: the harness's own default path)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -44,7 +45,7 @@ def main() -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     torch.save(torch.tensor(load_table(args.table).counts, dtype=torch.float32), target)
     run_mimir.GROUPS["dc_pdd"] = ["dc_pdd"]
-    sys.argv = ["run_mimir.py", "--groups", "dc_pdd", "--n", args.n, "--out", args.out]
+    sys.argv = ["run_mimir.py", "--groups", "dc_pdd", "--n", args.n, "--out", args.out] + (["--data", args.data] if args.data else [])
     run_mimir.main()
 
 

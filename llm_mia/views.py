@@ -14,6 +14,7 @@ document's tokens, so that, as for every view, ``x_0`` is context only.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,12 +47,14 @@ class View:
         return TRANSFORMS[self.transform](text)
 
     def describe(self) -> str:
-        """Plain words for messages: "lowercased text under the reference model", ..."""
+        """Plain words for messages, different for different views: "lowercased text under
+        the reference model", ..."""
         words = _WORDS.get(self.transform, f"text ({self.transform})")
         if self.model == "reference":
             words += " under the reference model"
         if self.context is not None:
-            words += f" after a context of {len(self.context)} characters"
+            digest = hashlib.sha256(self.context.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+            words += f" after a context of {len(self.context)} characters (sha256 {digest})"  # two contexts of one length differ
         if self.gradient:
             words += ", with the loss's gradient"
         return words

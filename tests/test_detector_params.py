@@ -39,9 +39,13 @@ def test_keys_name_the_parameters_that_differ_and_parse_back():
     assert parse_detector(" min_k : k = 0.1 ").key == "min_k:k=0.1"
     assert parse_detector("min_k", k=0.5).key == "min_k:k=0.5" and parse_detector("min_k:k=0.1", k=0.5).key == "min_k:k=0.1"
     assert parse_detector("loss", k=0.5).key == "loss"  # --k only reaches detectors that have a k
+    required = {"dc_pdd": {"table": "some/table.json"}}  # parameters without a usable default
     for name in DETECTORS:
-        for det in [make_detector(name)] + ([make_detector(name, k=0.35)] if "k" in make_detector(name).params else []):
+        base = make_detector(name, **required.get(name, {}))
+        for det in [base] + ([make_detector(name, k=0.35, **required.get(name, {}))] if "k" in base.params else []):
             assert parse_detector(det.key) == det
+    with pytest.raises(ValueError, match="needs a token frequency table"):
+        make_detector("dc_pdd")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 import re
 import zlib
 
@@ -61,21 +62,36 @@ def test_unknown_detector_suggests():
         make_detector("min_k", k=0.0)
 
 
+GENERIC_PARAMS = {
+    "dc_pdd": lambda tmp: {"table": str(write_uniform_table(tmp)), "a": 100.0},  # needs a table; a cap high enough not to bind
+    "camia": lambda tmp: {"signal": "count_above"},  # the default signal depends on the trajectory's shape, not its level (test_camia.py)
+}
+
+
+def write_uniform_table(folder):
+    from llm_mia.freq import FrequencyTable, save_table
+
+    save_table(FrequencyTable(np.ones(64, dtype=np.int64), "any"), folder / "t.json")
+    return folder / "t.json"
+
+
 @pytest.mark.parametrize("name", list(DETECTORS))
-def test_every_detector_generic(name):
-    """Registry-driven: metadata present, finite scores, higher for a better-predicted text."""
+def test_every_detector_generic(name, tmp_path):
+    """Registry-driven: metadata present, finite scores, higher for a better-predicted text
+    (for gradnorm: a smaller gradient)."""
     cls = DETECTORS.get(name)
     assert re.fullmatch(r"[a-z][a-z0-9_]*", name)
     assert cls.formula and re.search(r"(19|20)\d\d", cls.citation)
     assert cls.__doc__ and re.search(r"(19|20)\d\d", cls.__doc__)
-    det = make_detector(name)
+    det = make_detector(name, **GENERIC_PARAMS.get(name, lambda tmp: {})(tmp_path))
     if cls.uses_labels:  # bound to a pool of held-out labelled texts, as a run does
         det = det.bind({0: ["A non-member text.", "Another one."] * 5, 1: ["A member text.", "And another."] * 5})
     rng = np.random.default_rng(0)
     lp = -rng.exponential(2.0, size=50)
     mu = lp - rng.normal(size=50)
-    views_worse = {v: stats(lp * 1.5, mu * 1.5) for v in {TARGET, TARGET_LOWER, REFERENCE, *det.views()}}
+    views_worse = {v: replace(stats(lp * 1.5, mu * 1.5), grad_norms=np.full(3, 3.0)) for v in {TARGET, TARGET_LOWER, REFERENCE, *det.views()}}
     views_better = {**views_worse, TARGET: stats(lp * 0.5, mu * 1.5)}
+    views_better.update({v: replace(views_worse[v], grad_norms=np.full(3, 1.0)) for v in det.views() if v.gradient})
     worse = det.score(DetectorInput("some text", views_worse))
     better = det.score(DetectorInput("some text", views_better))
     assert math.isfinite(worse) and math.isfinite(better)

@@ -175,3 +175,9 @@ def test_a_detector_with_a_prefix_view_is_one_file(tiny_model_dir, tmp_path):
     assert list(rows[0]["scores"]) == ["loss", "prefix_gain", "prefix_gain:prefix=River stone."]
     assert all(isinstance(v, float) for r in rows for v in r["scores"].values())
     assert rows[0]["params"]["prefix_gain"] == {"prefix": "Once upon a time."}
+
+
+def test_distinct_views_are_described_differently():
+    """Costs and messages are keyed by the description: two contexts of one length must not merge."""
+    views = [View(), View(transform="lower"), View(model="reference"), View(context="a" * 5), View(context="b" * 5), View(gradient=True)]
+    assert len({v.describe() for v in views}) == len(views)
