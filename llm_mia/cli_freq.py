@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from .cli_common import POSITIVE
-from .freq import DEFAULT_MAX_TOKENS, build_table, save_table, texts_of
+from .data import texts_of
+from .freq import DEFAULT_MAX_TOKENS, build_table, save_table
 from .models import DEFAULT_MODEL
 from .outputs import check_output
 from .strings import printable

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,19 @@ def read_documents(
     if suffix in TABLE_SUFFIXES:
         return _to_documents(_table_rows(path), name=path.name, **fields)
     raise InputError(f"cannot read {safe_id(path.name)!r}: use {_SUPPORTED}")
+
+
+def texts_of(sources: Sequence[str | Path], *, text_field: str | None = None) -> tuple[list[str], int]:
+    """The texts of every document in ``sources`` (files or folders, as :func:`read_documents`
+    reads them) and how many rows gave no text (skipped, counted)."""
+    texts, skipped = [], 0
+    for source in sources:
+        for doc in read_documents(source, text_field=text_field):
+            if doc.error is None and doc.text:
+                texts.append(doc.text)
+            else:
+                skipped += 1
+    return texts, skipped
 
 
 def parse_label(value: Any) -> int | None:

@@ -16,7 +16,7 @@ start), ``corpus`` (what the user named), and the non-zero counts as two lists `
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,18 +180,3 @@ def check_tokenizer(table: FrequencyTable, identity: str, spec: str, where: str)
             f"the frequency table {where}{built} was built with another tokenizer than {spec}'s: its token ids mean other tokens here. "
             f"Build one for this model: llm-mia freq build CORPUS --model {spec} -o TABLE"
         )
-
-
-def texts_of(sources: Sequence[str | Path], *, text_field: str | None = None) -> tuple[list[str], int]:
-    """The texts of every document in ``sources`` (files or folders as ``llm-mia score`` reads
-    them) and how many rows gave no text (skipped, counted)."""
-    from .data import read_documents
-
-    texts, skipped = [], 0
-    for source in sources:
-        for doc in read_documents(source, text_field=text_field):
-            if doc.error is None and doc.text:
-                texts.append(doc.text)
-            else:
-                skipped += 1
-    return texts, skipped
