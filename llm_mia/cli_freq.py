@@ -51,7 +51,7 @@ def _cmd_freq_build(args: argparse.Namespace) -> int:
 
     check_output(args.output, inputs=args.corpus, force=args.force, what="frequency table")
     texts, skipped = texts_of(args.corpus, text_field=args.text_field)
-    source = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code)
+    source = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code, progress=not args.no_progress)
     with tqdm(total=len(texts), desc="counting tokens", unit="doc", disable=args.no_progress, file=sys.stderr) as bar:
         table = build_table(texts, source, max_tokens=args.max_tokens, spec=args.model, corpus=" ".join(args.corpus), progress=bar.update)
     save_table(table, args.output, replace=args.force)

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import InputError, at_least, require
-from .models import DEFAULT_MODEL, LoadedModel, load_model
+from .models import DEFAULT_MODEL, LoadedModel, hf_progress, load_model
 from .settings import cache_home
 from .suites import OpenedSuite, Split, Suite, find_data, resolve_data_dir
 from .types import Document
@@ -120,18 +120,19 @@ def prepare(config: ControlledConfig, data_dir: str | Path | None = None, *, pro
     members, nonmembers = assign(excerpts(data_dir), config)
     folder = cache_home() / "controlled" / config.key()
     if not (folder / "complete.json").exists():
-        lm = load_model(config.base_model, device="cpu")
+        lm = load_model(config.base_model, device="cpu", progress=progress)
         train_on_members(lm, members, config, progress=progress)
         tmp = folder.with_name(folder.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        lm.model.save_pretrained(tmp)
-        lm.tokenizer.save_pretrained(tmp)
+        with hf_progress(progress):  # transformers' "Writing model shards" bar
+            lm.model.save_pretrained(tmp)
+            lm.tokenizer.save_pretrained(tmp)
         (tmp / "complete.json").write_text(json.dumps(asdict(config)))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
-    target = load_model(str(folder), device="cpu")
+    target = load_model(str(folder), device="cpu", progress=progress)
     target.spec = f"{config.base_model}+controlled-{config.key()}"
-    reference = load_model(config.base_model, device="cpu")
+    reference = load_model(config.base_model, device="cpu", progress=progress)
     non = [Document(f"n{i}", t, 0) for i, t in enumerate(nonmembers)]
     splits = [Split("controlled", f"controlled-x{e}", [Document(f"x{e}-m{i}", t, 1) for i, t in enumerate(texts)] + non) for e, texts in members.items()]
     return target, reference, splits

