@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from readme_block import update_readme
+from timing import alternate, paired_median
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,17 +41,11 @@ def import_as(name: str, folder: Path):  # type: ignore[no-untyped-def]
     return module
 
 
-def timed(scorer, texts: list[str]) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    stats = scorer.score_texts(texts)
-    return sum(s.n_tokens for s in stats) / (time.perf_counter() - started)
-
-
 def table(r: dict) -> str:
     """Best run of each (noise on a shared machine only ever slows a run, so the fastest run is
     the best estimate of the cost: timeit's rule) and the median of the paired ratios."""
     base, this = r["baseline_tok_s"], r["this_tok_s"]
-    paired = statistics.median(t / b for t, b in zip(this, base))
+    paired = paired_median(this, base)
     return "\n".join(
         [
             "| scorer | tokens/s, best run | median run | each run |",
@@ -81,13 +76,7 @@ def main() -> None:
     texts = [d.text for d in llm_mia.read_documents(args.input) if d.text and d.error is None][: args.n_docs]
     lm = llm_mia.load_model(args.model, device="cpu")
     scorers = {"this": llm_mia.Scorer(lm, llm_mia.ScorerConfig(batch_size=8)), "baseline": base.Scorer(lm, base.ScorerConfig(batch_size=8))}
-    for scorer in scorers.values():
-        scorer.score_texts(texts[:8])  # warm-up
-    runs: dict[str, list[float]] = {"this": [], "baseline": []}
-    for r in range(args.repeats):
-        for name in ("baseline", "this") if r % 2 == 0 else ("this", "baseline"):
-            runs[name].append(timed(scorers[name], texts))
-        print(f"baseline {runs['baseline'][-1]:.0f} tok/s, this {runs['this'][-1]:.0f} tok/s", file=sys.stderr)
+    runs = alternate(scorers, texts, args.repeats)
     import torch
 
     result = {

@@ -20,7 +20,10 @@ Compared so far:
   table handed to mimir as its cached C4 table, ``$PEERS_ROOT/run_dc_pdd.py``), returns
   -score. mimir puts the end-of-text token before every text and so also scores the text's
   first token, which llm-mia does not score for a model without a beginning-of-text token
-  (SmolLM2): the two differ by that token's term, so expect close, not equal, values.
+  (SmolLM2): the two differ by that token's term, so expect close, not equal, values. A
+  second row applies llm-mia's formula to mimir's tokens (each text scored after the
+  end-of-text token as a one-token context), where the two should agree to rounding. The
+  authors' code (zhang-wei-chao/DC-PDD) scores from the text's second token, as llm-mia does.
 
 Usage (after running the peer, see ../shared/tools/peers/README.md):
     python benchmarks/peer_agreement.py --peer-file $PEERS_ROOT/out/mimir.jsonl [--peer-file ...] --update-readme
@@ -33,6 +36,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +67,38 @@ def compare(rows: list[dict], model: str, spec: str, peer_key: str, sign: float,
     rows = [r for r in rows if r["scores"].get(peer_key) is not None]
     run = open_run(model, detectors=[spec], use_cache=False)
     records = run.score([Document(str(r["idx"]), r["input"], r["label"]) for r in rows]).records
+    return agreement([next(iter(rec.scores.values())) for rec in records], rows, peer_key, sign, name, peer, left_out)
+
+
+def compare_dc_pdd_after_eos(rows: list[dict], model: str) -> dict:
+    """llm-mia's DC-PDD formula (:func:`llm_mia.detectors.dc_pdd.dc_pdd_score`) on the tokens
+    mimir scores: each text after the end-of-text token (a one-token context), so that the
+    text's first token is scored too. The definitions then meet, so the values should agree
+    to rounding."""
+    from llm_mia.detectors.dc_pdd import dc_pdd_score
+    from llm_mia.freq import load_table
+    from llm_mia.models import load_model
+    from llm_mia.scoring import Scorer, ScorerConfig
+    from llm_mia.types import TokenStats
+
+    rows = [r for r in rows if r["scores"].get("dc_pdd") is not None]
+    lm = load_model(model, device="cpu")
+    scorer = Scorer(lm, ScorerConfig())
+    eos = lm.tokenizer.eos_token
+    if scorer.context_ids(eos) != [lm.tokenizer.eos_token_id]:
+        raise SystemExit(f"the end-of-text token {eos!r} does not tokenize to itself alone")
+    table = load_table(os.environ["DC_PDD_TABLE"])
+    values: list[float | None] = []
+    for st in scorer.score_texts([r["input"] for r in rows], context=eos):
+        values.append(dc_pdd_score(np.asarray(st.token_ids[1:]), st.logprobs, table, 0.01) if isinstance(st, TokenStats) else None)
+    return agreement(values, rows, "dc_pdd", -1.0, "dc_pdd formula, first token after end-of-text", "mimir DC-PDD")
+
+
+def agreement(values: list[float | None], rows: list[dict], peer_key: str, sign: float, name: str, peer: str, left_out: list | None = None) -> dict:
+    """How closely llm-mia's ``values`` (one per row, None: not scored) match the peer's
+    ``peer_key`` times ``sign``."""
     ours, theirs, labels = [], [], []
-    for r, rec in zip(rows, records):
-        value = next(iter(rec.scores.values()))
+    for r, value in zip(rows, values):
         if value is None:
             continue
         ours.append(value)
@@ -86,15 +119,17 @@ def compare(rows: list[dict], model: str, spec: str, peer_key: str, sign: float,
     }
 
 
-COMPARISONS = {
-    "recall": lambda rows, model: compare_recall(rows, model),
+COMPARISONS: list[tuple[str, Callable[[list[dict], str], dict]]] = [  # (the peer's score key, comparison)
+    ("recall", compare_recall),
     # mimir's GradNorm returns -mean over weight tensors of ||grad||_inf: llm-mia's gradnorm (norm=inf) exactly
-    "gradnorm": lambda rows, model: compare(rows, model, "gradnorm", "gradnorm", 1.0, "gradnorm (norm inf)", "mimir GradNorm"),
+    ("gradnorm", lambda rows, model: compare(rows, model, "gradnorm", "gradnorm", 1.0, "gradnorm (norm inf)", "mimir GradNorm")),
     # mimir's DC-PDD returns -beta (lower = member), from the same frequency table (see the module docstring)
-    "dc_pdd": lambda rows, model: compare(
-        rows, model, f"dc_pdd:table={os.environ.get('DC_PDD_TABLE', '')}", "dc_pdd", -1.0, "dc_pdd (a = 0.01)", "mimir DC-PDD"
+    (
+        "dc_pdd",
+        lambda rows, model: compare(rows, model, f"dc_pdd:table={os.environ.get('DC_PDD_TABLE', '')}", "dc_pdd", -1.0, "dc_pdd (a = 0.01)", "mimir DC-PDD"),
     ),
-}
+    ("dc_pdd", compare_dc_pdd_after_eos),
+]
 
 
 def table(results: list[dict], command: str) -> str:
@@ -137,7 +172,7 @@ def main() -> None:
                 row = json.loads(line)
                 rows.setdefault(row["idx"], {**row, "scores": {}})["scores"].update(row["scores"])
     merged = [rows[i] for i in sorted(rows)]
-    results = [compare_fn(merged, args.model) for key, compare_fn in COMPARISONS.items() if any(key in r["scores"] for r in merged)]
+    results = [compare_fn(merged, args.model) for key, compare_fn in COMPARISONS if any(key in r["scores"] for r in merged)]
     out = HERE / "results" / "peer_agreement.json"
     command = "python benchmarks/peer_agreement.py " + " ".join(f"--peer-file {p}" for p in args.peer_file) + " --update-readme"
     out.write_text(json.dumps({"command": command, "peer_file_rows": len(merged), "results": results}, indent=2) + "\n")

@@ -30,6 +30,7 @@ from .evaluation import N_BOOTSTRAP
 from .controlled import ControlledConfig
 from .cli_check import add_check_parsers
 from .cli_freq import add_freq_parsers
+from .cli_serve import add_serve_parser
 from .cli_common import FLAGS, POSITIVE, SEED, _count, add_run_options, run_options
 
 CONTROLLED_DEFAULTS = ControlledConfig()
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_check_parsers(sub)
     add_freq_parsers(sub)
+    add_serve_parser(sub)
 
     sub.add_parser("suites", help="list the benchmark suites").set_defaults(func=_cmd_suites)
     sub.add_parser("models", help="list the embedded models and other model specs").set_defaults(func=_cmd_models)
@@ -243,7 +245,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
     print(
         "\nAlso accepted by --model: a path to a .gguf file, a folder with a Hugging Face model\n"
         "(config.json + safetensors), or a hub id such as EleutherAI/pythia-160m (needs the hub,\n"
-        "or the model in the local Hugging Face cache).\n"
+        "or the model in the local Hugging Face cache), or the address of a model served by\n"
+        "llm-mia serve, such as http://127.0.0.1:8000/v1.\n"
         "For tests: test-backend (a deterministic byte-bigram backend: no model, no torch)."
     )
     return 0

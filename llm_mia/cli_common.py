@@ -76,7 +76,9 @@ names the setting; the command line shows the flag)."""
 def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None:
     """The options of every command that scores (score, bench, check, demo): the models, the
     detectors, the scorer settings, the cache, the device. Read back by :func:`run_options`."""
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model under test: alias, .gguf file, model folder or hub id (default: {DEFAULT_MODEL})")
+    p.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"model under test: alias, .gguf file, model folder, hub id or http://HOST:PORT/v1 of llm-mia serve (default: {DEFAULT_MODEL})"
+    )
     p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
     p.add_argument("--detectors", default=None, help=DETECTORS_HELP)
     p.add_argument("--k", type=float, default=None, help=f"fraction k of the detectors that have one, where --detectors leaves it out (default {DEFAULT_K})")

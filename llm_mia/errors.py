@@ -56,5 +56,9 @@ class ScoringError(LlmMiaError):
     """The model keeps failing (for example a broken device): the run cannot go on."""
 
 
+class BackendUnavailable(ScoringError):
+    """A served model that does not answer, after retries: the run stops (finished texts are cached)."""
+
+
 class EvaluationError(LlmMiaError):
     """Scores that cannot be evaluated (for example, a single-class label set)."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .backends.http import is_url
 from .errors import ModelLoadError
 from .registry import Registry
 from .settings import cache_home, sha256_file
@@ -158,7 +159,6 @@ TEST_BACKEND = "test-backend"
 
 def _test_backend(spec: str):  # type: ignore[no-untyped-def]
     from .backends.mock import MockBackend
-    from .errors import ModelLoadError
 
     seed = spec.partition(":")[2] or "0"
     if not seed.isdigit():
@@ -197,8 +197,22 @@ def load_model(
     """
     if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
         return _test_backend(spec)
+    if is_url(spec):
+        return _served(spec, device, dtype)
     with hf_progress(progress):
         return _load(spec, device, dtype, trust_remote_code)
+
+
+def _served(url: str, device: str | None, dtype: str | None) -> Any:
+    """A model behind ``llm-mia serve`` (:class:`~llm_mia.backends.http.HTTPBackend`); the
+    server chose its device and dtype, so asking for others here is an error."""
+    from .backends.http import HTTPBackend
+
+    backend = HTTPBackend(url)
+    for setting, asked, served in (("device", device, backend.device), ("dtype", dtype, backend.dtype)):
+        if asked is not None and asked.split(":")[0] != served.split(":")[0]:
+            raise ModelLoadError(f"{url} serves its model with {setting} {served}; set --{setting} where the server starts (llm-mia serve), not here")
+    return backend
 
 
 @contextmanager
@@ -281,6 +295,8 @@ def load_tokenizer(spec: str = DEFAULT_MODEL, *, trust_remote_code: bool = False
     transformers' bars when ``progress``)."""
     if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
         return _test_backend(spec)
+    if is_url(spec):
+        return _served(spec, None, None)  # the server's tokenizer
     with hf_progress(progress):
         folder, _ = _resolve(spec, trust_remote_code)
     from transformers import AutoTokenizer

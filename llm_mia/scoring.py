@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import StatsCache, stats_key
-from .errors import InputError, ScoringError, at_least, require
+from .errors import BackendUnavailable, InputError, ScoringError, at_least, require
 from .backends import GRADIENT, ScoringBackend, as_backend
 from .models import LoadedModel
 from .strings import surrogate_problem
@@ -345,6 +345,8 @@ class Scorer:
             Scorer.forward_passes_total += 1
             self._failures_in_a_row = 0
             return out
+        except BackendUnavailable:  # a server that does not answer: splitting would not help
+            raise
         except Exception as exc:  # noqa: BLE001  (a long run must not stop for one text)
             if len(batch) == 1:
                 msg = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,35 @@
+"""Timing two scorers fairly in one run: the same texts, no cache, the order swapped at every
+repeat (ABBA), so that the machine's drift affects both alike. Noise on a shared machine only
+ever slows a run, so the best run of each is the estimate of its cost (timeit's rule)."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from typing import Any
+
+
+def timed(scorer: Any, texts: list[str]) -> float:
+    """Tokens per second of one ``score_texts`` call."""
+    started = time.perf_counter()
+    stats = scorer.score_texts(texts)
+    return sum(s.n_tokens for s in stats) / (time.perf_counter() - started)
+
+
+def alternate(scorers: dict[str, Any], texts: list[str], repeats: int) -> dict[str, list[float]]:
+    """Tokens/s of each of two scorers over ``repeats`` rounds, ABBA order, after a warm-up."""
+    first, second = scorers
+    for scorer in scorers.values():
+        scorer.score_texts(texts[:8])  # warm-up
+    runs: dict[str, list[float]] = {first: [], second: []}
+    for r in range(repeats):
+        for name in (first, second) if r % 2 == 0 else (second, first):
+            runs[name].append(timed(scorers[name], texts))
+        print(f"{first} {runs[first][-1]:.0f} tok/s, {second} {runs[second][-1]:.0f} tok/s", file=sys.stderr)
+    return runs
+
+
+def paired_median(a: list[float], b: list[float]) -> float:
+    """The median of the paired ratios a_i / b_i."""
+    return statistics.median(x / y for x, y in zip(a, b))
