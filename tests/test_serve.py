@@ -315,3 +315,20 @@ def test_serve_refuses_what_it_cannot_do(capsys, monkeypatch):
     assert "LLM_MIA_SERVE_TOKEN" in capsys.readouterr().err
     assert main(["serve", "--model", "http://127.0.0.1:9/v1"]) == 2
     assert "not another server" in capsys.readouterr().err
+
+
+def test_check_over_http_gives_the_verdict_and_shading_of_the_model_in_process(tiny_lm, url, tmp_path):
+    from llm_mia.check import CheckSettings, run_check
+
+    suspect, reference = tmp_path / "s.jsonl", tmp_path / "r.jsonl"
+    suspect.write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(20, seed=31)))
+    reference.write_text("".join(json.dumps({"text": t}) + "\n" for t in random_sentences(20, seed=32)))
+    settings = CheckSettings(n_splits=5, top=3)
+    here = run_check(suspect, reference, model=tiny_lm, settings=settings, use_cache=False)
+    there = run_check(suspect, reference, model=_fast(url), settings=settings, use_cache=False)
+    assert there.collection is not None and here.collection is not None
+    assert (there.collection.p_value, there.collection.effect) == (here.collection.p_value, here.collection.effect)
+    assert [t.p_values for t in there.documents] == [t.p_values for t in here.documents]
+    # the served tokenizer gives no offsets: the pieces come from decoding, and rebuild the same text
+    assert ["".join(p for p, _ in x.pieces) for x in there.top] == ["".join(p for p, _ in x.pieces) for x in here.top]
+    assert [[lp for _, lp in x.pieces if lp is not None] for x in there.top] == [[lp for _, lp in x.pieces if lp is not None] for x in here.top]
