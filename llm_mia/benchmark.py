@@ -194,7 +194,7 @@ def run_bench(
     at_least("n_bootstrap", n_bootstrap, 1)
     if limit is not None:
         at_least("limit", limit, 2)
-    opened = open_suite(suite, data_dir, model=model, options=controlled, progress=progress)
+    opened = open_suite(suite, data_dir, model=model, options=controlled, progress=progress, load={"device": device, "dtype": dtype})
     if opened.max_tokens is not None and config is None:
         config = ScorerConfig(max_tokens=opened.max_tokens)  # score what the suite's labels assume
     run = open_run(

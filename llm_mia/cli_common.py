@@ -77,7 +77,9 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None
     """The options of every command that scores (score, bench, check, demo): the models, the
     detectors, the scorer settings, the cache, the device. Read back by :func:`run_options`."""
     p.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"model under test: alias, .gguf file, model folder, hub id or http://HOST:PORT/v1 of llm-mia serve (default: {DEFAULT_MODEL})"
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"model under test: alias, .gguf file, model folder, hub id or http://HOST:PORT/v1 of llm-mia serve (default: {DEFAULT_MODEL})",
     )
     p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
     p.add_argument("--detectors", default=None, help=DETECTORS_HELP)
@@ -93,7 +95,12 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None
     p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights dtype (half precision on GPU only)")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        choices=["float32", "bfloat16", "float16"],
+        help="weights dtype (default float32; bfloat16 on a GPU or a CPU with native bfloat16, float16 on a GPU: approximations)",
+    )
     p.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 

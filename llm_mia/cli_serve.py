@@ -39,7 +39,12 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         help=f"require Authorization: Bearer TOKEN, the token read from ${TOKEN_ENV} (clients set it in $LLM_MIA_API_KEY)",
     )
     sv.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    sv.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="weights dtype (half precision on GPU only)")
+    sv.add_argument(
+        "--dtype",
+        default=None,
+        choices=["float32", "bfloat16", "float16"],
+        help="weights dtype (default float32; bfloat16 on a GPU or a CPU with native bfloat16, float16 on a GPU: approximations)",
+    )
     sv.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
     sv.add_argument("--quiet", action="store_true", help="no line per request on stderr")
     sv.set_defaults(func=_cmd_serve)

@@ -21,6 +21,7 @@ import random
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError, at_least, require
 from .models import DEFAULT_MODEL, LoadedModel, hf_progress, load_model
@@ -114,9 +115,13 @@ def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: Con
     model.eval()
 
 
-def prepare(config: ControlledConfig, data_dir: str | Path | None = None, *, progress: bool = False) -> tuple[LoadedModel, LoadedModel, list[Split]]:
+def prepare(
+    config: ControlledConfig, data_dir: str | Path | None = None, *, progress: bool = False, load: dict[str, Any] | None = None
+) -> tuple[LoadedModel, LoadedModel, list[Split]]:
     """(trained target, untouched reference, splits): one split per exposure, members of that
-    exposure against all non-members."""
+    exposure against all non-members. Training runs on the CPU in float32; the two models
+    are then loaded with ``load`` (``device``, ``dtype``; default the CPU, float32)."""
+    scoring = {"device": "cpu", **(load or {})}
     members, nonmembers = assign(excerpts(data_dir), config)
     folder = cache_home() / "controlled" / config.key()
     if not (folder / "complete.json").exists():
@@ -130,18 +135,26 @@ def prepare(config: ControlledConfig, data_dir: str | Path | None = None, *, pro
         (tmp / "complete.json").write_text(json.dumps(asdict(config)))
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
-    target = load_model(str(folder), device="cpu", progress=progress)
+    target = load_model(str(folder), progress=progress, **scoring)
     target.spec = f"{config.base_model}+controlled-{config.key()}"
-    reference = load_model(config.base_model, device="cpu", progress=progress)
+    reference = load_model(config.base_model, progress=progress, **scoring)
     non = [Document(f"n{i}", t, 0) for i, t in enumerate(nonmembers)]
     splits = [Split("controlled", f"controlled-x{e}", [Document(f"x{e}-m{i}", t, 1) for i, t in enumerate(texts)] + non) for e, texts in members.items()]
     return target, reference, splits
 
 
-def open_suite(suite: Suite, root: Path | None, *, model: object = None, options: ControlledConfig | None = None, progress: bool = False) -> OpenedSuite:
+def open_suite(
+    suite: Suite,
+    root: Path | None,
+    *,
+    model: object = None,
+    options: ControlledConfig | None = None,
+    progress: bool = False,
+    load: dict[str, Any] | None = None,
+) -> OpenedSuite:
     """The controlled suite ready to run: :func:`prepare` with ``options`` (default: the
     default settings on ``model`` as base model, when it is a spec). The scorer keeps the
     ``max_tokens`` the copy was trained on."""
     cfg = options or ControlledConfig(base_model=model if isinstance(model, str) else DEFAULT_MODEL)
-    target, reference, splits = prepare(cfg, root, progress=progress)
+    target, reference, splits = prepare(cfg, root, progress=progress, load=load)
     return OpenedSuite(suite, splits, target, reference, cfg.max_tokens, {"controlled": asdict(cfg)})

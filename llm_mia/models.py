@@ -188,7 +188,9 @@ def load_model(
     """Load the model named by ``spec`` (see the module docstring) for scoring.
 
     ``device`` defaults to ``cuda`` when available, else ``cpu``. ``dtype`` defaults to
-    ``float32``; ``bfloat16`` and ``float16`` are accepted on a GPU only. ``progress`` shows
+    ``float32``; ``bfloat16`` on a GPU or a CPU with native bfloat16 arithmetic
+    (:func:`cpu_computes_bfloat16`), ``float16`` on a GPU only: an approximation, recorded with
+    every output (the scorer's settings and the cache key hold the dtype). ``progress`` shows
     transformers' own loading bars (on stderr).
 
     ``test-backend`` (or ``test-backend:SEED``) gives the deterministic test backend of
@@ -228,6 +230,15 @@ def hf_progress(progress: bool) -> Iterator[None]:
         (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
 
 
+def cpu_computes_bfloat16() -> bool:
+    """True when this CPU has native bfloat16 matrix arithmetic (AVX512-BF16 or AMX tiles), as
+    torch reports it."""
+    import torch
+
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(bool(probe()) for probe in probes if callable(probe))
+
+
 def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: bool) -> LoadedModel:
     import torch
 
@@ -235,8 +246,10 @@ def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: b
     dtype = dtype or "float32"
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ModelLoadError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
-    if dtype != "float32" and not device.startswith("cuda"):
-        raise ModelLoadError(f"dtype {dtype} is only offered on a GPU; on {device} use float32")
+    if dtype == "float16" and not device.startswith("cuda"):
+        raise ModelLoadError(f"dtype float16 is only offered on a GPU; on {device} use float32 (or bfloat16 on a CPU that computes it natively)")
+    if dtype == "bfloat16" and device == "cpu" and not cpu_computes_bfloat16():
+        raise ModelLoadError("this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX), where bfloat16 would be slower than float32: use float32")
 
     folder, identity = _resolve(spec, trust_remote_code)
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}

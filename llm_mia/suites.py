@@ -56,7 +56,8 @@ class Suite:
     hub: str | None = None
     opener: Callable[..., OpenedSuite] | None = field(default=None, repr=False)
     """A suite that builds its own models (the controlled split): called as
-    ``opener(suite, root, model=..., options=..., progress=...)`` instead of ``load``."""
+    ``opener(suite, root, model=..., options=..., progress=..., load=...)`` instead of ``load``
+    (``load``: the run's ``device`` and ``dtype`` where given, for the models it scores with)."""
 
     def labels_valid_for(self, model_name: str) -> bool:
         name = model_name.lower()
@@ -254,13 +255,23 @@ SUITES.add(
 )
 
 
-def open_suite(name_or_path: str, data_dir: str | Path | None = None, *, model: Any = None, options: Any = None, progress: bool = False) -> OpenedSuite:
+def open_suite(
+    name_or_path: str,
+    data_dir: str | Path | None = None,
+    *,
+    model: Any = None,
+    options: Any = None,
+    progress: bool = False,
+    load: dict[str, Any] | None = None,
+) -> OpenedSuite:
     """:func:`load_suite`, or for a suite that builds its own models (the controlled split)
-    its ``opener`` with ``model`` (the base model) and ``options`` (its settings)."""
+    its ``opener`` with ``model`` (the base model), ``options`` (its settings) and ``load``
+    (``device`` and ``dtype`` of the models it scores with, where given)."""
     if name_or_path in SUITES and SUITES.get(name_or_path).opener is not None:
         suite = SUITES.get(name_or_path)
         assert suite.opener is not None
-        return suite.opener(suite, resolve_data_dir(data_dir), model=model, options=options, progress=progress)
+        given = {k: v for k, v in (load or {}).items() if v is not None}
+        return suite.opener(suite, resolve_data_dir(data_dir), model=model, options=options, progress=progress, load=given)
     return OpenedSuite(*load_suite(name_or_path, data_dir))
 
 

@@ -107,3 +107,26 @@ def test_every_command_runs_on_the_test_backend_without_torch(tmp_path):
     assert json.loads((tmp_path / "bench" / "results.json").read_text())["model"] == "test-backend"
     report = json.loads((tmp_path / "c.json").read_text())
     assert 0 < report["collection_test"]["p_value"] <= 1 and (tmp_path / "c.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_bfloat16_on_a_cpu_is_refused_without_native_support_and_close_to_float32_with_it(tiny_model_dir, monkeypatch):
+    import numpy as np
+
+    from llm_mia import Scorer, load_model, models
+    from llm_mia.errors import ModelLoadError
+
+    monkeypatch.setattr(models, "cpu_computes_bfloat16", lambda: False)
+    with pytest.raises(ModelLoadError, match="no native bfloat16"):
+        load_model(str(tiny_model_dir), device="cpu", dtype="bfloat16")
+    with pytest.raises(ModelLoadError, match="float16 is only offered on a GPU"):
+        load_model(str(tiny_model_dir), device="cpu", dtype="float16")
+    monkeypatch.setattr(models, "cpu_computes_bfloat16", lambda: True)  # bfloat16 runs on any CPU, only slowly without it
+    half = load_model(str(tiny_model_dir), device="cpu", dtype="bfloat16")
+    full = load_model(str(tiny_model_dir), device="cpu")
+    texts = ["River stone light house garden winter summer paper window.", "Hello, world! 123"]
+    a, b = Scorer(half).score_texts(texts), Scorer(full).score_texts(texts)
+    assert Scorer(half).settings()["dtype"] == "bfloat16" != Scorer(full).settings()["dtype"]  # keys the cache apart
+    for x, y in zip(a, b):
+        assert np.array_equal(x.token_ids, y.token_ids)
+        assert x.logprobs.dtype == np.float32 and not np.array_equal(x.logprobs, y.logprobs)  # really computed in bfloat16
+        assert np.allclose(x.logprobs, y.logprobs, atol=0.25, rtol=0.05) and np.allclose(x.dist_mean, y.dist_mean, atol=0.25, rtol=0.05)

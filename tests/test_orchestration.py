@@ -95,13 +95,13 @@ def test_a_suite_that_brings_its_own_models_runs_through_the_same_path(monkeypat
     split = Split("own", "own-1", [Document(f"d{i}", t, i % 2) for i, t in enumerate(texts)])
     seen = {}
 
-    def opener(suite, root, *, model, options, progress):
-        seen.update(model=model, options=options)
+    def opener(suite, root, *, model, options, progress, load):
+        seen.update(model=model, options=options, load=load)
         return OpenedSuite(suite, [split], MockBackend(5), MockBackend(6), 32, {"own": {"setting": options}})
 
     monkeypatch.setitem(SUITES._items, "own", Suite("own", "test", "the brought model", ("test-backend:5",), "-", lambda r: [], opener=opener))
-    result = run_bench("own", model="base-spec", controlled="opts", n_bootstrap=20, use_cache=False)
-    assert seen == {"model": "base-spec", "options": "opts"}
+    result = run_bench("own", model="base-spec", controlled="opts", n_bootstrap=20, use_cache=False, dtype="bfloat16")
+    assert seen == {"model": "base-spec", "options": "opts", "load": {"dtype": "bfloat16"}}  # the run's dtype reaches the models it brings
     assert result.model == "test-backend:5" and result.labels_valid is True
     p = result.provenance
     assert p["reference_model"]["spec"] == "test-backend:6" and p["scorer"]["max_tokens"] == 32 and p["own"] == {"setting": "opts"}
