@@ -8,7 +8,8 @@ Endpoints (JSON; the subset of the OpenAI and vLLM APIs that scoring needs):
   ``identity``, ``tokenizer_identity``, ``capabilities``, ``max_positions``, ``dtype``,
   ``device``, ``special_ids``.
 - ``POST /tokenize`` ``{"prompt": str, "add_special_tokens": bool}`` -> ``{"tokens": [...],
-  "count": n}`` and ``POST /detokenize`` ``{"tokens": [...]}`` -> ``{"prompt": str}`` (as vLLM).
+  "count": n}`` and ``POST /detokenize`` ``{"tokens": [...]}`` -> ``{"prompt": str}`` (as vLLM);
+  ``{"prompts": [str, ...]}`` -> ``{"tokens_list": [[...], ...]}`` tokenizes a batch at once.
 - ``POST /v1/completions`` with ``echo: true``, ``max_tokens: 0`` and ``logprobs: 0``:
   prompt scoring only. ``prompt`` is a token-id list or a list of them (one choice each,
   scored in one batch). Each choice has the OpenAI ``logprobs`` (``tokens``,
@@ -87,18 +88,23 @@ class ScoringService:
         return {"object": "list", "data": [self.card]}
 
     def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
-        prompt = body.get("prompt")
-        if not isinstance(prompt, str):
-            raise RequestError(HTTPStatus.BAD_REQUEST, "tokenize takes a string 'prompt'")
+        """vLLM's ``{"prompt": text}``, or llm-mia's ``{"prompts": [text, ...]}`` (one round
+        trip for a batch; answered with ``tokens_list``)."""
+        many = body.get("prompts")
+        texts = many if many is not None else [body.get("prompt")]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts) or len(texts) > MAX_PROMPTS:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"tokenize takes a string 'prompt', or 'prompts', a list of at most {MAX_PROMPTS} strings")
         special = body.get("add_special_tokens", True)
         if not isinstance(special, bool):
             raise RequestError(HTTPStatus.BAD_REQUEST, "'add_special_tokens' must be true or false")
         try:
             with self.lock:
-                (ids,) = self.backend.tokenize([prompt], special)
-        except Exception as exc:  # noqa: BLE001  (the tokenizer's own failure, for this text only)
-            raise RequestError(HTTPStatus.BAD_REQUEST, f"the tokenizer failed on this text ({type(exc).__name__}: {str(exc)[:200]})") from None
-        return {"tokens": [int(i) for i in ids], "count": len(ids), "max_model_len": self.backend.max_positions}
+                ids_list = self.backend.tokenize(texts, special)
+        except Exception as exc:  # noqa: BLE001  (the tokenizer's own failure: the client retries text by text)
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"the tokenizer failed ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if many is not None:
+            return {"tokens_list": [[int(i) for i in ids] for ids in ids_list], "max_model_len": self.backend.max_positions}
+        return {"tokens": [int(i) for i in ids_list[0]], "count": len(ids_list[0]), "max_model_len": self.backend.max_positions}
 
     def detokenize(self, body: dict[str, Any]) -> dict[str, Any]:
         ids = body.get("tokens")

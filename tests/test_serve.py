@@ -84,7 +84,8 @@ def test_the_server_says_what_it_serves_and_shares_the_cache_key(tiny_lm, url):
     assert remote.identity == tiny_lm.identity and remote.tokenizer_identity == tiny_lm.tokenizer_identity
     assert remote.cache_identity() == as_backend(tiny_lm, ScorerConfig()).cache_identity()
     assert "gradient" not in remote.capabilities and {"logprobs", "moments", "top1"} <= remote.capabilities
-    assert remote.tokenize(["Hello, world!"]) == [tiny_lm.tokenizer("Hello, world!")["input_ids"]]
+    assert remote.tokenize(["Hello, world!", "river"]) == [tiny_lm.tokenizer(t)["input_ids"] for t in ("Hello, world!", "river")]
+    assert remote.post("/tokenize", {"prompt": "Hello, world!"}, root=True)["tokens"] == tiny_lm.tokenizer("Hello, world!")["input_ids"]  # vLLM's form
     assert remote.tokenizer.decode(remote.tokenize(["Hello, world!"])[0]) == tiny_lm.tokenizer.decode(tiny_lm.tokenizer("Hello, world!")["input_ids"])
     assert len(remote.tokenizer) == len(tiny_lm.tokenizer)
 

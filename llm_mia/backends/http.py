@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..errors import BackendUnavailable, ModelLoadError
+from ..serve import MAX_PROMPTS
 from .base import CAPABILITY_WORDS
 
 API_KEY_ENV = "LLM_MIA_API_KEY"
@@ -129,7 +130,16 @@ class HTTPBackend:
         return {"server": self.base, "model": self.model_name, "identity": self.identity, "dtype": self.dtype, "device": self.device}
 
     def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
-        return [[int(i) for i in self.post("/tokenize", {"prompt": t, "add_special_tokens": special_tokens}, root=True)["tokens"]] for t in texts]
+        """The server's token ids, up to ``MAX_PROMPTS`` texts per request. A text the server's
+        tokenizer fails on fails its whole request (the scorer then retries text by text)."""
+        out: list[list[int]] = []
+        for start in range(0, len(texts), MAX_PROMPTS):
+            part = list(texts[start : start + MAX_PROMPTS])
+            answer = self.post("/tokenize", {"prompts": part, "add_special_tokens": special_tokens}, root=True)["tokens_list"]
+            if len(answer) != len(part):
+                raise ServerError(200, f"token ids for {len(answer)} texts where {len(part)} were sent")
+            out += [[int(i) for i in ids] for ids in answer]
+        return out
 
     def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
         body = {
