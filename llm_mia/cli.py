@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser(
         "eval",
         help="AUROC, TPR at low FPR and bootstrap CIs for a scores file",
+        description="Evaluate a labelled score file (written by llm-mia score): per detector AUROC, TPR at low FPR, "
+        "with stratified bootstrap confidence intervals; skipped documents are counted by reason.",
         epilog=EXAMPLES_EVAL,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -125,9 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_freq_parsers(sub)
     add_serve_parser(sub)
 
-    sub.add_parser("suites", help="list the benchmark suites").set_defaults(func=_cmd_suites)
-    sub.add_parser("models", help="list the embedded models and other model specs").set_defaults(func=_cmd_models)
-    sub.add_parser("detectors", help="list detectors with formula and citation").set_defaults(func=_cmd_detectors)
+    sub.add_parser(
+        "suites",
+        help="list the benchmark suites",
+        description="List the benchmark suites of llm-mia bench, with their data folders and the models their labels hold for.",
+    ).set_defaults(func=_cmd_suites)
+    sub.add_parser(
+        "models",
+        help="list the embedded models and other model specs",
+        description="List the embedded models (with their install commands) and the other specs --model takes.",
+    ).set_defaults(func=_cmd_models)
+    sub.add_parser(
+        "detectors",
+        help="list detectors with formula and citation",
+        description="List every detector: formula, paper, parameters, cost, what it needs from the backend, and whether it uses labelled texts.",
+    ).set_defaults(func=_cmd_detectors)
     return parser
 
 

@@ -129,7 +129,9 @@ class ScoringRun:
                     scorers[view.model].check_gradient(view.context)
             for view in views:
                 started, passes = time.perf_counter(), Scorer.forward_passes_total
-                stats[view] = scorers[view.model].score_texts([view.apply(t) for t in texts], context=view.context, gradient=view.gradient)
+                stats[view] = scorers[view.model].score_texts(
+                    [view.apply(t) for t in texts], context=view.context, gradient=view.gradient, label=view.describe(short=True)
+                )
                 cost = self.costs.setdefault(view.describe(), {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": []})
                 cost["seconds"] += time.perf_counter() - started
                 cost["batches"] += Scorer.forward_passes_total - passes

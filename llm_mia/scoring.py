@@ -153,7 +153,7 @@ class Scorer:
         except Exception as exc:  # noqa: BLE001  (one bad text must not stop the run)
             return Unscorable(Reason("tokenizer_failed", f"the tokenizer failed on this text ({type(exc).__name__}: {str(exc)[:200]})"))
 
-    def score_texts(self, texts: Sequence[str], context: str | None = None, gradient: bool = False) -> list[TokenStats | Unscorable]:
+    def score_texts(self, texts: Sequence[str], context: str | None = None, gradient: bool = False, label: str = "") -> list[TokenStats | Unscorable]:
         """Statistics for each text, in order; an :class:`Unscorable` says why one has none.
         A cached record that fails validation is recomputed, with a warning.
 
@@ -164,7 +164,8 @@ class Scorer:
 
         ``gradient``: one text at a time, also the norms of the gradient of its loss with
         respect to the weights (``TokenStats.grad_norms``; a backend with the gradient
-        capability; not with a context or ``stride``)."""
+        capability; not with a context or ``stride``). ``label`` names what is scored on the
+        progress bar ("lowercased text")."""
         results: list[TokenStats | Unscorable | None] = [None] * len(texts)
         ctx_ids = self.context_ids(context)
         text_max = self._text_max(ctx_ids)
@@ -212,7 +213,7 @@ class Scorer:
                 kept = ids[:text_max]
                 segs, full_ids[i], truncated[i] = [_Segment(i, ctx_ids + kept, len(ctx_ids), 1)], ctx_ids[-1:] + kept, cut or len(ids) > len(kept)
             segments.extend(segs)
-        self._run(segments, full_ids, truncated, keys, results, gradient)
+        self._run(segments, full_ids, truncated, keys, results, gradient, label)
         for i in copies:
             results[i] = results[first_of[keys[i]]]
         assert all(r is not None for r in results)
@@ -276,6 +277,7 @@ class Scorer:
         keys: list[str],
         results: list[TokenStats | Unscorable | None],
         gradient: bool = False,
+        label: str = "",
     ) -> None:
         if not segments:
             return
@@ -295,7 +297,7 @@ class Scorer:
         bar = tqdm(
             total=sum(len(s.ids) for s in segments),
             unit="tok",
-            desc=f"scoring ({self.backend.spec})",
+            desc=f"scoring {label + ' ' if label else ''}({self.backend.spec})",
             disable=not self.progress,
             file=sys.stderr,
             dynamic_ncols=True,

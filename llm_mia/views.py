@@ -46,13 +46,16 @@ class View:
         """The document's text as this view scores it."""
         return TRANSFORMS[self.transform](text)
 
-    def describe(self) -> str:
+    def describe(self, short: bool = False) -> str:
         """Plain words for messages, different for different views: "lowercased text under
-        the reference model", ..."""
+        the reference model", ... ``short``: without the context's size and hash (a progress
+        bar's label; two contexts may then read alike)."""
         words = _WORDS.get(self.transform, f"text ({self.transform})")
         if self.model == "reference":
             words += " under the reference model"
-        if self.context is not None:
+        if self.context is not None and short:
+            words += " after a context"
+        elif self.context is not None:
             digest = hashlib.sha256(self.context.encode("utf-8", "surrogatepass")).hexdigest()[:8]
             words += f" after a context of {len(self.context)} characters (sha256 {digest})"  # two contexts of one length differ
         if self.gradient:

@@ -112,9 +112,9 @@ def test_the_check_shades_excerpts_from_the_statistics_it_computed(files, monkey
     calls = []
     real = Scorer.score_texts
 
-    def counting(self, texts, context=None, gradient=False):
+    def counting(self, texts, context=None, gradient=False, label=""):
         calls.append(len(texts))
-        return real(self, texts, context=context, gradient=gradient)
+        return real(self, texts, context=context, gradient=gradient, label=label)
 
     monkeypatch.setattr(Scorer, "score_texts", counting)
     settings = CheckSettings(unit="document", detectors=("loss", "lowercase"), n_splits=2, n_permutations=19, top=3)

@@ -93,15 +93,18 @@ class PrefixedLower(Prefixed):
 def test_each_distinct_view_is_computed_once(tiny_lm, monkeypatch):
     calls: list[tuple[int, str | None]] = []
     real = Scorer.score_texts
+    labels: list[str] = []
 
-    def spy(self, texts, context=None, gradient=False):
+    def spy(self, texts, context=None, gradient=False, label=""):
         calls.append((len(texts), context))
-        return real(self, texts, context=context, gradient=gradient)
+        labels.append(label)
+        return real(self, texts, context=context, gradient=gradient, label=label)
 
     monkeypatch.setattr(Scorer, "score_texts", spy)
     texts = random_sentences(6, seed=33)
     records = score_documents(texts, model=tiny_lm, detectors=["loss", "lowercase", Prefixed(), PrefixedLower(), Prefixed("Other prefix.")], use_cache=False)
     assert sorted(calls, key=repr) == sorted([(6, None), (6, None), (6, CONTEXT), (6, "Other prefix.")], key=repr)  # text, lowercased, two contexts
+    assert sorted(labels) == ["lowercased text", "text", "text after a context", "text after a context"]  # each progress bar says what it scores
     stats = real(Scorer(tiny_lm), texts)
     with_ctx = real(Scorer(tiny_lm), texts, context=CONTEXT)
     for r, st, sc in zip(records, stats, with_ctx):
