@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -70,6 +71,36 @@ def cell(stat: dict, percent: bool) -> str:
     return f"{scale * stat['diff']:+.3g}{unit} [{lo:+.3g}, {hi:+.3g}]{sig}"
 
 
+def verdict(stat: dict) -> str:
+    lo, hi = stat["ci"]
+    return "better" if lo > 0 else "worse" if hi < 0 else "level"
+
+
+def summary(result: dict) -> list[str]:
+    """Per detector and baseline, over every run and split: how often the interval of the
+    difference lies above 0 (better), below 0 (worse) or covers it (level)."""
+    counts: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    for splits in result["runs"].values():
+        for comparisons in splits.values():
+            for c in comparisons:
+                name = re.sub(r"table=[^:]*", "table=<the model's table>", c["detector"])  # one row per detector across models
+                entry = counts.setdefault((name, c["baseline"]), {m: {"better": 0, "level": 0, "worse": 0} for m in ("auroc", "tpr@1%")})
+                for m in entry:
+                    entry[m][verdict(c[m])] += 1
+    fmt = lambda d: f"{d['better']} / {d['level']} / {d['worse']}"  # noqa: E731
+    rows = [[det, base, fmt(v["auroc"]), fmt(v["tpr@1%"])] for (det, base), v in sorted(counts.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+    n = sum(len(splits) for splits in result["runs"].values())
+    return [
+        "## Summary",
+        "",
+        f"Over the {n} controlled splits below (runs x exposures): how many times each detector is better / level / worse than the baseline "
+        "(the 95% interval of the difference above 0, covering 0, below 0).",
+        "",
+        markdown_table(["detector", "baseline", "AUROC: better / level / worse", "TPR@1%FPR: better / level / worse"], rows),
+        "",
+    ]
+
+
 def render(result: dict) -> str:
     lines = [
         "# Detectors against the best current ones, on the controlled splits",
@@ -79,6 +110,7 @@ def render(result: dict) -> str:
         "'(better)' / '(worse)': the interval excludes 0. TPR at 1% FPR with fewer than 100 non-members is the TPR at FPR 0.",
         "",
     ]
+    lines += summary(result)
     head = ["split", "detector", "baseline", "AUROC", "AUROC difference [95% CI]", "TPR@1%FPR", "TPR difference [95% CI]"]
     for run, splits in result["runs"].items():
         lines += [f"## {run}", ""]
