@@ -94,6 +94,12 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None
     p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    add_load_options(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def add_load_options(p: argparse.ArgumentParser) -> None:
+    """How a model loads: --device, --dtype, --trust-remote-code (every command that loads one)."""
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.add_argument(
         "--dtype",
@@ -102,7 +108,6 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None
         help="weights dtype (default float32; bfloat16 on a GPU or a CPU with native bfloat16, float16 on a GPU: approximations)",
     )
     p.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def run_options(args: argparse.Namespace) -> dict[str, Any]:

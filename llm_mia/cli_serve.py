@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from .cli_common import add_load_options
 from .errors import InputError
 from .models import DEFAULT_MODEL
 
@@ -38,14 +39,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help=f"require Authorization: Bearer TOKEN, the token read from ${TOKEN_ENV} (clients set it in $LLM_MIA_API_KEY)",
     )
-    sv.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    sv.add_argument(
-        "--dtype",
-        default=None,
-        choices=["float32", "bfloat16", "float16"],
-        help="weights dtype (default float32; bfloat16 on a GPU or a CPU with native bfloat16, float16 on a GPU: approximations)",
-    )
-    sv.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
+    add_load_options(sv)
     sv.add_argument("--quiet", action="store_true", help="no line per request on stderr")
     sv.set_defaults(func=_cmd_serve)
 
