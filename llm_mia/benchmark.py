@@ -24,7 +24,7 @@ from .scoring import Scorer, ScorerConfig
 from .controlled import ControlledConfig
 from .suites import Split, Suite, open_suite
 from .tables import NA, detector_cells, markdown_table, metric_headers, too_few_notes, with_ci
-from .types import STATUS_OK, ScoreRecord
+from .types import STATUS_OK, ScoreRecord, reason_code
 
 
 MATCH_TOLERANCE = 0.01
@@ -213,9 +213,12 @@ def run_bench(
     splits = [limit_split(s, limit, seed) for s in opened.splits]
     results, held_out = [], {}
     for split in splits:
-        scored = run.score(split.documents, where=f"split {split.name}")
+        scored = run.score(split.documents, where=f"split {split.name}", groups=split.groups)
         results.append(_evaluate_split(split, scored.records, n_bootstrap, seed))
         held_out[split.name] = {KIND[label]: ids for label, ids in scored.pool.items()}
+        mates = [r.id for r in scored.records if reason_code(r.reason) == "prefix_group"]
+        if mates:  # the other passages of the prefix texts' books or papers
+            held_out[split.name]["same-book passage"] = mates
     spec = run.target.spec
     provenance = {
         "command": command,

@@ -231,7 +231,9 @@ def run_check(
     names = [d.key for d in run.detectors]
     ref_docs = [Document(d.id, d.text, 0, d.error) for d in ref_docs]  # known non-members: the pool of detectors that use labelled texts
     eligible = [False] * len(sus_docs) + [True] * len(ref_docs)
-    scored = run.score(sus_docs + ref_docs, pool_from=eligible, where="the reference texts (a check has no known members)")
+    both = sus_docs + ref_docs
+    groups = [d.id.rsplit("#", 1)[0] for d in both] if unit == "book" else None  # a book's excerpts: <book id>#<k>
+    scored = run.score(both, pool_from=eligible, where="the reference texts (a check has no known members)", groups=groups)
     sus_rec, ref_rec = scored.records[: len(sus_docs)], scored.records[len(sus_docs) :]
     if not any(r.status == STATUS_OK for r in sus_rec):
         reasons = sorted({r.reason or "" for r in sus_rec})

@@ -106,16 +106,19 @@ class ScoringRun:
         assert lm is not None, "this run has no reference model"
         return Scorer(lm, self.config, cache=cache, progress=self.progress)
 
-    def score(self, documents: Sequence[Document | str], *, pool_from: Sequence[bool] | None = None, where: str = "the input") -> Scored:
+    def score(
+        self, documents: Sequence[Document | str], *, pool_from: Sequence[bool] | None = None, where: str = "the input", groups: Sequence[str] | None = None
+    ) -> Scored:
         """Score every document with every detector, in input order (plain strings get ids
         "0", "1", ...). A document that cannot be scored gets status "skipped" and a reason.
 
         Detectors that use labelled texts take their prefixes from a seeded pool of these
         documents (those marked True in ``pool_from``, default all labelled ones; ``where``
         names them in messages); the pool's documents are scored by no detector (reason code
-        ``prefix_pool``). See :mod:`llm_mia.pools`."""
+        ``prefix_pool``), nor are the other documents of their ``groups`` (book, paper; code
+        ``prefix_group``). See :mod:`llm_mia.pools`."""
         docs = mark_duplicates([d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(documents)])
-        docs, detectors, pool = hold_out(docs, self.detectors, seed=self.seed, eligible=pool_from, where=where)
+        docs, detectors, pool = hold_out(docs, self.detectors, seed=self.seed, eligible=pool_from, where=where, groups=groups)
         views = views_of(detectors)
         usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]
         texts = [docs[i].text or "" for i in usable]

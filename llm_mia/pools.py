@@ -55,11 +55,21 @@ def draw_pool(
 
 
 def hold_out(
-    docs: Sequence[Document], detectors: Sequence[Detector], *, seed: int = 0, eligible: Sequence[bool] | None = None, where: str = "the input"
+    docs: Sequence[Document],
+    detectors: Sequence[Detector],
+    *,
+    seed: int = 0,
+    eligible: Sequence[bool] | None = None,
+    where: str = "the input",
+    groups: Sequence[str] | None = None,
 ) -> tuple[list[Document], list[Detector], dict[int, list[str]]]:
     """The documents with the pool's marked "held out" (never scored), the detectors bound to
     the pool, and the pool's ids by label. Without a detector that uses labelled texts:
-    everything unchanged and an empty pool."""
+    everything unchanged and an empty pool.
+
+    ``groups`` (one name per document: the book or paper a passage comes from): every other
+    document of a pool document's group is held out too (reason code ``prefix_group``), since
+    a prefix from the same book tells the model about its other passages."""
     if not any(d.uses_labels for d in detectors):
         return list(docs), list(detectors), {}
     needs = pool_needs(detectors)
@@ -73,5 +83,11 @@ def hold_out(
     reason = Reason("prefix_pool", f"held out as a prefix text of {users} (scored by no detector)")
     fixed = {t.strip() for d in bound for t in d.prefix_texts()}  # also a text of a prefix file
     held = {i for idx in pool.values() for i in idx} | {i for i, d in enumerate(docs) if d.text is not None and d.text.strip() in fixed}
-    out = [Document(d.id, d.text, d.label, reason) if i in held and d.error is None else d for i, d in enumerate(docs)]
+    pool_groups = {groups[i] for i in held} if groups is not None else set()
+    mates = {i for i in range(len(docs)) if groups is not None and groups[i] in pool_groups} - held
+    mate_reason = Reason("prefix_group", f"held out: from the same book or paper as a prefix text of {users} (scored by no detector)")
+    out = [
+        Document(d.id, d.text, d.label, reason if i in held else mate_reason) if (i in held or i in mates) and d.error is None else d
+        for i, d in enumerate(docs)
+    ]
     return out, bound, {label: [docs[i].id for i in idx] for label, idx in pool.items()}

@@ -33,6 +33,7 @@ REASONS = {
     "non_finite": "a non-finite score",
     # held out on purpose
     "prefix_pool": "held out as a prefix text of a detector that uses labelled texts",
+    "prefix_group": "held out with a prefix text: from the same book or paper",
     "other": "another reason (see each record's reason)",
 }
 """Reason codes, each with the words reports count it under."""
@@ -63,8 +64,8 @@ def reason_code(reason: str | None) -> str:
 
 def held_out(record: ScoreRecord) -> bool:
     """The record's document was held out on purpose, as a prefix text of a detector that
-    uses labelled texts (not a failure)."""
-    return record.status != STATUS_OK and reason_code(record.reason) == "prefix_pool"
+    uses labelled texts or as a text of the same group (book, paper) as one (not a failure)."""
+    return record.status != STATUS_OK and reason_code(record.reason) in ("prefix_pool", "prefix_group")
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,53 @@ def test_check_draws_the_prefix_from_the_reference_texts_and_leaves_them_out(tmp
     settings = CheckSettings(unit="document", detectors=("con_recall",), n_splits=2, n_permutations=19)
     with pytest.raises(InputError, match="labelled member text.*the reference texts \\(a check has no known members\\) has 0"):
         run_check(tmp_path / "s.jsonl", tmp_path / "r.jsonl", model=MockBackend(), settings=settings, use_cache=False)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_no_scored_document_shares_a_book_with_a_prefix_text(seed):
+    """Passages of one book or paper: a prefix from a book tells the model about its other
+    passages, so the whole group of every pool document is held out (code prefix_group)."""
+    texts = random_sentences(40, seed=99)
+    docs = [Document(f"d{i}", t, (i // 5) % 2) for i, t in enumerate(texts)]  # 8 books of 5 passages, alternating labels
+    groups = [f"book{i // 5}" for i in range(40)]
+    run = open_run(MockBackend(), detectors=["loss", "con_recall:shots=1"], use_cache=False, seed=seed)
+    scored = run.score(docs, groups=groups)
+    pool = {i for ids in scored.pool.values() for i in ids}
+    pool_books = {groups[int(i[1:])] for i in pool}
+    assert len(pool) == 2 and len(pool_books) == 2
+    for g, rec in zip(groups, scored.records):
+        if rec.id in pool:
+            assert reason_code(rec.reason) == "prefix_pool"
+        elif g in pool_books:
+            assert rec.status == "skipped" and reason_code(rec.reason) == "prefix_group" and "same book or paper" in rec.reason
+        else:
+            assert rec.status == "ok"
+    assert sum(r.status == "ok" for r in scored.records) == 30
+
+
+def test_bench_and_check_hold_out_the_books_of_the_prefix_texts(tmp_path, monkeypatch):
+    from llm_mia import benchmark
+    from llm_mia.suites import OpenedSuite, Split, Suite
+
+    texts = random_sentences(40, seed=100)
+    split = Split("s", "s", [Document(f"d{i}", t, (i // 5) % 2) for i, t in enumerate(texts)], [f"book{i // 5}" for i in range(40)])
+    run = open_run(MockBackend(), detectors=["recall:shots=1"], use_cache=False)
+    assert sum(r.status == "ok" for r in run.score(split.documents, groups=split.groups).records) == 35
+    opened = OpenedSuite(Suite("s", "t", "-", (), "-", lambda r: [split]), [split])
+    monkeypatch.setattr(benchmark, "open_suite", lambda *a, **k: opened)  # a grouped split, as arXivTection's papers
+    res = run_bench("s", model=MockBackend(), detectors=["loss", "recall:shots=1"], n_bootstrap=20, use_cache=False)
+    assert len(res.provenance["label_use"]["held_out"]["s"]["same-book passage"]) == 4
+    assert "s: 1 non-members, 4 same-book passages." in res.table()
+    assert res.splits[0].evaluation.rows[0].n_members + res.splits[0].evaluation.rows[0].n_nonmembers == 35
+    book = tmp_path / "ref"
+    book.mkdir()
+    for b in range(3):
+        (book / f"b{b}.txt").write_text(" ".join(random_sentences(30, seed=200 + b)))
+    (tmp_path / "s.txt").write_text(" ".join(random_sentences(60, seed=300)))
+    settings = CheckSettings(unit="book", detectors=("loss", "recall:shots=1"), excerpt_words=40, n_splits=2, n_permutations=19)
+    result = run_check(tmp_path / "s.txt", book, model=MockBackend(), settings=settings, use_cache=False)
+    pooled = [r for r in result.reference if reason_code(r.reason) == "prefix_pool"]
+    mates = [r for r in result.reference if reason_code(r.reason) == "prefix_group"]
+    (source,) = {r.id.rsplit("#", 1)[0] for r in pooled}
+    assert len(pooled) == 1 and mates and all(r.id.rsplit("#", 1)[0] == source for r in mates)
+    assert all(r.id.rsplit("#", 1)[0] != source for r in result.reference if r.status == "ok")
