@@ -100,7 +100,9 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None
 
 def add_load_options(p: argparse.ArgumentParser) -> None:
     """How a model loads: --device, --dtype, --trust-remote-code (every command that loads one)."""
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1, ..., or auto: shard the model over every GPU (accelerate's device_map) (default: cuda if available)"
+    )
     p.add_argument(
         "--dtype",
         default=None,

@@ -187,7 +187,10 @@ def load_model(
 ) -> LoadedModel:
     """Load the model named by ``spec`` (see the module docstring) for scoring.
 
-    ``device`` defaults to ``cuda`` when available, else ``cpu``. ``dtype`` defaults to
+    ``device`` defaults to ``cuda`` when available, else ``cpu``; ``auto`` shards the model
+    over every GPU with accelerate's ``device_map="auto"`` (then the CPU's memory, where the GPUs
+    are full; the inputs go to the first layer's device, and the cache records ``cuda``, or
+    ``cpu`` on a machine without a GPU). ``dtype`` defaults to
     ``float32``; ``bfloat16`` on a GPU or a CPU with native bfloat16 arithmetic
     (:func:`cpu_computes_bfloat16`), ``float16`` on a GPU only: an approximation, recorded with
     every output (the scorer's settings and the cache key hold the dtype). ``progress`` shows
@@ -206,14 +209,15 @@ def load_model(
 
 
 def _served(url: str, device: str | None, dtype: str | None) -> Any:
-    """A model behind ``llm-mia serve`` (:class:`~llm_mia.backends.http.HTTPBackend`); the
-    server chose its device and dtype, so asking for others here is an error."""
+    """A served model (:class:`~llm_mia.backends.http.HTTPBackend`: ``llm-mia serve`` or a
+    generic OpenAI-compatible server); the server chose its device and dtype, so asking for
+    others here is an error."""
     from .backends.http import HTTPBackend
 
     backend = HTTPBackend(url)
     for setting, asked, served in (("device", device, backend.device), ("dtype", dtype, backend.dtype)):
         if asked is not None and asked.split(":")[0] != served.split(":")[0]:
-            raise ModelLoadError(f"{url} serves its model with {setting} {served}; set --{setting} where the server starts (llm-mia serve), not here")
+            raise ModelLoadError(f"{url} chooses its model's {setting} ({served}); set it where the server starts (llm-mia serve --{setting}), not here")
     return backend
 
 
@@ -243,6 +247,9 @@ def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: b
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    sharded = device == "auto"  # accelerate's device_map="auto": layers spread over the GPUs (then the CPU)
+    if sharded:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = dtype or "float32"
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ModelLoadError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
@@ -258,13 +265,16 @@ def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: b
     model: Any  # transformers' own annotations do not describe .to() usably
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        if sharded:
+            kwargs["device_map"] = "auto"
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), use_safetensors=True, **kwargs)
     except ModelLoadError:
         raise
     except Exception as exc:  # transformers raises many types for unreadable models
         raise ModelLoadError(f"could not load model {spec!r} from {folder}: {_short(exc)}") from exc
     try:
-        model.to(device)
+        if not sharded:
+            model.to(device)
     except (RuntimeError, AssertionError) as exc:
         raise ModelLoadError(f"cannot move the model to device {device!r}: {_short(exc)}") from exc
     model.eval()

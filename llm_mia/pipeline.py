@@ -163,6 +163,7 @@ class ScoringRun:
             "model_identity": self.target.identity,
             "tokenizer_identity": self.target.tokenizer_identity,
             "reference_model": None if self.reference is None else {"spec": self.reference.spec, "identity": self.reference.identity},
+            "served": {role: m.describe() for role, m in (("target", self.target), ("reference", self.reference)) if m is not None and hasattr(m, "describe")},
             "scorer": self.scorer().settings(),
             "batch_size": self.config.batch_size,
             "detectors": describe_detectors(self.detectors),

@@ -42,6 +42,8 @@ PROTOCOL = "llm-mia/1"
 MAX_PROMPTS = 256
 """Prompts per completions request (a client sends one scorer batch per request)."""
 MAX_BODY = 64 * 1024 * 1024
+Routes = dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]]
+"""(method, path) -> handler of the request body, returning the response body."""
 
 
 class RequestError(Exception):
@@ -86,6 +88,14 @@ class ScoringService:
 
     def models(self) -> dict[str, Any]:
         return {"object": "list", "data": [self.card]}
+
+    def routes(self) -> Routes:
+        return {
+            ("GET", "/v1/models"): lambda _: self.models(),
+            ("POST", "/tokenize"): self.tokenize,
+            ("POST", "/detokenize"): self.detokenize,
+            ("POST", "/v1/completions"): self.completions,
+        }
 
     def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
         """vLLM's ``{"prompt": text}``, or llm-mia's ``{"prompts": [text, ...]}`` (one round
@@ -181,17 +191,13 @@ def _token_names(tokenizer: Any, prompts: list[list[int]]) -> list[list[str]]:
 
 
 def make_server(
-    service: ScoringService, host: str = "127.0.0.1", port: int = 8000, token: str | None = None, log: Callable[[str], None] | None = None
+    service: Any, host: str = "127.0.0.1", port: int = 8000, token: str | None = None, log: Callable[[str], None] | None = None
 ) -> ThreadingHTTPServer:
-    """An HTTP server of ``service`` (call ``serve_forever``; ``port`` 0 picks a free one).
+    """An HTTP server of ``service`` (anything with ``routes() -> Routes``, such as a
+    :class:`ScoringService`; call ``serve_forever``; ``port`` 0 picks a free one).
     ``token``: every request must carry ``Authorization: Bearer TOKEN``. ``log`` gets one
     line per request (method, path, status; never a header)."""
-    routes: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
-        ("GET", "/v1/models"): lambda _: service.models(),
-        ("POST", "/tokenize"): service.tokenize,
-        ("POST", "/detokenize"): service.detokenize,
-        ("POST", "/v1/completions"): service.completions,
-    }
+    routes = service.routes()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

@@ -130,3 +130,28 @@ def test_bfloat16_on_a_cpu_is_refused_without_native_support_and_close_to_float3
         assert np.array_equal(x.token_ids, y.token_ids)
         assert x.logprobs.dtype == np.float32 and not np.array_equal(x.logprobs, y.logprobs)  # really computed in bfloat16
         assert np.allclose(x.logprobs, y.logprobs, atol=0.25, rtol=0.05) and np.allclose(x.dist_mean, y.dist_mean, atol=0.25, rtol=0.05)
+
+
+def test_device_auto_shards_with_accelerate_and_gives_the_same_statistics(tiny_model_dir, monkeypatch):
+    """``--device auto`` loads with ``device_map="auto"`` (on a machine without a GPU, every
+    layer lands on the CPU): the same statistics and cache key as ``--device cpu``."""
+    import numpy as np
+    from transformers import AutoModelForCausalLM
+
+    from llm_mia import Scorer, load_model
+
+    seen: list[object] = []
+    original = AutoModelForCausalLM.from_pretrained
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs.get("device_map"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", spy)
+    sharded, plain = load_model(str(tiny_model_dir), device="auto"), load_model(str(tiny_model_dir), device="cpu")
+    assert seen == ["auto", None]
+    if sharded.device == "cpu":
+        assert Scorer(sharded).settings() == Scorer(plain).settings()
+        texts = ["River stone light house garden winter summer paper window.", "Hello, world! 123"]
+        for x, y in zip(Scorer(sharded).score_texts(texts), Scorer(plain).score_texts(texts)):
+            assert np.array_equal(x.logprobs, y.logprobs) and np.array_equal(x.dist_var, y.dist_var)

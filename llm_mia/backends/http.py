@@ -19,9 +19,15 @@ The API key (if the server needs one) comes from the environment variable named 
 ``api_key_env`` (default ``LLM_MIA_API_KEY``) and is sent only in the ``Authorization``
 header: it never appears in messages, score files, reports or provenance.
 
-Only servers that speak llm-mia's extension (``llm-mia serve``) are accepted so far: a
-generic OpenAI-compatible server's prompt log-probabilities cannot be trusted on its word
-(llama-cpp-python's are read one position late, without any error; see issue 12).
+A server that speaks llm-mia's extension (``llm-mia serve``) gives every statistic exactly;
+any other OpenAI-compatible server (vLLM, SGLang, llama.cpp's server) gives token
+log-probabilities and, where it returns top-k for prompt positions, the top-1 column, after
+it passes a conformance probe (:mod:`llm_mia.backends.openai`: llama-cpp-python's server
+reads prompt log-probabilities one position late and is refused). Such a server batches
+across requests, so each scorer batch goes as one request per sequence, all in flight at
+once: ``--batch-size`` bounds the requests in flight. Its identity is the served model's name
+at that address (a server cannot prove which weights it holds); ``#NAME`` after the address
+picks one of several served models.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +49,8 @@ import numpy as np
 
 from ..errors import BackendUnavailable, ModelLoadError
 from ..serve import MAX_PROMPTS
-from .base import CAPABILITY_WORDS
+from . import openai
+from .base import CAPABILITY_WORDS, LOGPROBS, TOP1
 
 API_KEY_ENV = "LLM_MIA_API_KEY"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -78,11 +87,23 @@ class RemoteTokenizer:
         raise NotImplementedError("a served tokenizer gives no offsets")
 
     def decode(self, ids: Sequence[int]) -> str:
-        return str(self._backend.post("/detokenize", {"tokens": [int(i) for i in ids]}, root=True)["prompt"])
+        """The text of ``ids``: ``POST /detokenize`` (vLLM answers ``prompt``, llama.cpp
+        ``content``), or llama-cpp-python's ``/extras/detokenize`` (``text``)."""
+        body = {"model": self._backend.model_name, "tokens": [int(i) for i in ids]}
+        for path in openai.DETOKENIZE_PATHS:
+            try:
+                answer = self._backend.post(path, body, root=True)
+            except ServerError as exc:
+                if exc.status in (404, 405) and path != openai.DETOKENIZE_PATHS[-1]:
+                    continue
+                raise
+            return str(next((answer[k] for k in ("prompt", "content", "text") if k in answer), ""))
+        return ""
 
 
 class HTTPBackend:
-    """A model behind ``llm-mia serve`` (see the module docstring)."""
+    """A served model: ``llm-mia serve`` or a generic OpenAI-compatible server (see the module
+    docstring)."""
 
     def __init__(
         self,
@@ -93,26 +114,30 @@ class HTTPBackend:
         backoff: float = 0.5,
         api_key_env: str = API_KEY_ENV,
         sleep: Callable[[float], None] = time.sleep,
+        concurrency: int = 8,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ModelLoadError(f"{url!r} is not a server address; give one like http://127.0.0.1:8000/v1")
         if parts.username or parts.password or parts.query:
             raise ModelLoadError("give the server address without credentials or a query; the API key goes in the environment variable " + api_key_env)
-        self.base = url.rstrip("/")
+        self.base = url.split("#")[0].rstrip("/")
         self.root = f"{parts.scheme}://{parts.netloc}"
         self.timeout, self.retries, self.backoff, self._sleep = timeout, retries, backoff, sleep
+        self.concurrency = concurrency  # requests in flight while tokenizing on a generic server
         self._key = os.environ.get(api_key_env) or None
         self.requests = 0  # requests answered (for tests and provenance)
-        models = self.get("/models").get("data") or []
-        card = next((m for m in models if isinstance(m, dict) and isinstance(m.get("llm_mia"), dict)), None)
-        if card is None:
-            raise ModelLoadError(
-                f"{self.base} is not an llm-mia server (its /v1/models has no llm_mia field). Generic OpenAI-compatible servers "
-                "are not supported yet: their prompt log-probabilities cannot be checked; serve the model with llm-mia serve"
-            )
-        info = card["llm_mia"]
         self.spec = url
+        models = [m for m in self.get("/models").get("data") or [] if isinstance(m, dict)]
+        card = next((m for m in models if isinstance(m.get("llm_mia"), dict)), None)
+        if card is not None:
+            self._init_llm_mia(card)
+        else:
+            self._init_generic(models, parts.fragment)
+
+    def _init_llm_mia(self, card: dict[str, Any]) -> None:
+        info = card["llm_mia"]
+        self.protocol = "llm-mia"
         self.model_name = str(card.get("id"))
         self.identity = str(info["identity"])
         self.tokenizer_identity = str(info["tokenizer_identity"])
@@ -120,18 +145,65 @@ class HTTPBackend:
         self.capabilities = frozenset(set(info["capabilities"]) - unknown)
         self.max_positions = info.get("max_positions")
         self.dtype, self.device = str(info.get("dtype", "")), str(info.get("device", ""))
+        self.probe: openai.ProbeResult | None = None
         self.tokenizer = RemoteTokenizer(self, [int(i) for i in info.get("special_ids", [])], info.get("vocab_size"))
+
+    def _init_generic(self, models: list[dict[str, Any]], wanted: str) -> None:
+        """A generic OpenAI-compatible server: pick the model, find its tokenize endpoint, and
+        run the conformance probe before trusting its prompt log-probabilities."""
+        names = [str(m.get("id")) for m in models]
+        if wanted:
+            if wanted not in names:
+                raise ModelLoadError(f"{self.base} does not serve {wanted!r}; it serves: {', '.join(names) or 'nothing'}")
+            chosen = models[names.index(wanted)]
+        elif len(models) == 1:
+            chosen = models[0]
+        else:
+            raise ModelLoadError(f"{self.base} serves {len(models)} models ({', '.join(names) or 'none listed'}); name one after the address: {self.base}#NAME")
+        self.protocol = "openai"
+        self.model_name = str(chosen.get("id"))
+        self.identity = f"{self.model_name} served at {self.root}"
+        self.tokenizer_identity = self.identity
+        limit = chosen.get("max_model_len") or (chosen.get("meta") or {}).get("n_ctx_train")
+        self.max_positions = int(limit) if isinstance(limit, int) and limit > 0 else None
+        self.dtype, self.device = "served", "server"
+        self._tokenize_path: str | None = None
+        self.text_prompts = False  # True: the server takes no token-id prompts (llama-cpp-python)
+        self.tokenizer = RemoteTokenizer(self, [], None)
+        first = self._tokenize_one(openai.PROBE_TEXTS[0], True)
+        try:
+            self.post("/completions", openai.completion_body(self.model_name, first, echo=True, logprobs=0))
+        except ServerError as exc:
+            if exc.status not in (400, 422, 500):
+                raise ModelLoadError(f"{self.base} ({self.model_name}) refused a prompt: {exc}") from None
+            self.text_prompts = True  # each text's round trip through the server's tokenizer is checked
+        try:
+            self.probe = openai.probe(self._complete, self._tokenize_one, self.model_name)
+        except openai.NotConformant as exc:
+            raise ModelLoadError(f"{self.base} ({self.model_name}) cannot be trusted for scoring: {exc}") from None
+        except ServerError as exc:
+            raise ModelLoadError(f"{self.base} ({self.model_name}) refused the conformance probe's requests: {exc}") from None
+        self.capabilities = frozenset({LOGPROBS} | ({TOP1} if self.probe.max_top_diff is not None else set()))
 
     def cache_identity(self) -> dict[str, object]:
         return {"model": self.identity, "tokenizer": self.tokenizer_identity, "dtype": self.dtype, "device": self.device.split(":")[0]}
 
     def describe(self) -> dict[str, object]:
-        """Provenance: the server and the model it serves (never the API key)."""
-        return {"server": self.base, "model": self.model_name, "identity": self.identity, "dtype": self.dtype, "device": self.device}
+        """Provenance: the server, its protocol and the model it serves (never the API key);
+        for a generic server, what the conformance probe measured."""
+        out: dict[str, object] = {"server": self.base, "protocol": self.protocol, "model": self.model_name, "identity": self.identity}
+        out.update({"dtype": self.dtype, "device": self.device})
+        if self.probe is not None:
+            out["conformance_probe"] = self.probe.as_dict()
+            out["prompts"] = "text, round trip checked" if self.text_prompts else "token ids"
+        return out
 
     def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
-        """The server's token ids, up to ``MAX_PROMPTS`` texts per request. A text the server's
-        tokenizer fails on fails its whole request (the scorer then retries text by text)."""
+        """The server's token ids. ``llm-mia serve`` takes up to ``MAX_PROMPTS`` texts per
+        request; a generic server one text per request, ``concurrency`` in flight. A text the
+        server's tokenizer fails on fails its request (the scorer then retries text by text)."""
+        if self.protocol == "openai":
+            return self._in_flight([partial(self._tokenize_one, t, special_tokens) for t in texts], self.concurrency)
         out: list[list[int]] = []
         for start in range(0, len(texts), MAX_PROMPTS):
             part = list(texts[start : start + MAX_PROMPTS])
@@ -141,7 +213,29 @@ class HTTPBackend:
             out += [[int(i) for i in ids] for ids in answer]
         return out
 
+    def _tokenize_one(self, text: str, special: bool) -> list[int]:
+        """One text through the generic server's tokenize endpoint (the first dialect that
+        answers is kept)."""
+        for path, body in openai.TOKENIZE_DIALECTS:
+            if self._tokenize_path not in (None, path):
+                continue
+            try:
+                tokens = self.post(path, body(text, special, self.model_name), root=True).get("tokens")
+            except ServerError as exc:
+                if exc.status in (404, 405) and self._tokenize_path is None:
+                    continue
+                raise
+            if not isinstance(tokens, list) or not all(isinstance(i, int) for i in tokens):
+                raise ServerError(200, f"{path} answered without a list of token ids")
+            self._tokenize_path = path
+            return [int(i) for i in tokens]
+        raise ModelLoadError(
+            f"{self.root} has no tokenize endpoint (tried {', '.join(p for p, _ in openai.TOKENIZE_DIALECTS)}); llm-mia needs the server's own token ids"
+        )
+
     def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
+        if self.protocol == "openai":
+            return self._in_flight([partial(self._forward_generic, ids, s) for ids, s in batch], len(batch))
         body = {
             "model": self.model_name,
             "prompt": [list(ids) for ids, _ in batch],
@@ -160,6 +254,36 @@ class HTTPBackend:
                 raise ServerError(200, f"statistics for {arr.shape[0]} positions where {len(ids) - max(1, start)} were asked")
             out.append(arr)
         return out
+
+    def _forward_generic(self, ids: list[int], score_from: int) -> np.ndarray:
+        logprobs = 1 if TOP1 in self.capabilities else 0
+        choice = self._complete(openai.completion_body(self.model_name, ids, echo=True, logprobs=logprobs))["choices"][0]
+        try:
+            return openai.echoed_rows(choice, ids, score_from)
+        except ValueError as exc:
+            raise ServerError(200, str(exc)) from None
+
+    def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /completions`` of one token-id prompt; for a server that takes only text, the
+        prompt goes as the text of its ids, once the server's tokenizer is seen to give those ids
+        back (else :class:`~llm_mia.backends.openai.NotRoundTrip`: that text cannot be scored exactly)."""
+        if self.text_prompts:
+            ids = body["prompt"]
+            text = self.tokenizer.decode(ids)
+            if self._tokenize_one(text, True) != ids:
+                raise openai.NotRoundTrip("the server takes only text prompts, and this text's tokens do not survive a round trip through its tokenizer")
+            body = {**body, "prompt": text}
+        return self.post("/completions", body)
+
+    @staticmethod
+    def _in_flight(calls: list[Callable[[], Any]], limit: int) -> list[Any]:
+        """Run ``calls`` with at most ``limit`` at once; results in order; the first failure
+        is raised once every call has ended."""
+        if len(calls) <= 1 or limit <= 1:
+            return [call() for call in calls]
+        with ThreadPoolExecutor(max_workers=min(limit, len(calls))) as pool:
+            futures = [pool.submit(call) for call in calls]
+            return [f.result() for f in futures]
 
     def free_memory(self) -> None:
         pass
