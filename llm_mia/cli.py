@@ -32,6 +32,7 @@ from .cli_check import add_check_parsers
 from .cli_freq import add_freq_parsers
 from .cli_serve import add_serve_parser
 from .cli_common import FLAGS, POSITIVE, SEED, _count, add_run_options, run_options
+from .models import with_revision
 
 CONTROLLED_DEFAULTS = ControlledConfig()
 
@@ -228,7 +229,7 @@ def _controlled_config(args: argparse.Namespace) -> ControlledConfig:
     """The controlled split's settings (``ControlledConfig`` checks their values)."""
     from .controlled import SMALL
 
-    changes: dict[str, Any] = {"base_model": args.model}
+    changes: dict[str, Any] = {"base_model": with_revision(args.model, args.revision)}
     if args.members is not None:
         changes["n_members_per_exposure"] = args.members
     if args.nonmembers is not None:

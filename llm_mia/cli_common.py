@@ -8,7 +8,7 @@ from typing import Any
 
 from .detectors.min_k import DEFAULT_K
 from .errors import LlmMiaError
-from .models import DEFAULT_MODEL
+from .models import DEFAULT_MODEL, with_revision
 from .scoring import ScorerConfig
 
 DEFAULTS = ScorerConfig()
@@ -110,13 +110,14 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
         help="weights dtype (default float32; bfloat16 on a GPU or a CPU with native bfloat16, float16 on a GPU: approximations)",
     )
     p.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
+    p.add_argument("--revision", default=None, help="a hub model's branch, tag or commit (e.g. Pythia's step143000); same as --model org/name@REVISION")
 
 
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`llm_mia.pipeline.open_run` (and of ``run_bench`` and
     ``run_check``) from the options of :func:`add_run_options`."""
     return dict(
-        model=args.model,
+        model=with_revision(args.model, args.revision),
         reference_model=args.reference_model,
         detectors=_names(args.detectors),
         k=args.k,

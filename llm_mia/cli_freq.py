@@ -39,6 +39,7 @@ def add_freq_parsers(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--text-field", default=None, help="the text field of JSONL/CSV rows (default: text, or input)")
     b.add_argument("--trust-remote-code", action="store_true", help="allow code from a model repository to run (off by default)")
+    b.add_argument("--revision", default=None, help="a hub model's branch, tag or commit; same as --model org/name@REVISION")
     b.add_argument("--force", action="store_true", help="replace the table if it exists")
     b.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     b.set_defaults(func=_cmd_freq_build)
@@ -47,11 +48,11 @@ def add_freq_parsers(sub: argparse._SubParsersAction) -> None:
 def _cmd_freq_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .models import load_tokenizer
+    from .models import load_tokenizer, with_revision
 
     check_output(args.output, inputs=args.corpus, force=args.force, what="frequency table")
     texts, skipped = texts_of(args.corpus, text_field=args.text_field)
-    source = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code, progress=not args.no_progress)
+    source = load_tokenizer(with_revision(args.model, args.revision), trust_remote_code=args.trust_remote_code, progress=not args.no_progress)
     with tqdm(total=len(texts), desc="counting tokens", unit="doc", disable=args.no_progress, file=sys.stderr) as bar:
         table = build_table(texts, source, max_tokens=args.max_tokens, spec=args.model, corpus=" ".join(args.corpus), progress=bar.update)
     save_table(table, args.output, replace=args.force)

@@ -47,7 +47,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .backends import as_backend
     from .backends.http import is_url
-    from .models import load_model
+    from .models import load_model, with_revision
     from .scoring import ScorerConfig
     from .serve import ScoringService, make_server
 
@@ -60,7 +60,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"warning: serving on {args.host} without --require-token: anyone who can reach this port can use the model", file=sys.stderr)
     if is_url(args.model):
         raise InputError("serve a model in this process (an alias, a file or a folder), not another server")
-    lm = load_model(args.model, device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code, progress=True)
+    lm = load_model(with_revision(args.model, args.revision), device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code, progress=True)
     service = ScoringService(as_backend(lm, ScorerConfig()))
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     try:

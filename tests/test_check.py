@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -38,6 +39,16 @@ def test_members_against_held_out_texts_are_significant(tiny_trained, tmp_path):
     assert min(t.p_value for t in res.documents) == pytest.approx(5 / 21)
     assert summary(res).splitlines()[2].startswith("SIGNIFICANT at alpha = 0.05")
     assert len(res.top) == 5 and all(x.p_value is not None for x in res.top)
+    assert not res.reference_unlike_suspect and to_json(res)["verdict_level"] == "significant"
+
+    # the same result where a model-free classifier separates the sets: the verdict line itself says so
+    free = res.model_free
+    assert free is not None
+    weak = dataclasses.replace(res, model_free=dataclasses.replace(free, auroc=0.97, ci=(0.93, 0.99)))
+    line = summary(weak).splitlines()[2]
+    assert line.startswith("SIGNIFICANT, BUT WEAK EVIDENCE at alpha = 0.05") and "AUROC 0.97" in line
+    assert to_json(weak)["verdict"] == line and to_json(weak)["verdict_level"] == "weak"
+    assert f"<div class='verdict weak'>{html.escape(line)}</div>" in to_html(weak)
 
 
 def test_two_sets_of_non_members_are_not_significant(tiny_trained, tmp_path):
@@ -222,6 +233,11 @@ def test_demo_writes_its_texts_and_runs_a_check(tiny_model_dir, tmp_path, capsys
     reference = (tmp_path / "demo" / "reference" / "llm_mia_source.txt").read_text()
     assert code == 0 and "def dedent(" in suspect and "def write_demo_texts(" not in suspect
     assert reference.startswith('"""llm-mia: membership inference')  # llm_mia/__init__.py comes first
+    # the reference is the snapshot shipped with the package, not today's source (stable figures)
+    from llm_mia.demo import REFERENCE_SNAPSHOT
+
+    assert reference.strip() == REFERENCE_SNAPSHOT.read_text().strip()
+    assert "REFERENCE_SNAPSHOT" not in reference and "def write_demo_texts(" not in reference
     assert 3000 <= len(suspect.split()) <= 3400 and 3000 <= len(reference.split()) <= 3400
     assert "50 excerpts of 64 words" in out and "About this demo" in out and (tmp_path / "r.html").exists()
 
