@@ -8,6 +8,10 @@ Quick start::
     print(llm_mia.evaluate(records).table())
 
     result = llm_mia.run_check("my_book.txt", "unpublished_chapters/")   # p-value against known non-members
+    print(result.summary())
+
+In a notebook: ``llm_mia.to_dataframe(records)``, ``llm_mia.roc_figure(records, ax=ax)``,
+``llm_mia.evaluate(labels, scores)``, and reports and results display themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ __version__ = "0.1.0"
 from .cache import StatsCache
 from .check import CheckResult, CheckSettings, run_check
 from .data import read_documents
+from .demo import write_demo_texts
+from .frames import to_dataframe
+from .plots import histogram_figure, plot_histograms, plot_roc, roc_figure
 from .outputs import write_jsonl
 from .detectors import DETECTORS, Detector, DetectorInput, make_detector, register
 from .errors import EvaluationError, InputError, LlmMiaError, ModelLoadError, UnknownNameError
@@ -55,14 +62,20 @@ __all__ = [
     "collection_test",
     "document_tests",
     "evaluate",
+    "histogram_figure",
     "load_model",
     "make_detector",
+    "plot_histograms",
+    "plot_roc",
     "read_documents",
     "read_score_file",
     "register",
     "roc_curve",
+    "roc_figure",
     "run_check",
     "score_documents",
+    "to_dataframe",
     "tpr_at_fpr",
+    "write_demo_texts",
     "write_jsonl",
 ]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -126,6 +126,35 @@ class CheckResult:
     def scored(self, which: str = "suspect") -> list[ScoreRecord]:
         return [r for r in (self.suspect if which == "suspect" else self.reference) if r.status == STATUS_OK]
 
+    def summary(self) -> str:
+        """The terminal summary (:func:`llm_mia.report.summary`)."""
+        from .report import summary
+
+        return summary(self)
+
+    def to_html(self) -> str:
+        """The self-contained HTML report (:func:`llm_mia.report.to_html`)."""
+        from .report import to_html
+
+        return to_html(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report (:func:`llm_mia.report.to_json`)."""
+        from .report import to_json
+
+        return to_json(self)
+
+    def __repr__(self) -> str:
+        from .report import verdict
+
+        return f"<CheckResult of {self.suspect_source}: {verdict(self)}>"
+
+    def _repr_html_(self) -> str:
+        """The HTML report in a sandboxed frame (its styles stay inside), for notebooks."""
+        import html
+
+        return f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" sandbox style="width:100%;height:720px;border:1px solid #ccc"></iframe>'
+
 
 def read_texts(source: str | Path, unit: str, excerpt_words: int, text_field: str | None = None) -> list[Document]:
     """Documents from ``source``, cut into excerpts when ``unit`` is "book"."""
@@ -133,12 +162,44 @@ def read_texts(source: str | Path, unit: str, excerpt_words: int, text_field: st
     return cut_all(docs, excerpt_words) if unit == "book" else docs
 
 
-def default_unit(source: str | Path) -> str:
+Source = Union[str, Path, Sequence[Union[str, Document]]]
+"""What ``run_check`` takes as suspect or reference: a file or folder, or the texts themselves
+(strings or :class:`Document` objects)."""
+
+
+def default_unit(source: Source) -> str:
+    """``book`` for one .txt, .md or .epub file, else ``document`` (texts given in memory too)."""
+    if not isinstance(source, (str, Path)):
+        return "document"
     return "book" if Path(source).suffix.lower() in (".txt", ".md", ".epub") and Path(source).is_file() else "document"
 
 
+def _documents(source: Source, text_field: str | None) -> list[Document]:
+    """The documents of a path (:func:`read_documents`) or of texts in memory (ids ``0``, ``1``, ...
+    unless they are Documents); anything else is an :class:`InputError`."""
+    if isinstance(source, (str, Path)):
+        return read_documents(source, text_field=text_field)
+    if isinstance(source, (bytes, bytearray)) or not isinstance(source, Sequence):
+        raise InputError(f"give a file or folder, or a list of texts; got {type(source).__name__}")
+    out = []
+    for i, item in enumerate(source):
+        if isinstance(item, Document):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Document(str(i), item))
+        else:
+            raise InputError(f"item {i} of the texts is a {type(item).__name__}, not a string or a Document")
+    return out
+
+
+def _source_name(source: Source | None) -> str | None:
+    if source is None or isinstance(source, (str, Path)):
+        return None if source is None else str(source)
+    return f"{len(source)} texts given in memory"
+
+
 def read_inputs(
-    suspect: str | Path, reference: str | Path | None, settings: CheckSettings, text_field: str | None = None
+    suspect: Source, reference: Source | None, settings: CheckSettings, text_field: str | None = None
 ) -> tuple[str, list[Document], list[Document], list[Overlap]]:
     """The unit, the suspect and reference texts as the test uses them (cut into excerpts for
     a book, ids prefixed "suspect:" and "reference:"), and the suspect texts left out for
@@ -146,15 +207,15 @@ def read_inputs(
     for inputs the test cannot use."""
     unit = settings.unit or default_unit(suspect)
     words = settings.excerpt_words
-    sus_whole = _prefixed(read_documents(suspect, text_field=text_field), "suspect")
+    sus_whole = _prefixed(_documents(suspect, text_field), "suspect")
     sus_docs = cut_all(sus_whole, words) if unit == "book" else sus_whole
     if not any(d.text and d.text.strip() for d in sus_docs):
-        raise InputError(f"{suspect} holds no text to check")
+        raise InputError(f"{_source_name(suspect)} holds no text to check")
     kind = "excerpt(s)" if unit == "book" else "document(s)"
     ref_docs: list[Document] = []
     dropped: list[Overlap] = []
     if reference is not None:
-        ref_whole = _prefixed(read_documents(reference, text_field=text_field), "reference")
+        ref_whole = _prefixed(_documents(reference, text_field), "reference")
         ref_docs = cut_all(ref_whole, words) if unit == "book" else ref_whole
         usable_ref = [d for d in ref_docs if d.error is None and d.text and d.text.strip()]
         if len(usable_ref) < MIN_PER_SIDE:
@@ -191,8 +252,8 @@ def read_inputs(
 
 
 def run_check(
-    suspect: str | Path,
-    reference: str | Path | None = None,
+    suspect: Source,
+    reference: Source | None = None,
     *,
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
@@ -208,7 +269,8 @@ def run_check(
     trust_remote_code: bool = False,
 ) -> CheckResult:
     """Check ``suspect`` (a book or a collection) against ``reference`` texts known not to be
-    in the training data. Raises :class:`InputError` for inputs the test cannot use; the
+    in the training data. Each is a file or folder, or a list of texts (strings or
+    :class:`Document` objects; a list is a collection unless ``settings.unit`` is ``book``). Raises :class:`InputError` for inputs the test cannot use; the
     inputs are read and checked before any model is loaded."""
     started = time.time()
     settings = settings or CheckSettings()
@@ -251,8 +313,8 @@ def run_check(
         settings=settings,
         unit=unit,
         model=run.target.spec,
-        suspect_source=str(suspect),
-        reference_source=None if reference is None else str(reference),
+        suspect_source=str(_source_name(suspect)),
+        reference_source=_source_name(reference),
         detectors=names,
         suspect=sus_rec,
         reference=ref_rec,
@@ -270,8 +332,8 @@ def run_check(
     result.provenance = {
         **run.provenance(),
         "settings": asdict(settings),
-        "suspect": {"source": str(suspect), "texts": len(sus_docs), "fingerprint": fingerprint(sus_docs)},
-        "reference": None if reference is None else {"source": str(reference), "texts": len(ref_docs), "fingerprint": fingerprint(ref_docs)},
+        "suspect": {"source": _source_name(suspect), "texts": len(sus_docs), "fingerprint": fingerprint(sus_docs)},
+        "reference": None if reference is None else {"source": _source_name(reference), "texts": len(ref_docs), "fingerprint": fingerprint(ref_docs)},
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
     }

@@ -6,17 +6,18 @@ scorer, no label, no score for this detector); nothing is left out silently.
 
 from __future__ import annotations
 
+import html
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from . import metrics
 from .metrics import N_BOOTSTRAP
 from .errors import EvaluationError, at_least
-from .tables import detector_cells, metric_headers, text_table, too_few_notes
+from .tables import detector_cells, html_table, metric_headers, text_table, too_few_notes
 from .types import REASONS, STATUS_OK, ScoreRecord, reason_code
 
 FPR_BUDGETS = (0.01, 0.001)
@@ -54,15 +55,15 @@ class EvaluationReport:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def table(self) -> str:
-        """A plain-text table, one row per detector, with footnotes."""
+    def _parts(self) -> tuple[list[str], list[list[str]], list[str]]:
+        """The table's header, its rows (one per detector) and the footnotes."""
         head = ["detector", *metric_headers(FPR_BUDGETS), "members", "non-members", "excluded"]
         rows, notes = [], []
         for r in self.rows:
             if r.auroc is None:
                 notes.append(f"{r.detector}: {r.problem}")
             rows.append([r.detector, *detector_cells(r, FPR_BUDGETS), str(r.n_members), str(r.n_nonmembers), str(sum(r.excluded.values()))])
-        out = [text_table(head, rows), *too_few_notes([self])]
+        out = list(too_few_notes([self]))
         reasons: Counter[tuple[str, str]] = Counter()
         for r in self.rows:
             for reason, count in r.excluded.items():
@@ -79,11 +80,22 @@ class EvaluationReport:
             f"{self.n_documents} documents; {int(100 * self.confidence)}% CIs from {self.n_bootstrap} stratified "
             f"bootstrap resamples (seed {self.seed}). Label 1 = member; higher score = more likely member."
         )
-        return "\n".join(out)
+        return head, rows, out
+
+    def table(self) -> str:
+        """A plain-text table, one row per detector, with footnotes."""
+        head, rows, notes = self._parts()
+        return "\n".join([text_table(head, rows), *notes])
+
+    def _repr_html_(self) -> str:
+        """The same table as HTML, for notebooks."""
+        head, rows, notes = self._parts()
+        return html_table(head, rows) + "".join(f"<p>{html.escape(n)}</p>" for n in notes)
 
 
 def evaluate(
-    records: Sequence[ScoreRecord],
+    records: Sequence[ScoreRecord] | Sequence[int],
+    scores: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
     *,
     detectors: Sequence[str] | None = None,
     n_bootstrap: int = N_BOOTSTRAP,
@@ -92,8 +104,16 @@ def evaluate(
 ) -> EvaluationReport:
     """Metrics for each detector found in ``records`` (or the ``detectors`` named).
 
+    In scikit-learn's order, ``evaluate(labels, scores)`` takes the labels (1 = member) and
+    one score per document (higher = more likely member), or a mapping of detector names to
+    such lists; a NaN score counts as a document that detector could not score.
     Raises :class:`EvaluationError` when the labelled documents hold only one class.
     """
+    if scores is not None:
+        records = _records_of(records, scores)
+    elif records and not isinstance(records[0], ScoreRecord):
+        raise EvaluationError("evaluate takes score records, or labels and scores: evaluate(labels, scores)")
+    records = cast(Sequence[ScoreRecord], records)
     at_least("n_bootstrap", n_bootstrap, 1)
     at_least("seed", seed, 0)
     repeated, shared_ids = _repeated(records)
@@ -109,6 +129,23 @@ def evaluate(
     names = list(detectors) if detectors else list(dict.fromkeys(n for r in records for n in r.scores))
     rows = [_evaluate_one(name, records, repeated, n_bootstrap, seed, confidence) for name in names]
     return EvaluationReport(rows, len(records), n_bootstrap, seed, confidence, shared_ids)
+
+
+def _records_of(labels: Sequence[Any], scores: Sequence[float] | Mapping[str, Sequence[float]]) -> list[ScoreRecord]:
+    """Score records from labels and scores given as arrays (``evaluate(labels, scores)``)."""
+    columns = dict(scores) if isinstance(scores, Mapping) else {"score": scores}
+    y = list(np.asarray(labels).tolist())
+    for name, col in columns.items():
+        if len(col) != len(y):
+            raise EvaluationError(f"{len(y)} labels but {len(col)} scores for {name!r}")
+    if any(v not in (0, 1) for v in y):
+        raise EvaluationError("labels must be 1 (member) or 0 (non-member)")
+    out = []
+    for i, label in enumerate(y):
+        values = {name: float("nan") if col[i] is None else float(col[i]) for name, col in columns.items()}
+        cleaned: dict[str, float | None] = {k: (v if np.isfinite(v) else None) for k, v in values.items()}
+        out.append(ScoreRecord(str(i), int(label), 0, STATUS_OK, None, cleaned))
+    return out
 
 
 def _repeated(records: Sequence[ScoreRecord]) -> tuple[set[int], int]:
