@@ -87,6 +87,9 @@ class EvaluationReport:
         head, rows, notes = self._parts()
         return "\n".join([text_table(head, rows), *notes])
 
+    def __repr__(self) -> str:
+        return self.table()
+
     def _repr_html_(self) -> str:
         """The same table as HTML, for notebooks."""
         head, rows, notes = self._parts()
