@@ -20,6 +20,7 @@ import numpy as np
 from .baseline import BaselineResult, model_free_auroc
 from .data import fingerprint, read_documents
 from .errors import InputError, at_least, require
+from .gutenberg import strip_gutenberg
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
 from .detectors import TARGET
@@ -57,6 +58,7 @@ class CheckSettings:
     seed: int = 0
     drop_overlap: bool = False
     top: int = 5
+    keep_boilerplate: bool = False  # keep Project Gutenberg's header and licence (removed by default)
 
     def __post_init__(self) -> None:
         require(self.unit is None or self.unit in UNITS, "unit", f"must be one of {', '.join(UNITS)}, not {self.unit!r}")
@@ -108,6 +110,7 @@ class CheckResult:
     top: list[ShadedExcerpt]
     reference_model: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    boilerplate_removed: list[str] = field(default_factory=list)  # ids of texts whose Gutenberg header and licence were cut
 
     @property
     def has_reference(self) -> bool:
@@ -192,6 +195,20 @@ def _documents(source: Source, text_field: str | None) -> list[Document]:
     return out
 
 
+def _without_boilerplate(docs: list[Document], settings: CheckSettings) -> tuple[list[Document], list[str]]:
+    """Each text without Project Gutenberg's header and licence (:mod:`llm_mia.gutenberg`),
+    unless ``settings.keep_boilerplate``; and the ids of the texts they were cut from."""
+    if settings.keep_boilerplate:
+        return docs, []
+    out, cut_ids = [], []
+    for d in docs:
+        text, cut = strip_gutenberg(d.text) if d.text else (d.text, False)
+        out.append(Document(d.id, text, d.label, d.error) if cut else d)
+        if cut:
+            cut_ids.append(d.id)
+    return out, cut_ids
+
+
 def _source_name(source: Source | None) -> str | None:
     if source is None or isinstance(source, (str, Path)):
         return None if source is None else str(source)
@@ -200,14 +217,15 @@ def _source_name(source: Source | None) -> str | None:
 
 def read_inputs(
     suspect: Source, reference: Source | None, settings: CheckSettings, text_field: str | None = None
-) -> tuple[str, list[Document], list[Document], list[Overlap]]:
-    """The unit, the suspect and reference texts as the test uses them (cut into excerpts for
-    a book, ids prefixed "suspect:" and "reference:"), and the suspect texts left out for
-    sharing a passage with a reference text (``--drop-overlap``). Raises :class:`InputError`
-    for inputs the test cannot use."""
+) -> tuple[str, list[Document], list[Document], list[Overlap], list[str]]:
+    """The unit, the suspect and reference texts as the test uses them (Project Gutenberg's
+    header and licence removed, cut into excerpts for a book, ids prefixed "suspect:" and
+    "reference:"), the suspect texts left out for sharing a passage with a reference text
+    (``--drop-overlap``), and the ids of the texts whose Gutenberg boilerplate was removed.
+    Raises :class:`InputError` for inputs the test cannot use."""
     unit = settings.unit or default_unit(suspect)
     words = settings.excerpt_words
-    sus_whole = _prefixed(_documents(suspect, text_field), "suspect")
+    sus_whole, cut_ids = _without_boilerplate(_prefixed(_documents(suspect, text_field), "suspect"), settings)
     sus_docs = cut_all(sus_whole, words) if unit == "book" else sus_whole
     if not any(d.text and d.text.strip() for d in sus_docs):
         raise InputError(f"{_source_name(suspect)} holds no text to check")
@@ -215,7 +233,8 @@ def read_inputs(
     ref_docs: list[Document] = []
     dropped: list[Overlap] = []
     if reference is not None:
-        ref_whole = _prefixed(_documents(reference, text_field), "reference")
+        ref_whole, ref_cut = _without_boilerplate(_prefixed(_documents(reference, text_field), "reference"), settings)
+        cut_ids += ref_cut
         ref_docs = cut_all(ref_whole, words) if unit == "book" else ref_whole
         usable_ref = [d for d in ref_docs if d.error is None and d.text and d.text.strip()]
         if len(usable_ref) < MIN_PER_SIDE:
@@ -248,7 +267,7 @@ def read_inputs(
             else f"the text is too short for it (at least {MIN_PER_SIDE * MIN_EXCERPT_WORDS} words); use --unit document for per-text results"
         )
         raise InputError(f"the suspect text gives {len(sus_docs)} excerpts of {words} words; the collection test needs at least {MIN_PER_SIDE}: {advice}")
-    return unit, sus_docs, ref_docs, dropped
+    return unit, sus_docs, ref_docs, dropped, cut_ids
 
 
 def run_check(
@@ -276,7 +295,7 @@ def run_check(
     settings = settings or CheckSettings()
     specs = list(settings.detectors) if settings.detectors else None
     chosen = choose_detectors(specs, k=k, reference_model=reference_model)  # bad options stop the check before the inputs are read
-    unit, sus_docs, ref_docs, dropped = read_inputs(suspect, reference, settings, text_field)
+    unit, sus_docs, ref_docs, dropped, boilerplate = read_inputs(suspect, reference, settings, text_field)
     run = open_run(
         model,
         reference_model,
@@ -326,6 +345,7 @@ def run_check(
         dropped_overlaps=dropped,
         top=[],
         reference_model=None if run.reference is None else run.reference.spec,
+        boilerplate_removed=boilerplate,
     )
     target_stats = dict(zip((d.id for d in sus_docs), scored.stats[TARGET]))
     result.top = _shade(result, {d.id: d for d in sus_docs}, target_stats, run.target.tokenizer)

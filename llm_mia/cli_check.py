@@ -33,13 +33,9 @@ def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAUL
         help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})",
     )
     p.add_argument("--seed", type=SEED, default=0, help="seed of the splits and permutations (default 0)")
-    p.add_argument(
-        "--drop-overlap", action="store_true", help="leave out suspect texts that share 13+ words with a reference text (default: stop with an error)"
-    )
     p.add_argument("--html", default="check-report.html", help="HTML report (default: check-report.html; '' for none)")
     p.add_argument("--force", action="store_true", help="replace report files that already exist (default: stop with an error)")
     p.add_argument("--json", default=None, help="also write the full result as JSON here")
-    p.add_argument("--text-field", default=None, help="text field of JSONL/CSV input (default: text, else input)")
     add_run_options(p, what="texts")
 
 
@@ -59,6 +55,15 @@ def add_check_parsers(sub) -> None:  # type: ignore[no-untyped-def]
     ch.add_argument(
         "--unit", choices=["book", "document"], default=None, help="book: cut texts into excerpts; document: each text as is (default: book for one text file)"
     )
+    ch.add_argument(
+        "--drop-overlap", action="store_true", help="leave out suspect texts that share 13+ words with a reference text (default: stop with an error)"
+    )
+    ch.add_argument(
+        "--keep-boilerplate",
+        action="store_true",
+        help="keep Project Gutenberg's header and licence in the texts (default: removed, as every Gutenberg book carries them)",
+    )
+    ch.add_argument("--text-field", default=None, help="text field of JSONL/CSV input (default: text, else input)")
     _check_options(ch)
     ch.set_defaults(func=_cmd_check)
 
@@ -87,6 +92,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         n_permutations=args.permutations,
         seed=args.seed,
         drop_overlap=args.drop_overlap,
+        keep_boilerplate=args.keep_boilerplate,
     )
     replaceable: set[str] = getattr(args, "replaceable", set())
     for out in (args.html, args.json):  # fail before the run, not after it
@@ -110,20 +116,21 @@ DEMO_HTML = "check-report.html"
 DEMO_ABOUT = """
 About this demo: the suspect texts are modules of Python's standard library, copied from this
 installation; CPython is on GitHub in countless copies, so they are almost certainly in the
-model's training data. The reference texts are llm-mia's own source code, written in 2026,
-after the embedded models were trained, so certainly not. Their membership is known, but they
-are not of the same kind (authors, decades, topics), and the model-free line shows it: a
-classifier that never sees the model tells them apart. A SIGNIFICANT verdict agrees with the
-truth here, yet on its own it could come from that difference as much as from training. That is
-the lesson of the demo: a real check needs reference texts as close to the suspect ones as
-possible, and the model-free line says when they are not."""
+model's training data. The reference texts are a snapshot of llm-mia's own source code, written
+in 2026, after the embedded models were trained, so certainly not. Their membership is known,
+but they are not of the same kind (authors, decades, topics), and the model-free line shows it:
+a classifier that never sees the model tells them apart. So the verdict reads "SIGNIFICANT, BUT
+WEAK EVIDENCE": the p-value agrees with the truth here, yet on its own it could come from that
+difference as much as from training. That is the lesson of the demo: a real check needs
+reference texts as close to the suspect ones as possible, and the model-free line says when
+they are not."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import write_demo_texts
 
     args.input, args.reference = (str(p) for p in write_demo_texts(args.dir))
-    args.unit = "book"
+    args.unit, args.drop_overlap, args.keep_boilerplate, args.text_field = "book", False, False, None
     if args.html == DEMO_HTML:  # the demo's own report lives in (and is remade with) its folder
         args.html = str(Path(args.dir) / DEMO_HTML)
         args.replaceable = {args.html}

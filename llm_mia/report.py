@@ -98,6 +98,11 @@ def caveats(result: CheckResult) -> list[str]:
         out.append(CAVEAT_POSITIVE)
     else:
         out.append(CAVEAT_NEGATIVE)
+    if result.boilerplate_removed:
+        out.append(
+            f"Project Gutenberg's header and licence were removed from {len(result.boilerplate_removed)} text(s) "
+            f"(e.g. {result.boilerplate_removed[0]}): every Gutenberg book carries them, so they say nothing about one book (--keep-boilerplate keeps them)."
+        )
     if result.dropped_overlaps:
         out.append(f"{len(result.dropped_overlaps)} suspect text(s) that share 13+ words with a reference text were left out (--drop-overlap).")
     cut = [r for r in result.suspect + result.reference if r.status == STATUS_OK and r.truncated]
@@ -161,6 +166,8 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
     if result.model_free is not None:
         m = result.model_free
         lines.append(f"  model-free    suspect vs reference without the model: AUROC {with_ci(m.auroc, m.ci)} (0.5 = alike)")
+    if not result.has_reference:
+        lines += _score_lines(result)
     if not result.has_reference and result.reference_model:
         lines.append(_ref_model_line(result))
     lines.append("")
@@ -168,6 +175,19 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
     if html_path:
         lines += ["", f"HTML report: {html_path}"]
     return "\n".join(lines)
+
+
+def _score_lines(result: CheckResult) -> list[str]:
+    """Without reference texts: each detector's scores over the suspect texts (uncalibrated:
+    for reading next to scores of known non-members, not alone)."""
+    kind = "excerpt" if result.unit == "book" else "document"
+    out = [f"  scores (higher = more likely a member; uncalibrated without reference texts), over the suspect {kind}s:"]
+    for name in result.detectors:
+        vals = np.array([v for r in result.scored("suspect") if (v := r.scores.get(name)) is not None], dtype=float)
+        if vals.size:
+            q1, med, q3 = np.percentile(vals, [25, 50, 75])
+            out.append(f"    {name:<12} median {med:.3f}  (middle half {q1:.3f} to {q3:.3f}; {vals.size} {kind}s)")
+    return out
 
 
 def _ref_model_line(result: CheckResult) -> str:
@@ -217,6 +237,8 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #dd
 .sig{background:#fdecea;border-color:#e0a09a}.weak{background:#fff4dc;border-color:#e0b45a}.nsig{background:#eef5ea;border-color:#a9c79b}.none{background:#f3f3f3;border-color:#bbb}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 .excerpt{white-space:pre-wrap;font-family:ui-serif,Georgia,serif;border:1px solid #ddd;padding:.8em;border-radius:4px;background:#fff}
+.excerpt.code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+.tok{border-radius:2px;-webkit-print-color-adjust:exact;print-color-adjust:exact}.key .tok{padding:0 .4em;font-size:13px}
 .charts{display:flex;flex-wrap:wrap;gap:1em}.legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em 0 1em}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:12px}
 """
@@ -243,7 +265,9 @@ def to_html(result: CheckResult) -> str:
         % (_SUSPECT, _REFERENCE),
         "<div class='charts'>" + "".join(_histogram(result, d) for d in result.detectors) + "</div>",
         "<h2>Most suspicious " + ("excerpts" if result.unit == "book" else "documents") + "</h2>",
-        "<p>Each token is shaded by the probability the model gave it: the darker, the more expected. Hover over a token for its probability.</p>",
+        "<p>Each token is shaded by the probability the model gave it, on a log scale: blue = expected, red = surprising "
+        "(Min-K% averages the most surprising ones). Hover over a token for its probability; the colours print.</p>",
+        shade_key(),
         "".join(_excerpt(x) for x in result.top) or "<p>None scored.</p>",
     ]
     if result.documents:
@@ -281,7 +305,7 @@ def _numbers_table(result: CheckResult) -> str:
     return "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
-def _histogram(result: CheckResult, detector: str, width: int = 300, height: int = 150) -> str:
+def _histogram(result: CheckResult, detector: str, width: int = 300, height: int = 170) -> str:
     """Inline SVG: the detector's score histogram for suspect and reference texts (densities)."""
     sus = np.array([r.scores[detector] for r in result.scored("suspect") if r.scores.get(detector) is not None], dtype=float)
     ref = np.array([r.scores[detector] for r in result.scored("reference") if r.scores.get(detector) is not None], dtype=float)
@@ -302,31 +326,74 @@ def _histogram(result: CheckResult, detector: str, width: int = 300, height: int
             h = (height - 2 * pad) * v / top
             bars.append(f"<rect x='{pad + i * bw:.1f}' y='{height - pad - h:.1f}' width='{bw:.1f}' height='{h:.1f}' fill='{color}' fill-opacity='0.45'/>")
     label = (
-        f"<text x='{pad}' y='{height - 4}' font-size='10'>{lo:.3g}</text>"
-        f"<text x='{width - pad}' y='{height - 4}' font-size='10' text-anchor='end'>{hi:.3g}</text>"
+        f"<line x1='{pad}' y1='{height - pad}' x2='{width - pad}' y2='{height - pad}' stroke='#888'/>"
+        f"<line x1='{pad}' y1='{pad}' x2='{pad}' y2='{height - pad}' stroke='#888'/>"
+        f"<text x='{pad}' y='{height - 6}' font-size='10'>{lo:.3g}</text>"
+        f"<text x='{width - pad}' y='{height - 6}' font-size='10' text-anchor='end'>{hi:.3g}</text>"
+        f"<text x='{width / 2}' y='{height - 6}' font-size='10' text-anchor='middle'>score (higher = member)</text>"
+        f"<text x='10' y='{height / 2}' font-size='10' text-anchor='middle' transform='rotate(-90 10 {height / 2})'>density</text>"
         f"<text x='{width / 2}' y='13' font-size='12' text-anchor='middle'>{html.escape(detector)}</text>"
     )
     return f"<svg width='{width}' height='{height}' role='img' aria-label='{html.escape(detector)} histogram'>{''.join(bars)}{label}</svg>"
+
+
+SHADES = (
+    (math.log(0.5), "#2e6fba", "#fff", "p >= 0.5"),
+    (math.log(0.1), "#9cc3e8", "#111", "0.1 to 0.5"),
+    (math.log(0.01), "#f3f3f3", "#111", "0.01 to 0.1"),
+    (math.log(0.001), "#f6b26b", "#111", "0.001 to 0.01"),
+    (-math.inf, "#c0392b", "#fff", "below 0.001"),
+)
+"""Token shading by log-probability: (lowest log-probability of the band, background, text
+colour, label). Bands of the log scale, so that the improbable tokens Min-K% looks at stand
+out as much as the expected ones; whitespace is never shaded."""
+
+
+def _shade(lp: float) -> tuple[str, str]:
+    return next((bg, fg) for floor, bg, fg, _ in SHADES if lp >= floor)
+
+
+def shade_key() -> str:
+    """The colour key of the token shading."""
+    swatches = "".join(f"<span class='tok' style='background:{bg};color:{fg}'>{html.escape(label)}</span> " for _, bg, fg, label in SHADES)
+    return f"<p class='key'>Token probability under the model: {swatches}</p>"
+
+
+def looks_like_code(text: str) -> bool:
+    """True for text that reads as source code (indented lines, lines ending in ``:``, ``{``,
+    ``;`` or ``)``, or keywords): shown in a monospace font."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return False
+    codey = sum(line.startswith(("    ", "\t")) or line.rstrip().endswith((":", "{", "}", ";", ")")) for line in lines)
+    keywords = sum(w in text for w in ("def ", "return ", "import ", "class ", "function ", "#include", "=>", "});"))
+    return codey / len(lines) >= 0.3 or keywords >= 2
 
 
 def _excerpt(x: Any) -> str:
     e = html.escape
     spans = []
     for text, lp in x.pieces:
-        if lp is None:
+        if lp is None or not text.strip():
             spans.append(e(text))
             continue
-        p = math.exp(lp)
-        spans.append(f"<span title='p = {p:.3f}' style='background:rgba(192,57,43,{0.08 + 0.72 * p:.2f})'>{e(text)}</span>")
+        bg, fg = _shade(lp)
+        spans.append(f"<span class='tok' title='token probability {math.exp(lp):.3g} (log {lp:.2f})' style='background:{bg};color:{fg}'>{e(text)}</span>")
     scores = ", ".join(f"{k} {v:.3f}" for k, v in x.scores.items() if v is not None)
-    corrected = "" if x.p_value is None else f" &middot; p = {p_value(x.p_value)} (corrected)"
-    return f"<h3>{e(x.id)}</h3><p><small>{e(scores)}{corrected}</small></p><div class='excerpt'>{''.join(spans)}</div>"
+    corrected = "" if x.p_value is None else f" &middot; p-value {p_value(x.p_value)} (Holm over the detectors)"
+    font = " code" if looks_like_code("".join(t for t, _ in x.pieces)) else ""
+    return f"<h3>{e(x.id)}</h3><p><small>scores: {e(scores)}{corrected}</small></p><div class='excerpt{font}'>{''.join(spans)}</div>"
 
 
 def _documents_table(result: CheckResult) -> str:
     e = html.escape
     rows = sorted(result.documents, key=lambda t: 1.0 if t.p_value is None else t.p_value)[:50]
-    head = "<tr><th>text</th><th>p (corrected)</th><th>BH q</th>" + "".join(f"<th>{e(d)}</th>" for d in result.detectors) + "</tr>"
+    kind = "excerpt" if result.unit == "book" else "document"
+    head = (
+        f"<tr><th>{kind}</th><th>p-value (Holm over the detectors)</th><th>q-value (Benjamini-Hochberg over the {kind}s)</th>"
+        + "".join(f"<th>p-value, {e(d)} alone</th>" for d in result.detectors)
+        + "</tr>"
+    )
     body = "".join(
         f"<tr><td>{e(t.id)}</td><td>{p_value(t.p_value)}</td><td>{p_value(t.q_value)}</td>"
         + "".join(f"<td>{p_value(t.p_values.get(d))}</td>" for d in result.detectors)

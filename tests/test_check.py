@@ -323,3 +323,92 @@ def test_exit_code_one_when_texts_were_skipped(tiny_model_dir, tmp_path, capsys)
     )
     out = capsys.readouterr().out
     assert code == 1 and "could not be scored" in out and "12 suspect, 12 reference" in out
+
+
+GUTENBERG = """The Project Gutenberg eBook of A Tale, by Someone
+
+This eBook is for the use of anyone anywhere in the United States and most other parts of the world at no cost.
+
+*** START OF THE PROJECT GUTENBERG EBOOK A TALE ***
+
+{body}
+
+*** END OF THE PROJECT GUTENBERG EBOOK A TALE ***
+
+Updated editions will replace the previous one--the old editions will be renamed. Section 1. General Terms of Use and Redistributing Project Gutenberg electronic works.
+"""
+
+
+def test_project_gutenberg_boilerplate_is_removed_unless_kept():
+    from llm_mia.gutenberg import strip_gutenberg
+
+    body = "Chapter one.\n\nIt was a dark night."
+    text, cut = strip_gutenberg(GUTENBERG.format(body=body))
+    assert cut and text == body + "\n"
+    assert strip_gutenberg(body) == (body, False)
+    assert strip_gutenberg("*** START OF THIS PROJECT GUTENBERG ETEXT X ***\nbody\nEnd of the Project Gutenberg EBook of X\nlicence")[0] == "body\n"
+
+
+def test_a_gutenberg_book_is_checked_without_its_licence(tiny_lm, tmp_path, capsys):
+    words = " ".join(random_sentences(60, seed=41))
+    book = tmp_path / "book.txt"
+    book.write_text(GUTENBERG.format(body=words))
+    ref = _jsonl(tmp_path / "r.jsonl", random_sentences(30, seed=42))
+    settings = CheckSettings(unit="book", excerpt_words=32, n_splits=5, n_permutations=99)
+    res = run_check(book, ref, model=tiny_lm, settings=settings, cache_dir=tmp_path / "c")
+    scored_text = " ".join(r for r in (tmp_path / "book.txt").read_text().split())  # the input is never changed
+    assert "Redistributing" in scored_text and res.boilerplate_removed == ["suspect:book.txt"]
+    assert any("Project Gutenberg's header and licence were removed from 1 text" in c for c in to_json(res)["caveats"])
+    kept = run_check(book, ref, model=tiny_lm, settings=dataclasses.replace(settings, keep_boilerplate=True), cache_dir=tmp_path / "c")
+    assert kept.boilerplate_removed == [] and len(kept.suspect) > len(res.suspect)
+    assert main(
+        [
+            "check",
+            str(book),
+            "--reference",
+            str(ref),
+            "--model",
+            str(_model_dir(tiny_lm)),
+            "--keep-boilerplate",
+            "--html",
+            "",
+            "--excerpt-words",
+            "32",
+            "--splits",
+            "3",
+            "--permutations",
+            "99",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    ) in (0, 1)
+    assert "Gutenberg" not in capsys.readouterr().out
+
+
+def _model_dir(lm) -> str:
+    return lm.source
+
+
+def test_the_report_shades_tokens_by_log_probability_with_a_key_and_labels_its_tables(tiny_lm, tmp_path):
+    from llm_mia.report import SHADES, looks_like_code
+
+    suspect = _jsonl(tmp_path / "s.jsonl", random_sentences(12, seed=51))
+    ref = _jsonl(tmp_path / "r.jsonl", random_sentences(12, seed=52))
+    res = run_check(suspect, ref, model=tiny_lm, settings=CheckSettings(n_splits=3, n_permutations=99), cache_dir=tmp_path / "c")
+    page = to_html(res)
+    assert "Token probability under the model:" in page and all(html.escape(label) in page for *_, label in SHADES)
+    colours = set(re.findall(r"class='tok' title='token probability [^']+' style='background:(#[0-9a-f]{6})", page))
+    assert len(colours) >= 2  # the log scale spreads the tokens over several bands
+    assert "q-value (Benjamini-Hochberg over the documents)" in page and "p-value, loss alone" in page
+    assert "score (higher = member)" in page and ">density<" in page and "print-color-adjust:exact" in page
+    assert looks_like_code("def f(x):\n    return x + 1\n") and not looks_like_code("It was a dark night. The rain fell.")
+
+
+def test_without_reference_the_terminal_shows_the_scores(tiny_trained, tmp_path):
+    lm, members, _ = tiny_trained
+    res = run_check(_jsonl(tmp_path / "s.jsonl", members), None, model=lm, settings=CheckSettings(n_splits=3), cache_dir=tmp_path / "c")
+    text = summary(res)
+    assert "uncalibrated without reference texts" in text and re.search(r"loss\s+median -?\d", text)
