@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .benchmark import BenchResult, run_bench, write_bench
 from .cache import StatsCache
 from .check import CheckResult, CheckSettings, run_check
 from .data import read_documents
@@ -36,6 +37,7 @@ from .scoring import Scorer, ScorerConfig
 from .types import Document, ScoreRecord, TokenStats, Unscorable
 
 __all__ = [
+    "BenchResult",
     "CheckResult",
     "CheckSettings",
     "CollectionTest",
@@ -72,10 +74,12 @@ __all__ = [
     "register",
     "roc_curve",
     "roc_figure",
+    "run_bench",
     "run_check",
     "score_documents",
     "to_dataframe",
     "tpr_at_fpr",
+    "write_bench",
     "write_demo_texts",
     "write_jsonl",
 ]

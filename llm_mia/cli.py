@@ -193,7 +193,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         check_output(args.json, inputs=[args.scores], force=args.force, what="metrics")
     report = evaluate(read_score_file(args.scores), n_bootstrap=args.bootstrap, seed=args.seed)
-    print(printable_lines(report.table()))
+    print(printable_lines(report.markdown()))  # Markdown, as bench prints
     if args.json:
         write_text(args.json, json.dumps(report.to_json(), indent=2), replace=args.force)
     return 0

@@ -17,7 +17,7 @@ import numpy as np
 from . import metrics
 from .metrics import N_BOOTSTRAP
 from .errors import EvaluationError, at_least
-from .tables import detector_cells, html_table, metric_headers, text_table, too_few_notes
+from .tables import detector_cells, html_table, markdown_table, metric_headers, text_table, too_few_notes
 from .types import REASONS, STATUS_OK, ScoreRecord, reason_code
 
 FPR_BUDGETS = (0.01, 0.001)
@@ -86,6 +86,11 @@ class EvaluationReport:
         """A plain-text table, one row per detector, with footnotes."""
         head, rows, notes = self._parts()
         return "\n".join([text_table(head, rows), *notes])
+
+    def markdown(self) -> str:
+        """The same table in Markdown (as ``llm-mia bench`` prints its tables), footnotes after it."""
+        head, rows, notes = self._parts()
+        return "\n".join([markdown_table(head, rows), "", *notes])
 
     def __repr__(self) -> str:
         return self.table()

@@ -40,7 +40,7 @@ def test_score_then_eval(tiny_model_dir, labelled, tmp_path, capsys):
     metrics = tmp_path / "m.json"
     code, table, _ = run(["eval", out, "--json", metrics, "--bootstrap", "50"], capsys)
     assert code == 0
-    assert "AUROC [95% CI]" in table and "min_k_pp" in table and "excluded from loss: 1 x skipped" in table
+    assert "AUROC [95% CI]" in table and "| min_k_pp |" in table and "excluded from loss: 1 x skipped" in table  # Markdown, as bench
     data = json.loads(metrics.read_text())
     assert {r["detector"] for r in data["rows"]} == {"loss", "zlib", "lowercase", "min_k", "min_k_pp"}
     assert all(r["n_members"] == 6 and r["n_nonmembers"] == 6 for r in data["rows"])
