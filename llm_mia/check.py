@@ -22,7 +22,16 @@ from .data import fingerprint, read_documents
 from .errors import InputError, at_least, require
 from .gutenberg import strip_gutenberg
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
-from .inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, CollectionTest, DocumentTest, collection_test, document_tests
+from .inference import (
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_SPLITS,
+    MIN_PER_SIDE,
+    CollectionTest,
+    DocumentTest,
+    collection_test,
+    document_tests,
+    propensity_strata,
+)
 from .detectors import TARGET
 from .models import DEFAULT_MODEL, LoadedModel
 from .pipeline import choose_detectors, open_run
@@ -33,6 +42,11 @@ from .types import STATUS_OK, Document, ScoreRecord, TokenStats, Unscorable
 UNITS = ("book", "document")
 MIN_EXCERPT_WORDS = 16
 """Shorter excerpts carry too little signal to be worth a p-value."""
+MODES = ("exchangeable", "stratified")
+"""How the collection test's p-value is calibrated: ``exchangeable`` permutes all labels (valid
+when suspect and reference texts are drawn from one distribution); ``stratified`` permutes
+them only within strata of similar text-only propensity (valid when they are alike given what
+a bag-of-words classifier sees; no verdict when that classifier separates them)."""
 MODEL_FREE_WARNING = 0.6
 """Model-free AUROC (suspect vs reference) from which the reference is called unlike the suspect."""
 
@@ -59,9 +73,11 @@ class CheckSettings:
     drop_overlap: bool = False
     top: int = 5
     keep_boilerplate: bool = False  # keep Project Gutenberg's header and licence (removed by default)
+    mode: str = "exchangeable"  # or "stratified": permutations within strata of text-only propensity (issue 14)
 
     def __post_init__(self) -> None:
         require(self.unit is None or self.unit in UNITS, "unit", f"must be one of {', '.join(UNITS)}, not {self.unit!r}")
+        require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}, not {self.mode!r}")
         at_least("excerpt_words", self.excerpt_words, 1)
         require(
             self.excerpt_words >= MIN_EXCERPT_WORDS,
@@ -365,12 +381,12 @@ def _tests(
 ) -> tuple[CollectionTest | None, str | None, list[DocumentTest], BaselineResult | None, str | None]:
     """The collection test, the per-text tests and the model-free check, with the reason
     for any that could not run."""
-    collection, problem = _collection(sus_rec, ref_rec, names, settings)
+    free, free_problem = _model_free(sus_docs, sus_rec, ref_docs, ref_rec, settings.seed)
+    collection, problem = _collection(sus_rec, ref_rec, names, settings, free)
     doc_tests = document_tests(
         [(r.id, r.scores) for r in sus_rec if r.status == STATUS_OK],
         {n: [r.scores.get(n) for r in ref_rec if r.status == STATUS_OK] for n in names},
     )
-    free, free_problem = _model_free(sus_docs, sus_rec, ref_docs, ref_rec, settings.seed)
     return collection, problem, doc_tests, free, free_problem
 
 
@@ -385,13 +401,28 @@ def _matrix(records: Sequence[ScoreRecord], names: Sequence[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
 
 
-def _collection(sus: list[ScoreRecord], ref: list[ScoreRecord], names: list[str], s: CheckSettings) -> tuple[CollectionTest | None, str | None]:
+def _collection(
+    sus: list[ScoreRecord], ref: list[ScoreRecord], names: list[str], s: CheckSettings, free: BaselineResult | None = None
+) -> tuple[CollectionTest | None, str | None]:
     a, b = _matrix(sus, names), _matrix(ref, names)
     if min(len(a), len(b)) < MIN_PER_SIDE:
         return None, (
             f"the collection test needs at least {MIN_PER_SIDE} scored suspect and reference texts with every detector's score; there are {len(a)} and {len(b)}"
         )
-    return collection_test(a, b, names, n_splits=s.n_splits, n_permutations=s.n_permutations, seed=s.seed), None
+    strata = None
+    if s.mode == "stratified":
+        if free is None:
+            return None, "the stratified test needs the model-free classifier's propensities, which could not be computed"
+        ok = [r for r in sus + ref if r.status == STATUS_OK]  # the model-free scores' order
+        complete = np.array([all(r.scores.get(n) is not None for n in names) for r in ok])
+        strata, n_s, n_r = propensity_strata(np.asarray(free.scores)[complete], len(a))
+        if min(n_s, n_r) < MIN_PER_SIDE // 2:
+            return None, (
+                f"the suspect and reference texts are told apart without the model: only {n_s} suspect and {n_r} reference texts share "
+                "a stratum of text-only propensity, too few for a stratified test; no calibrated answer is possible with this reference"
+            )
+    test = collection_test(a, b, names, n_splits=s.n_splits, n_permutations=s.n_permutations, seed=s.seed, strata=strata)
+    return test, None
 
 
 def _model_free(

@@ -33,6 +33,13 @@ def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAUL
         help=f"permutations calibrating the collection test's p-value; the smallest it can report is 1/(permutations+1) (default {CHECK_DEFAULTS.n_permutations})",
     )
     p.add_argument("--seed", type=SEED, default=0, help="seed of the splits and permutations (default 0)")
+    p.add_argument(
+        "--mode",
+        choices=["exchangeable", "stratified"],
+        default=CHECK_DEFAULTS.mode,
+        help="exchangeable: permute all labels (assumes suspect and reference texts of one kind); stratified: permute within strata "
+        f"of text-only propensity, no verdict when a classifier without the model separates them (default {CHECK_DEFAULTS.mode})",
+    )
     p.add_argument("--html", default="check-report.html", help="HTML report (default: check-report.html; '' for none)")
     p.add_argument("--force", action="store_true", help="replace report files that already exist (default: stop with an error)")
     p.add_argument("--json", default=None, help="also write the full result as JSON here")
@@ -93,6 +100,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         seed=args.seed,
         drop_overlap=args.drop_overlap,
         keep_boilerplate=args.keep_boilerplate,
+        mode=args.mode,
     )
     replaceable: set[str] = getattr(args, "replaceable", set())
     for out in (args.html, args.json):  # fail before the run, not after it

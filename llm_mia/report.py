@@ -48,7 +48,8 @@ def verdict_level(result: CheckResult) -> str:
         return "per_text"
     if not result.significant:
         return "not_significant"
-    return "weak" if result.reference_unlike_suspect else "significant"
+    weak = result.reference_unlike_suspect and result.settings.mode == "exchangeable"  # the stratified test conditions on it
+    return "weak" if weak else "significant"
 
 
 def verdict(result: CheckResult) -> str:
@@ -142,7 +143,8 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
     c = result.collection
     if c is not None:
         lines += [
-            f"  p-value       {p_value(c.p_value)}  (collection test: {c.n_splits} splits, {c.n_permutations} permutations"
+            f"  p-value       {p_value(c.p_value)}  (collection test{', permutations within strata of text-only propensity' if s.mode == 'stratified' else ''}: "
+            f"{c.n_splits} splits, {c.n_permutations} permutations"
             + (
                 f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, raise --permutations for a smaller p)"
                 if c.p_value <= c.min_attainable_p

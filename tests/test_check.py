@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import html
 import json
 import re
 from pathlib import Path
 
 import pytest
-from conftest import build_epub, random_sentences
+from conftest import WORDS, build_epub, random_sentences
 
 from llm_mia.check import CheckSettings, run_check, token_pieces
 from llm_mia.errors import InputError
@@ -412,3 +413,17 @@ def test_without_reference_the_terminal_shows_the_scores(tiny_trained, tmp_path)
     res = run_check(_jsonl(tmp_path / "s.jsonl", members), None, model=lm, settings=CheckSettings(n_splits=3), cache_dir=tmp_path / "c")
     text = summary(res)
     assert "uncalibrated without reference texts" in text and re.search(r"loss\s+median -?\d", text)
+
+
+def test_the_stratified_mode_gives_no_verdict_for_sets_a_classifier_separates(tiny_lm, tmp_path):
+    words_a, words_b = WORDS[:15], WORDS[15:]
+    rng = random.Random(3)
+    side = lambda vocab, n: [" ".join(rng.choice(vocab) for _ in range(12)).capitalize() + "." for _ in range(n)]  # noqa: E731
+    settings = CheckSettings(n_splits=3, n_permutations=99, mode="stratified")
+    far = run_check(side(words_a, 20), side(words_b, 20), model=tiny_lm, settings=settings, cache_dir=tmp_path / "c")
+    assert far.collection is None and "told apart without the model" in far.collection_problem
+    assert summary(far).splitlines()[2].startswith("PER-TEXT RESULTS ONLY (the suspect and reference texts are told apart")
+    near = run_check(random_sentences(20, seed=71), random_sentences(20, seed=72), model=tiny_lm, settings=settings, cache_dir=tmp_path / "c")
+    assert near.collection is not None and "permutations within strata of text-only propensity" in summary(near)
+    with pytest.raises(Exception, match="mode"):
+        CheckSettings(mode="other")

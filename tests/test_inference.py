@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from llm_mia.inference import MIN_PER_SIDE, collection_test, document_tests, holm
+from llm_mia.inference import MIN_PER_SIDE, collection_test, document_tests, holm, propensity_strata
 
 NAMES = ["a", "b", "c"]
 
@@ -82,3 +82,43 @@ def test_document_p_values_are_valid_under_the_null():
     rng = np.random.default_rng(5)  # a fresh reference set per document: P(p <= 0.05) = 5/100 exactly
     hits = [document_tests([("d", {"x": float(rng.normal())})], {"x": rng.normal(size=99).tolist()})[0].p_value <= 0.05 for _ in range(3000)]
     assert stats.binomtest(sum(hits), len(hits), 0.05).pvalue > 0.001
+
+
+def _shifted(seed: int, member_shift: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """60 suspect and 60 reference texts of two kinds (80% / 20% of kind 1): the scores and a
+    text-only propensity both follow the kind; ``member_shift`` adds training on top."""
+    rng = np.random.default_rng(seed)
+    kind = np.concatenate([rng.random(60) < 0.8, rng.random(60) < 0.2]).astype(float)
+    scores = kind[:, None] * 1.0 + rng.normal(size=(120, 2))
+    scores[:60] += member_shift
+    propensity = kind + 0.1 * rng.normal(size=120)
+    return scores, propensity, kind
+
+
+def test_strata_of_text_only_propensity_keep_a_difference_of_kind_from_making_the_result():
+    plain, stratified = 0, 0
+    for seed in range(40):
+        x, prop, _ = _shifted(seed)
+        strata, n_s, n_r = propensity_strata(prop, 60)
+        assert n_s >= 10 and n_r >= 10  # both kinds on both sides: mixed strata
+        plain += collection_test(x[:60], x[60:], ["a", "b"], n_splits=4, n_permutations=99, seed=seed).p_value < 0.05
+        stratified += collection_test(x[:60], x[60:], ["a", "b"], n_splits=4, n_permutations=99, seed=seed, strata=strata).p_value < 0.05
+    assert plain >= 35  # the exchangeable test calls the difference of kind significant
+    assert stratified <= 5  # at the level (5% of 40 = 2 expected)
+
+
+def test_the_stratified_test_keeps_power_for_training_within_each_kind():
+    hits = 0
+    for seed in range(10):
+        x, prop, _ = _shifted(seed, member_shift=1.0)
+        strata, _, _ = propensity_strata(prop, 60)
+        hits += collection_test(x[:60], x[60:], ["a", "b"], n_splits=4, n_permutations=99, seed=seed, strata=strata).p_value < 0.05
+    assert hits >= 8
+
+
+def test_separable_sets_leave_no_mixed_stratum():
+    prop = np.concatenate([np.linspace(2, 3, 30), np.linspace(-3, -2, 30)])
+    strata, n_s, n_r = propensity_strata(prop, 30, n_strata=5)
+    assert (n_s, n_r) == (0, 0) and len(set(strata[:30]) & set(strata[30:])) == 0
+    with pytest.raises(ValueError, match="one stratum per text"):
+        collection_test(np.zeros((10, 1)), np.ones((10, 1)), ["a"], strata=np.zeros(5))
