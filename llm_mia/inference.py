@@ -170,10 +170,13 @@ def propensity_strata(propensity: np.ndarray, n_suspect: int, n_strata: int = 10
 
     ``propensity`` holds, per text (suspect first), a cross-fitted score of how suspect-like
     the text looks without the model (the model-free classifier's out-of-fold log-odds). The
-    texts are cut into ``n_strata`` bins at the quantiles of the pooled propensity (coarser
-    bins leave more of the difference of kind inside a bin: on two kinds mixed 80/20, 5 bins
-    gave 8 of 40 p < 0.05, 10 bins 2 of 40, with the same power; see ``tests/test_inference.py``);
-    a bin in which the suspect and reference propensities do not overlap is split in two. Returns
+    texts are cut into ``n_strata`` bins at the quantiles of the pooled propensity; a bin in
+    which the suspect and reference propensities do not overlap is split in two. Coarse bins
+    leave part of the difference of kind inside a bin (where the kinds meet): on a synthetic
+    shifted null (two kinds mixed 80/20 against 20/80, scores shifted 1 SD by kind, 200 draws,
+    ``tests/test_inference.py``'s ``_shifted``) the exchangeable test gave p < 0.05 in 92%
+    of draws, the stratified one in 9.5% with 10 bins and 8% with 20: far fewer false
+    positives, but not yet at the 5% level. Returns
     the stratum of each text, and how many suspect and reference texts lie in strata that hold
     both (only those can be relabeled: the test has power through them alone; when they are
     few, the sets are told apart without the model and no text-conditional test is possible).
