@@ -1,0 +1,164 @@
+"""Shifted nulls: how often does `llm-mia check` call two sets of NON-members significant when
+they differ in kind? (issue 14)
+
+Every text here was written in 2026, after the embedded models were trained (SmolLM2: 2024 data,
+Gemma 3: 2025), so none is a member; a p-value below 0.05 is a false positive. The texts are
+this project's own files at a fixed commit, cut into excerpts of 64 words:
+
+- ``prose``: the README and the benchmark write-ups (Markdown);
+- ``commits``: the commit messages;
+- ``core``: the library's code, command-line modules excepted;
+- ``cli``: the command-line and server modules (code by the same authors on other topics);
+- ``tests``: the test files.
+
+Pairs of different kinds (prose vs code, commits vs tests), mild shifts (core vs cli, prose vs
+commits, core vs tests), and i.i.d. nulls (two random halves of one collection). For each pair
+and check mode, ``--draws`` random draws of ``--n`` excerpts per side; the share of p < 0.05 with
+its Clopper-Pearson 95% interval. The model runs once per collection (cached statistics).
+
+    python benchmarks/shifted_nulls.py --model smollm2-135m      # writes results/shifted-nulls-MODEL.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from llm_mia import Document, score_documents  # noqa: E402
+from llm_mia.baseline import model_free_auroc  # noqa: E402
+from llm_mia.excerpts import cut_all  # noqa: E402
+from llm_mia.inference import collection_test, propensity_strata  # noqa: E402
+
+KINDS = {
+    "prose": lambda f: f.endswith(".md") and not f.startswith(("notebooks/", "tests/")),
+    "core": lambda f: f.startswith("llm_mia/") and f.endswith(".py") and not Path(f).name.startswith(("cli", "serve")),
+    "cli": lambda f: f.startswith("llm_mia/") and Path(f).name.startswith(("cli", "serve")) and f.endswith(".py"),
+    "tests": lambda f: f.startswith("tests/") and f.endswith(".py"),
+}
+PAIRS = {  # name: (suspect collection, reference collection, kind of shift)
+    "prose vs core code": ("prose", "core", "different kinds"),
+    "commits vs tests": ("commits", "tests", "different kinds"),
+    "core code vs cli code": ("core", "cli", "mild"),
+    "core code vs tests": ("core", "tests", "mild"),
+    "prose vs commits": ("prose", "commits", "mild"),
+    "core code, two halves": ("core", "core", "i.i.d."),
+    "prose, two halves": ("prose", "prose", "i.i.d."),
+}
+MODES = ("exchangeable", "stratified")
+
+
+def git(commit: str, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout
+
+
+def collections(commit: str, words: int, most: int | None = None, seed: int = 0) -> dict[str, list[Document]]:
+    """The collections of excerpts at ``commit`` (see the module docstring), each at most
+    ``most`` excerpts (a seeded random sample, in file order)."""
+    files = git(commit, "ls-tree", "-r", "--name-only", commit).split()
+    out: dict[str, list[Document]] = {}
+    for kind, keep in KINDS.items():
+        docs = [Document(f, git(commit, "show", f"{commit}:{f}")) for f in files if keep(f)]
+        out[kind] = cut_all(docs, words)
+    messages = git(commit, "log", "--format=%B%x00", commit).split("\x00")
+    out["commits"] = cut_all([Document("commits", "\n\n".join(m.strip() for m in messages if m.strip()))], words)
+    rng = np.random.default_rng(seed)
+    for kind, docs in out.items():
+        if most is not None and len(docs) > most:
+            out[kind] = [docs[i] for i in sorted(rng.choice(len(docs), most, replace=False))]
+    return out
+
+
+def share_ci(hits: int, n: int) -> dict[str, float]:
+    lo = stats.beta.ppf(0.025, hits, n - hits + 1) if hits else 0.0
+    hi = stats.beta.ppf(0.975, hits + 1, n - hits) if hits < n else 1.0
+    return {"share": hits / n, "lo": float(lo), "hi": float(hi), "hits": hits, "draws": n}
+
+
+def draw_p(sus: list[int], ref: list[int], x: np.ndarray, texts: list[str], mode: str, seed: int, splits: int, permutations: int) -> float | None:
+    """The collection test's p-value for one draw (None: no calibrated answer in that mode)."""
+    a, b = x[sus], x[ref]
+    strata = None
+    if mode == "stratified":
+        free = model_free_auroc([texts[i] for i in sus + ref], [1] * len(sus) + [0] * len(ref), seed=seed)
+        strata, n_s, n_r = propensity_strata(np.asarray(free.scores), len(sus))
+        if min(n_s, n_r) < 5:
+            return None
+    return collection_test(a, b, [str(j) for j in range(x.shape[1])], n_splits=splits, n_permutations=permutations, seed=seed, strata=strata).p_value
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--commit", default="HEAD", help="the commit whose files make the collections (resolved and recorded)")
+    ap.add_argument("--words", type=int, default=64)
+    ap.add_argument("--most", type=int, default=200, help="excerpts per collection at most (a seeded sample)")
+    ap.add_argument("--n", type=int, default=20, help="excerpts per side in each draw")
+    ap.add_argument("--draws", type=int, default=40)
+    ap.add_argument("--splits", type=int, default=10)
+    ap.add_argument("--permutations", type=int, default=199)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    commit = git(args.commit, "rev-parse", args.commit).strip()
+    started = time.time()
+    cols = collections(commit, args.words, args.most, args.seed)
+    scored: dict[str, tuple[np.ndarray, list[str]]] = {}
+    for kind, docs in cols.items():
+        records = score_documents(docs, model=args.model, progress=True)
+        names = list(records[0].scores)
+        keep = [i for i, r in enumerate(records) if r.status == "ok" and all(r.scores.get(n) is not None for n in names)]
+        scored[kind] = (np.array([[records[i].scores[n] for n in names] for i in keep]), [docs[i].text or "" for i in keep])
+        print(f"{kind}: {len(keep)} excerpts scored", file=sys.stderr)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for pair, (s_kind, r_kind, shift) in PAIRS.items():
+        xs, ts = scored[s_kind]
+        xr, tr = scored[r_kind]
+        same = s_kind == r_kind
+        x = xs if same else np.vstack([xs, xr])
+        texts = ts if same else ts + tr
+        counts = {m: [0, 0, 0] for m in MODES}  # p < 0.05, no answer, draws
+        for d in range(args.draws):
+            if same:
+                order = rng.permutation(len(xs))
+                sus, ref = order[: args.n].tolist(), order[args.n : 2 * args.n].tolist()
+            else:
+                sus = rng.choice(len(xs), args.n, replace=False).tolist()
+                ref = (len(xs) + rng.choice(len(xr), args.n, replace=False)).tolist()
+            for m in MODES:
+                p = draw_p(sus, ref, x, texts, m, args.seed + d, args.splits, args.permutations)
+                counts[m][2] += 1
+                if p is None:
+                    counts[m][1] += 1
+                elif p < 0.05:
+                    counts[m][0] += 1
+        for m in MODES:
+            hits, none, n = counts[m]
+            rows.append({"pair": pair, "shift": shift, "mode": m, "no_answer": none, **share_ci(hits, n)})
+            print(f"{pair:<24} {shift:<16} {m:<13} p<0.05 in {hits}/{n}, no answer in {none}", file=sys.stderr)
+    result = {
+        "command": "python benchmarks/shifted_nulls.py " + " ".join(sys.argv[1:]),
+        "commit": commit,
+        "model": args.model,
+        "sizes": {k: len(v[0]) for k, v in scored.items()},
+        "seconds": round(time.time() - started, 1),
+        "rows": rows,
+    }
+    out = Path(args.out or HERE / "results" / f"shifted-nulls-{args.model}.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
