@@ -55,7 +55,9 @@ PAIRS = {  # name: (suspect collection, reference collection, kind of shift)
     "core code, two halves": ("core", "core", "i.i.d."),
     "prose, two halves": ("prose", "prose", "i.i.d."),
 }
-MODES = ("exchangeable", "stratified")
+MODES = {"exchangeable": 0, "stratified": 10, "stratified, 5 per side mixed": 5}
+"""Check modes, with the texts per side that the stratified test needs in mixed strata (llm-mia
+check uses 10: with 5, prose against commit messages gave 5 false positives in 40 draws)."""
 
 
 def git(commit: str, *args: str) -> str:
@@ -89,10 +91,10 @@ def draw_p(sus: list[int], ref: list[int], x: np.ndarray, texts: list[str], mode
     """The collection test's p-value for one draw (None: no calibrated answer in that mode)."""
     a, b = x[sus], x[ref]
     strata = None
-    if mode == "stratified":
+    if mode != "exchangeable":
         free = model_free_auroc([texts[i] for i in sus + ref], [1] * len(sus) + [0] * len(ref), seed=seed)
         strata, n_s, n_r = propensity_strata(np.asarray(free.scores), len(sus))
-        if min(n_s, n_r) < 5:
+        if min(n_s, n_r) < MODES[mode]:
             return None
     return collection_test(a, b, [str(j) for j in range(x.shape[1])], n_splits=splits, n_permutations=permutations, seed=seed, strata=strata).p_value
 

@@ -423,7 +423,7 @@ def test_the_stratified_mode_gives_no_verdict_for_sets_a_classifier_separates(ti
     far = run_check(side(words_a, 20), side(words_b, 20), model=tiny_lm, settings=settings, cache_dir=tmp_path / "c")
     assert far.collection is None and "told apart without the model" in far.collection_problem
     assert summary(far).splitlines()[2].startswith("PER-TEXT RESULTS ONLY (the suspect and reference texts are told apart")
-    near = run_check(random_sentences(20, seed=71), random_sentences(20, seed=72), model=tiny_lm, settings=settings, cache_dir=tmp_path / "c")
+    near = run_check(random_sentences(40, seed=71), random_sentences(40, seed=72), model=tiny_lm, settings=settings, cache_dir=tmp_path / "c")
     assert near.collection is not None and "permutations within strata of text-only propensity" in summary(near)
     with pytest.raises(Exception, match="mode"):
         CheckSettings(mode="other")
