@@ -15,6 +15,8 @@ Pairs of different kinds (prose vs code, commits vs tests), mild shifts (core vs
 commits, core vs tests), and i.i.d. nulls (two random halves of one collection). For each pair
 and check mode, ``--draws`` random draws of ``--n`` excerpts per side; the share of p < 0.05 with
 its Clopper-Pearson 95% interval. The model runs once per collection (cached statistics).
+Then each mode's power on the controlled split (score files under ``results/``; no model run):
+``--power-sizes`` suspect texts, all, half or a fifth of them members.
 
     python benchmarks/shifted_nulls.py --model smollm2-135m      # writes results/shifted-nulls-MODEL.json
 """
@@ -99,6 +101,83 @@ def draw_p(sus: list[int], ref: list[int], x: np.ndarray, texts: list[str], mode
     return collection_test(a, b, [str(j) for j in range(x.shape[1])], n_splits=splits, n_permutations=permutations, seed=seed, strata=strata).p_value
 
 
+POWER = {  # setting: (results folder with the controlled split's score files, split, share of members among the suspect texts)
+    "x1": ("controlled-smollm2-135m", "controlled-x1", 1.0),
+    "x4": ("controlled-smollm2-135m", "controlled-x4", 1.0),
+    "x1, larger split": ("controlled-large-smollm2-135m", "controlled-x1", 1.0),
+    "x1, larger split, 50% members": ("controlled-large-smollm2-135m", "controlled-x1", 0.5),
+    "x1, larger split, 20% members": ("controlled-large-smollm2-135m", "controlled-x1", 0.2),
+}
+
+
+def controlled_texts(folder: Path) -> dict[str, str]:
+    """The controlled split's texts by id, rebuilt from the data and the run's recorded settings
+    (the same seeded assignment as ``llm-mia bench controlled``)."""
+    from llm_mia.controlled import ControlledConfig, assign, excerpts
+
+    cfg = ControlledConfig(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads((folder / "results.json").read_text())["provenance"]["controlled"].items()}
+    )
+    members, non = assign(excerpts(None), cfg)
+    out = {f"n{i}": t for i, t in enumerate(non)}
+    out.update({f"x{e}-m{i}": t for e, texts in members.items() for i, t in enumerate(texts)})
+    return out
+
+
+def power(sizes: list[int], draws: int, splits: int, permutations: int, rng: np.random.Generator) -> list[dict]:
+    """Each mode's share of p < 0.05 on the controlled split: n suspect texts (that share of
+    members, the rest non-members from one half of the non-members) against the other
+    non-members (all of them when every suspect text is a member)."""
+    from llm_mia.pipeline import read_score_file
+
+    rows = []
+    for setting, (folder, split, fraction) in POWER.items():
+        path = HERE / "results" / folder / "scores" / f"{split}.jsonl"
+        if not path.exists():
+            continue
+        texts = controlled_texts(HERE / "results" / folder)
+        records = [r for r in read_score_file(path) if r.status == "ok"]
+        names = list(records[0].scores)
+        records = [r for r in records if all(r.scores.get(n) is not None for n in names)]
+        x = np.array([[r.scores[n] for n in names] for r in records])
+        ids = [r.id for r in records]
+        members = [i for i, r in enumerate(records) if r.label == 1]
+        non = [i for i, r in enumerate(records) if r.label == 0]
+        for n in sizes:
+            k = round(fraction * n)
+            order = list(rng.permutation(non))
+            filler_pool, reference = (order[: len(non) // 2], order[len(non) // 2 :]) if fraction < 1 else ([], order)
+            if k > len(members) or n - k > len(filler_pool):
+                continue
+            counts = {m: [0, 0] for m in MODES}
+            for d in range(draws):
+                sus = (
+                    list(rng.choice(members, k, replace=False)) + list(rng.choice(filler_pool, n - k, replace=False))
+                    if n > k
+                    else list(rng.choice(members, k, replace=False))
+                )
+                both = np.vstack([x[sus], x[reference]])
+                all_texts = [texts[ids[i]] for i in sus + reference]
+                for m in MODES:
+                    p = draw_p(list(range(len(sus))), list(range(len(sus), len(both))), both, all_texts, m, d, splits, permutations)
+                    counts[m][0] += p is not None and p < 0.05
+                    counts[m][1] += p is None
+            for m in MODES:
+                rows.append(
+                    {
+                        "setting": setting,
+                        "n_suspect": n,
+                        "members": k,
+                        "n_reference": len(reference),
+                        "mode": m,
+                        "no_answer": counts[m][1],
+                        **share_ci(counts[m][0], draws),
+                    }
+                )
+                print(f"power {setting:<32} n={n:<4} {m:<30} p<0.05 in {counts[m][0]}/{draws}, no answer in {counts[m][1]}", file=sys.stderr)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
@@ -111,6 +190,8 @@ def main() -> int:
     ap.add_argument("--permutations", type=int, default=199)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--power-sizes", default="20,50,100", help="suspect set sizes of the power part (controlled split); '' to skip it")
+    ap.add_argument("--power-draws", type=int, default=20)
     args = ap.parse_args()
     commit = git(args.commit, "rev-parse", args.commit).strip()
     started = time.time()
@@ -149,6 +230,8 @@ def main() -> int:
             hits, none, n = counts[m]
             rows.append({"pair": pair, "shift": shift, "mode": m, "no_answer": none, **share_ci(hits, n)})
             print(f"{pair:<24} {shift:<16} {m:<13} p<0.05 in {hits}/{n}, no answer in {none}", file=sys.stderr)
+    sizes = [int(v) for v in args.power_sizes.split(",") if v]
+    power_rows = power(sizes, args.power_draws, args.splits, args.permutations, rng) if sizes else []
     result = {
         "command": "python benchmarks/shifted_nulls.py " + " ".join(sys.argv[1:]),
         "commit": commit,
@@ -156,6 +239,7 @@ def main() -> int:
         "sizes": {k: len(v[0]) for k, v in scored.items()},
         "seconds": round(time.time() - started, 1),
         "rows": rows,
+        "power": power_rows,
     }
     out = Path(args.out or HERE / "results" / f"shifted-nulls-{args.model}.json")
     out.write_text(json.dumps(result, indent=2) + "\n")
