@@ -120,6 +120,8 @@ def test_json_values_with_any_unicode(tmp_path_factory, rows, as_array):
     assert len(docs) == len(rows)
     for row, doc in zip(rows, docs):
         text = row if isinstance(row, str) else row.get("text") if isinstance(row, dict) else None
+        if isinstance(text, str):
+            text = json.loads(json.dumps(text))  # what JSON means by it: an escaped surrogate pair is one character
         if doc.error is None:
             assert doc.text == text
 
