@@ -216,7 +216,7 @@ def test_6_separately_scored_files_put_together_are_all_counted(tmp_path, capsys
     members = [{"id": str(i), "label": 1, "status": "ok", "reason": None, "scores": {"loss": 1 + i / 10}} for i in range(6)]
     others = [{"id": str(i), "label": 0, "status": "ok", "reason": None, "scores": {"loss": i / 10}} for i in range(8)]
     code, table, _ = run(["eval", _jsonl(tmp_path / "all.jsonl", members + others), "--bootstrap", "50"], capsys)
-    assert code == 0 and "1.000" in table and " 6        8 " in table
+    assert code == 0 and "1.000" in table and "| 6 | 8 |" in table
     assert "note: 6 id(s) belong to more than one record" in table
 
 
