@@ -74,6 +74,13 @@ class BenchResult:
             return "Note: for which models these labels are valid is unknown (user data)."
         return None
 
+    def _repr_markdown_(self) -> str:
+        """In a notebook: the table."""
+        return self.table()
+
+    def __repr__(self) -> str:
+        return f"<BenchResult {self.suite.name} on {self.model}: {len(self.splits)} split(s)>"
+
     def table(self) -> str:
         """Markdown table: one row per split and detector, with the model-free AUROC."""
         head = ["split", "detector", *metric_headers(FPR_BUDGETS, tpr_ci=False), "members / non-members", "model-free AUROC [95% CI]"]
