@@ -18,7 +18,7 @@ from typing import Any, Union
 import numpy as np
 
 from .baseline import BaselineResult, model_free_auroc
-from .data import fingerprint, read_documents
+from .data import as_documents, fingerprint, read_documents
 from .errors import InputError, at_least, require
 from .gutenberg import strip_gutenberg
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
@@ -202,15 +202,7 @@ def _documents(source: Source, text_field: str | None) -> list[Document]:
         return read_documents(source, text_field=text_field)
     if isinstance(source, (bytes, bytearray)) or not isinstance(source, Sequence):
         raise InputError(f"give a file or folder, or a list of texts; got {type(source).__name__}")
-    out = []
-    for i, item in enumerate(source):
-        if isinstance(item, Document):
-            out.append(item)
-        elif isinstance(item, str):
-            out.append(Document(str(i), item))
-        else:
-            raise InputError(f"item {i} of the texts is a {type(item).__name__}, not a string or a Document")
-    return out
+    return as_documents(source)
 
 
 def _without_boilerplate(docs: list[Document], settings: CheckSettings) -> tuple[list[Document], list[str]]:

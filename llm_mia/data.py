@@ -182,6 +182,20 @@ def _row_document(doc_id: str, row: dict[str, Any], where: str, fields: list[str
     return Document(id=doc_id, text=text, label=label, error=error)
 
 
+def as_documents(items: Iterable[Any]) -> list[Document]:
+    """Texts given in memory as Documents: a Document as it is, a string as ``Document(str(i),
+    text)`` (ids "0", "1", ...); anything else is an :class:`InputError`."""
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, Document):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Document(str(i), item))
+        else:
+            raise InputError(f"item {i} of the texts is a {type(item).__name__}, not a string or a Document")
+    return out
+
+
 def mark_duplicates(docs: list[Document]) -> list[Document]:
     """Give every document after the first with the same id an error (never a silent drop)."""
     first: dict[str, int] = {}

@@ -119,7 +119,7 @@ def evaluate(
     """
     if scores is not None:
         records = _records_of(records, scores)
-    elif records and not isinstance(records[0], ScoreRecord):
+    elif len(records) and not isinstance(records[0], ScoreRecord):
         raise EvaluationError("evaluate takes score records, or labels and scores: evaluate(labels, scores)")
     records = cast(Sequence[ScoreRecord], records)
     at_least("n_bootstrap", n_bootstrap, 1)
@@ -141,7 +141,9 @@ def evaluate(
 
 def _records_of(labels: Sequence[Any], scores: Sequence[float] | Mapping[str, Sequence[float]]) -> list[ScoreRecord]:
     """Score records from labels and scores given as arrays (``evaluate(labels, scores)``)."""
-    columns = dict(scores) if isinstance(scores, Mapping) else {"score": scores}
+    raw = dict(scores) if isinstance(scores, Mapping) else {"score": scores}
+    # by position, as the labels: a pandas Series is read in its order, never by its index
+    columns = {name: [None if v is None else float(v) for v in np.asarray(col, dtype=object).tolist()] for name, col in raw.items()}
     y = list(np.asarray(labels).tolist())
     for name, col in columns.items():
         if len(col) != len(y):
@@ -150,8 +152,7 @@ def _records_of(labels: Sequence[Any], scores: Sequence[float] | Mapping[str, Se
         raise EvaluationError("labels must be 1 (member) or 0 (non-member)")
     out = []
     for i, label in enumerate(y):
-        values = {name: float("nan") if col[i] is None else float(col[i]) for name, col in columns.items()}
-        cleaned: dict[str, float | None] = {k: (v if np.isfinite(v) else None) for k, v in values.items()}
+        cleaned: dict[str, float | None] = {k: (v if v is not None and np.isfinite(v) else None) for k, v in ((k, col[i]) for k, col in columns.items())}
         out.append(ScoreRecord(str(i), int(label), 0, STATUS_OK, None, cleaned))
     return out
 

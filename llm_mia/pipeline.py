@@ -13,7 +13,7 @@ from typing import Any
 
 from .backends import CAPABILITY_WORDS
 from .cache import StatsCache
-from .data import mark_duplicates
+from .data import as_documents, mark_duplicates
 from .detectors import TARGET, Detector, DetectorInput, DetectorSkip
 from .detectors import default_detector_names, parse_detector
 from .errors import InputError
@@ -117,7 +117,7 @@ class ScoringRun:
         names them in messages); the pool's documents are scored by no detector (reason code
         ``prefix_pool``), nor are the other documents of their ``groups`` (book, paper; code
         ``prefix_group``). See :mod:`llm_mia.pools`."""
-        docs = mark_duplicates([d if isinstance(d, Document) else Document(str(i), d) for i, d in enumerate(documents)])
+        docs = mark_duplicates(as_documents(documents))
         docs, detectors, pool = hold_out(docs, self.detectors, seed=self.seed, eligible=pool_from, where=where, groups=groups)
         views = views_of(detectors)
         usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]

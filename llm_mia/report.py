@@ -48,8 +48,7 @@ def verdict_level(result: CheckResult) -> str:
         return "per_text"
     if not result.significant:
         return "not_significant"
-    weak = result.reference_unlike_suspect and result.settings.mode == "exchangeable"  # the stratified test conditions on it
-    return "weak" if weak else "significant"
+    return "weak" if result.reference_unlike_suspect else "significant"  # in either mode: the stratified one is not at level under shift either
 
 
 def verdict(result: CheckResult) -> str:
@@ -352,7 +351,7 @@ out as much as the expected ones; whitespace is never shaded."""
 
 
 def _shade(lp: float) -> tuple[str, str]:
-    return next((bg, fg) for floor, bg, fg, _ in SHADES if lp >= floor)
+    return next(((bg, fg) for floor, bg, fg, _ in SHADES if lp >= floor), SHADES[-1][1:3])  # NaN: the lowest band
 
 
 def shade_key() -> str:

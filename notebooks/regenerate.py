@@ -32,9 +32,16 @@ def execute(path: Path) -> Any:
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    os.environ["LLM_MIA_DATA"] = data_dir()
-    with tempfile.TemporaryDirectory(prefix="llm-mia-notebook-") as work:
-        nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": work}}).execute()
+    before = os.environ.get("LLM_MIA_DATA")
+    os.environ["LLM_MIA_DATA"] = data_dir()  # the kernel inherits the environment
+    try:
+        with tempfile.TemporaryDirectory(prefix="llm-mia-notebook-") as work:
+            nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": work}}).execute()
+    finally:
+        if before is None:
+            os.environ.pop("LLM_MIA_DATA", None)
+        else:
+            os.environ["LLM_MIA_DATA"] = before
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)  # timestamps
     return nb

@@ -16,7 +16,8 @@ class FakeOpenAIServer:
 
     ``late``: prompt log-probabilities read one position late (``log p(x_i | x_<=i)``), as
     llama-cpp-python's server does. ``first_value``: a number for the first prompt token
-    instead of null. ``tops``: return ``top_logprobs`` for prompt positions. ``dialect``:
+    instead of null. ``tops``: return ``top_logprobs`` for prompt positions (``tops_unasked``:
+    the prompt token's own entry even with ``logprobs: 0``). ``dialect``:
     ``"vllm"`` (``/tokenize``) or ``"extras"`` (``/extras/tokenize``). ``delay``: seconds
     each completion takes (to observe requests in flight)."""
 
@@ -29,6 +30,7 @@ class FakeOpenAIServer:
         first_value: bool = False,
         tops: bool = True,
         dialect: str = "vllm",
+        tops_unasked: bool = False,
         delay: float = 0.0,
         extra_models: tuple[str, ...] = (),
     ) -> None:
@@ -38,6 +40,7 @@ class FakeOpenAIServer:
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
         self.name, self.late, self.first_value, self.tops, self.dialect, self.delay = name, late, first_value, tops, dialect, delay
         self.extra_models = extra_models
+        self.tops_unasked = tops_unasked
         self.lock = threading.Lock()
         self.in_flight = self.max_in_flight = self.completions_served = 0
 
@@ -91,9 +94,11 @@ class FakeOpenAIServer:
         lps: list[float | None] = [float(logp[0, ids[0]]) if self.first_value else None]
         lps += [float(logp[p - shift, ids[p]]) for p in range(1, len(ids))]
         tops = [None] + [top(p - shift) for p in range(1, len(ids))] if self.tops and k else None
+        if tops is None and self.tops_unasked:  # the prompt token itself, as vLLM gives with logprobs 0
+            tops = [None] + [{names[p]: lps[p]} for p in range(1, len(ids))]
         logprobs = {
             "tokens": names + gen["tokens"],
             "token_logprobs": lps + gen["token_logprobs"],
-            "top_logprobs": None if tops is None else tops + gen["top_logprobs"],
+            "top_logprobs": None if tops is None else tops + (gen["top_logprobs"] or [None]),
         }
         return {"choices": [{"index": 0, "text": "".join(logprobs["tokens"]), "logprobs": logprobs}]}

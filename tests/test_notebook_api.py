@@ -60,6 +60,10 @@ def test_evaluate_takes_labels_and_scores_in_scikit_learns_order():
     assert one.rows[0].detector == "score" and one.rows[0].auroc == from_records.rows[0].auroc
     with_nan = llm_mia.evaluate(labels, [math.nan] + [r.scores["loss"] for r in records[1:]], n_bootstrap=50)
     assert sum(with_nan.rows[0].excluded.values()) == 1
+    frame = llm_mia.to_dataframe(records).sort_values("loss")  # a shuffled index: read by position, as the labels
+    assert llm_mia.evaluate(frame["label"].astype(int), frame["loss"], n_bootstrap=50).rows[0].auroc == from_records.rows[0].auroc
+    with pytest.raises(EvaluationError, match="labels and scores"):
+        llm_mia.evaluate(np.array(labels))
     with pytest.raises(EvaluationError, match="40 labels but 3 scores"):
         llm_mia.evaluate(labels, [1.0, 2.0, 3.0])
     with pytest.raises(EvaluationError, match="labels must be 1"):

@@ -88,9 +88,12 @@ def test_a_server_with_a_known_defect_is_refused(tiny_model_dir, defect, words):
 
 
 def test_without_top_k_for_prompt_positions_only_log_probabilities_are_offered(tiny_model_dir):
-    with serving(FakeOpenAIServer(tiny_model_dir, tops=False)) as url:
+    """Also when the server sends top_logprobs unasked for prompt positions (the token itself,
+    as vLLM does with logprobs 0): the top-1 column stays NaN, never the token's own value."""
+    with serving(FakeOpenAIServer(tiny_model_dir, tops=False, tops_unasked=True)) as url:
         backend = HTTPBackend(url)
-        assert backend.capabilities == {LOGPROBS} and backend.probe is not None and backend.probe.max_top_diff is None
+        assert backend.capabilities == {LOGPROBS} and backend.probe is not None and backend.probe.max_top_diff > PROBE_TOLERANCE  # measured, refused
+        assert backend.max_positions == 255  # max_model_len 256, less the one token each request asks for
         (stats,) = Scorer(backend, ScorerConfig()).score_texts(TEXTS[:1])
     assert isinstance(stats, TokenStats) and np.isnan(stats.top_logprob).all() and np.isfinite(stats.logprobs).all()
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -124,9 +125,10 @@ class HTTPBackend:
         self.base = url.split("#")[0].rstrip("/")
         self.root = f"{parts.scheme}://{parts.netloc}"
         self.timeout, self.retries, self.backoff, self._sleep = timeout, retries, backoff, sleep
-        self.concurrency = concurrency  # requests in flight while tokenizing on a generic server
+        self.concurrency = concurrency  # tokenize requests in flight on a generic server
         self._key = os.environ.get(api_key_env) or None
         self.requests = 0  # requests answered (for tests and provenance)
+        self._count_lock = threading.Lock()
         self.spec = url
         models = [m for m in self.get("/models").get("data") or [] if isinstance(m, dict)]
         card = next((m for m in models if isinstance(m.get("llm_mia"), dict)), None)
@@ -164,8 +166,8 @@ class HTTPBackend:
         self.model_name = str(chosen.get("id"))
         self.identity = f"{self.model_name} served at {self.root}"
         self.tokenizer_identity = self.identity
-        limit = chosen.get("max_model_len") or (chosen.get("meta") or {}).get("n_ctx_train")
-        self.max_positions = int(limit) if isinstance(limit, int) and limit > 0 else None
+        limit = chosen.get("max_model_len")  # vLLM's; llama.cpp's n_ctx_train is not the server's context
+        self.max_positions = int(limit) - 1 if isinstance(limit, int) and limit > 1 else None  # each request also asks for 1 token
         self.dtype, self.device = "served", "server"
         self._tokenize_path: str | None = None
         self.text_prompts = False  # True: the server takes no token-id prompts (llama-cpp-python)
@@ -183,7 +185,8 @@ class HTTPBackend:
             raise ModelLoadError(f"{self.base} ({self.model_name}) cannot be trusted for scoring: {exc}") from None
         except ServerError as exc:
             raise ModelLoadError(f"{self.base} ({self.model_name}) refused the conformance probe's requests: {exc}") from None
-        self.capabilities = frozenset({LOGPROBS} | ({TOP1} if self.probe.max_top_diff is not None else set()))
+        top_ok = self.probe.max_top_diff is not None and self.probe.max_top_diff <= openai.PROBE_TOLERANCE
+        self.capabilities = frozenset({LOGPROBS} | ({TOP1} if top_ok else set()))
 
     def cache_identity(self) -> dict[str, object]:
         return {"model": self.identity, "tokenizer": self.tokenizer_identity, "dtype": self.dtype, "device": self.device.split(":")[0]}
@@ -259,9 +262,12 @@ class HTTPBackend:
         logprobs = 1 if TOP1 in self.capabilities else 0
         choice = self._complete(openai.completion_body(self.model_name, ids, echo=True, logprobs=logprobs))["choices"][0]
         try:
-            return openai.echoed_rows(choice, ids, score_from)
+            rows = openai.echoed_rows(choice, ids, score_from)
         except ValueError as exc:
             raise ServerError(200, str(exc)) from None
+        if TOP1 not in self.capabilities:
+            rows[:, 3] = np.nan  # a server may return top_logprobs unasked (the token itself): not the top-1
+        return rows
 
     def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /completions`` of one token-id prompt; for a server that takes only text, the
@@ -306,7 +312,8 @@ class HTTPBackend:
             try:
                 with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method), timeout=self.timeout) as resp:
                     payload = json.loads(resp.read())
-                self.requests += 1
+                with self._count_lock:
+                    self.requests += 1
                 return payload if isinstance(payload, dict) else {}
             except urllib.error.HTTPError as exc:
                 message = _error_message(exc)

@@ -16,9 +16,9 @@ server, for each of a few sentences, for the next token's top log-probabilities 
 generation mode (``g`` for a token), then scores the sentence plus that token with
 ``echo``: the echoed log-probability of the last token must equal ``g`` (within
 ``PROBE_TOLERANCE``), the first position must be ``null``, and the server must echo at least
-the tokens sent. The same check
-applies to the top-1 column when the server returns it. A server that fails is refused
-with the numbers it gave.
+the tokens sent. A server that fails is refused with the numbers it gave. The top-1 column
+is offered only where the echoed top-1 log-probability agrees with the generation one too
+(``ProbeResult.max_top_diff``).
 
 Tokenization uses the server's tokenizer: vLLM's and SGLang's ``POST /tokenize`` (``prompt``,
 ``add_special_tokens``), llama.cpp's (``content``, ``add_special``) or llama-cpp-python's
@@ -63,7 +63,8 @@ class NotRoundTrip(Exception):
 @dataclass(frozen=True)
 class ProbeResult:
     """What the probe saw: tokens checked, the largest difference of ``lp`` and of the
-    top-1 column (None: the server gave no top-k for prompt positions)."""
+    top-1 column (None: the server gave no top-k for prompt positions; above
+    ``PROBE_TOLERANCE``: the top-1 column is not offered)."""
 
     checked: int
     max_lp_diff: float
@@ -127,10 +128,9 @@ def probe(
             candidates.update({str(k): float(v) for k, v in gen_top.items()})
         best = max(candidates.values())
         for piece, g in sorted(candidates.items(), key=lambda kv: -kv[1])[:2]:
-            next_id = tokenize(piece, False)
-            if len(next_id) != 1:
-                continue  # the piece does not tokenize back to one token: not checkable
-            full = [*ids, next_id[0]]
+            full = tokenize(text + piece, True)  # the piece in context (a SentencePiece "▁word" alone gains a space)
+            if len(full) != len(ids) + 1 or full[: len(ids)] != ids:
+                continue  # the piece merges with the text's last token: not checkable
             try:
                 echoed = complete(completion_body(model, full, echo=True, logprobs=1))["choices"][0]
             except NotRoundTrip:
@@ -154,4 +154,4 @@ def probe(
     if not lp_diffs:
         raise NotConformant("none of the probe sentences could be checked (the generated tokens do not tokenize back to the same tokens)")
     top = max(top_diffs) if len(top_diffs) == len(lp_diffs) else None
-    return ProbeResult(len(lp_diffs), max(lp_diffs), top if top is not None and top <= PROBE_TOLERANCE else None)
+    return ProbeResult(len(lp_diffs), max(lp_diffs), top)
