@@ -57,7 +57,12 @@ PAIRS = {  # name: (suspect collection, reference collection, kind of shift)
     "core code, two halves": ("core", "core", "i.i.d."),
     "prose, two halves": ("prose", "prose", "i.i.d."),
 }
-MODES = {"exchangeable": 0, "stratified": 10, "stratified, 5 per side mixed": 5}
+DETECTORS = ["loss", "zlib", "lowercase", "min_k", "min_k_pp"]  # llm-mia check's default detectors
+CONTRAST = "reference contrast"
+"""The collection test (exchangeable) on the ``ref`` detector alone: the target model's loss
+against a reference model's that cannot have seen the suspect texts either (with
+``--reference-model``; on the controlled split, the base model the copy was trained from)."""
+MODES = {"exchangeable": 0, "stratified": 10, "stratified, 5 per side mixed": 5, CONTRAST: 0}
 """Check modes, with the texts per side that the stratified test needs in mixed strata (llm-mia
 check uses 10: with 5, prose against commit messages gave 5 false positives in 40 draws)."""
 
@@ -90,10 +95,15 @@ def share_ci(hits: int, n: int) -> dict[str, float]:
 
 
 def draw_p(sus: list[int], ref: list[int], x: np.ndarray, texts: list[str], mode: str, seed: int, splits: int, permutations: int) -> float | None:
-    """The collection test's p-value for one draw (None: no calibrated answer in that mode)."""
-    a, b = x[sus], x[ref]
+    """The collection test's p-value for one draw (None: no calibrated answer in that mode).
+    ``x``'s columns are ``DETECTORS`` then, where there is one, ``ref``."""
+    if mode == CONTRAST and x.shape[1] == len(DETECTORS):
+        return None  # no reference model
+    cols = [len(DETECTORS)] if mode == CONTRAST else list(range(len(DETECTORS)))
+    a, b = x[sus][:, cols], x[ref][:, cols]
+    x = x[:, cols]
     strata = None
-    if mode != "exchangeable":
+    if mode not in ("exchangeable", CONTRAST):
         free = model_free_auroc([texts[i] for i in sus + ref], [1] * len(sus) + [0] * len(ref), seed=seed)
         strata, n_s, n_r = propensity_strata(np.asarray(free.scores), len(sus))
         if min(n_s, n_r) < MODES[mode]:
@@ -137,7 +147,7 @@ def power(sizes: list[int], draws: int, splits: int, permutations: int, rng: np.
             continue
         texts = controlled_texts(HERE / "results" / folder)
         records = [r for r in read_score_file(path) if r.status == "ok"]
-        names = list(records[0].scores)
+        names = [*DETECTORS, "ref"]
         records = [r for r in records if all(r.scores.get(n) is not None for n in names)]
         x = np.array([[r.scores[n] for n in names] for r in records])
         ids = [r.id for r in records]
@@ -181,6 +191,7 @@ def power(sizes: list[int], draws: int, splits: int, permutations: int, rng: np.
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--reference-model", default=None, help="a model that cannot have seen the texts either, for the reference contrast mode")
     ap.add_argument("--commit", default="HEAD", help="the commit whose files make the collections (resolved and recorded)")
     ap.add_argument("--words", type=int, default=64)
     ap.add_argument("--most", type=int, default=200, help="excerpts per collection at most (a seeded sample)")
@@ -198,8 +209,9 @@ def main() -> int:
     cols = collections(commit, args.words, args.most, args.seed)
     scored: dict[str, tuple[np.ndarray, list[str]]] = {}
     for kind, docs in cols.items():
-        records = score_documents(docs, model=args.model, progress=True)
-        names = list(records[0].scores)
+        extra = ["ref"] if args.reference_model else []
+        records = score_documents(docs, model=args.model, reference_model=args.reference_model, detectors=[*DETECTORS, *extra], progress=True)
+        names = [*DETECTORS, *extra]
         keep = [i for i, r in enumerate(records) if r.status == "ok" and all(r.scores.get(n) is not None for n in names)]
         scored[kind] = (np.array([[records[i].scores[n] for n in names] for i in keep]), [docs[i].text or "" for i in keep])
         print(f"{kind}: {len(keep)} excerpts scored", file=sys.stderr)
@@ -236,6 +248,7 @@ def main() -> int:
         "command": "python benchmarks/shifted_nulls.py " + " ".join(sys.argv[1:]),
         "commit": commit,
         "model": args.model,
+        "reference_model": args.reference_model,
         "sizes": {k: len(v[0]) for k, v in scored.items()},
         "seconds": round(time.time() - started, 1),
         "rows": rows,
