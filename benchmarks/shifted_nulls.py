@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -41,6 +40,7 @@ from llm_mia import Document, score_documents  # noqa: E402
 from llm_mia.baseline import model_free_auroc  # noqa: E402
 from llm_mia.excerpts import cut_all  # noqa: E402
 from llm_mia.inference import collection_test, propensity_strata  # noqa: E402
+from check_validity import share_ci  # noqa: E402  (Clopper-Pearson, as the other controls)
 
 KINDS = {
     "prose": lambda f: f.endswith(".md") and not f.startswith(("notebooks/", "tests/")),
@@ -86,12 +86,6 @@ def collections(commit: str, words: int, most: int | None = None, seed: int = 0)
         if most is not None and len(docs) > most:
             out[kind] = [docs[i] for i in sorted(rng.choice(len(docs), most, replace=False))]
     return out
-
-
-def share_ci(hits: int, n: int) -> dict[str, float]:
-    lo = stats.beta.ppf(0.025, hits, n - hits + 1) if hits else 0.0
-    hi = stats.beta.ppf(0.975, hits + 1, n - hits) if hits < n else 1.0
-    return {"share": hits / n, "lo": float(lo), "hi": float(hi), "hits": hits, "draws": n}
 
 
 def draw_p(sus: list[int], ref: list[int], x: np.ndarray, texts: list[str], mode: str, seed: int, splits: int, permutations: int) -> float | None:
