@@ -285,10 +285,11 @@ def render(result: dict) -> str:
             "",
             "Each book is tested against the passages of the other 2023 books. The model-free columns: the median AUROC of",
             "the bag-of-words classifier telling the book's passages from the reference passages, and for how many books",
-            "`llm-mia check` would print its warning that the reference is unlike the suspect text.",
+            "`llm-mia check` would print its warning that the reference is unlike the suspect text (in the default guarded mode:",
+            "no calibrated verdict).",
             "",
-            "| books | count | p < 0.05 | p < 0.01 | median p | median model-free AUROC | model-free warning |",
-            "|---|---|---|---|---|---|---|",
+            "| books | count | p < 0.05 | p < 0.01 | median p | median model-free AUROC | model-free warning | guarded mode (default): p < 0.05 (no verdict) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for label, name in ((1, "before 2022 (presumed members)"), (0, "2023 (presumed non-members; each against the other 2023 books)")):
             tested = [b for b in books if b["label"] == label and b["p_value"] is not None]
@@ -298,15 +299,98 @@ def render(result: dict) -> str:
             if p.size:
                 lines.append(
                     f"| {name} | {p.size} | {int((p < 0.05).sum())} | {int((p < 0.01).sum())} | {np.median(p):.2g} | "
-                    + (f"{np.median(free):.2f} | {sum(warned)} of {len(warned)} |" if warned else "n/a | n/a |")
+                    + (
+                        f"{np.median(free):.2f} | {sum(warned)} of {len(warned)} | "
+                        f"{sum(b['p_value'] < 0.05 and not b['warned'] for b in tested)} ({sum(warned)}) |"
+                        if len(warned) == p.size
+                        else "n/a | n/a | n/a |"
+                    )
                 )
         short = [b["book"] for b in books if b["p_value"] is None]
         if short:
             lines.append(f"\nNot tested (fewer than {MIN_PER_SIDE} passages): {len(short)} book(s).")
+    lines += render_shift(sorted(RESULTS.glob("shifted-nulls-*.json")))
     missing = [m for ms in result["missing"].values() for m in ms]
     if missing:
         lines += ["", "Not measured (score files absent): " + "; ".join(missing)]
     return "\n".join(lines) + "\n"
+
+
+def _cell(row: dict) -> str:
+    """``hits/draws`` with the draws that got no answer, e.g. ``0/40 (no answer 38)``."""
+    return f"{row['hits']}/{row['n']}" + (f" (no answer {row['no_answer']})" if row["no_answer"] else "")
+
+
+def render_shift(paths: list[Path]) -> list[str]:
+    """The section on the check's modes under shift, from ``shifted_nulls.py``'s result files."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    runs = sorted((r for r in runs if r.get("rows")), key=_per_side)
+    if not runs:
+        return []
+    modes = list(dict.fromkeys(row["mode"] for r in runs for row in r["rows"]))
+    n_of = {id(r): _per_side(r) for r in runs}
+    lines = [
+        "",
+        "## The check's modes on shifted nulls (texts no model has seen, of different kinds)",
+        "",
+        "Every text is this project's own, written in 2026 after the embedded models were trained: none is a member, so",
+        "every p < 0.05 is a false positive. Each cell: draws with p < 0.05 / draws, and the draws in which the mode gave no",
+        "calibrated answer (the guarded mode when the model-free check tells the sets apart, the stratified one when too",
+        "few texts share a stratum). `guarded` is `llm-mia check`'s default; the reference contrast needs a second model",
+        "(here gemma3-270m) and uses the `ref` detector alone. Commands:",
+        "",
+        *[f"- `{r['command']}` (commit `{r['commit'][:12]}`, {r['seconds']:.0f} s)" for r in runs],
+        "",
+        "| pair (all non-members) | shift | per side | " + " | ".join(modes) + " |",
+        "|---|---|---|" + "---|" * len(modes),
+    ]
+    pooled: dict[str, list[int]] = {m: [0, 0] for m in modes}
+    for r in runs:
+        by_pair: dict[str, dict[str, dict]] = {}
+        for row in r["rows"]:
+            by_pair.setdefault(row["pair"], {})[row["mode"]] = row
+        for pair, cells in by_pair.items():
+            shift = next(iter(cells.values()))["shift"]
+            lines.append(f"| {pair} | {shift} | {n_of[id(r)]} | " + " | ".join(_cell(cells[m]) if m in cells else "n/a" for m in modes) + " |")
+            if shift != "i.i.d.":
+                for m, row in cells.items():
+                    pooled[m][0] += row["hits"]
+                    pooled[m][1] += row["n"]
+    lines += [
+        "",
+        "Over all shifted pairs and sizes (i.i.d. pairs excluded), the share of draws with p < 0.05 (95% Clopper-Pearson):",
+        "",
+        "| mode | p < 0.05 | share [95% CI] |",
+        "|---|---|---|",
+    ]
+    for m, (hits, n) in pooled.items():
+        if n:
+            c = share_ci(hits, n)
+            lines.append(f"| {m} | {hits}/{n} | {100 * c['share']:.1f}% [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] |")
+    power = [row for r in runs for row in r.get("power", [])]
+    if power:
+        lines += [
+            "",
+            "### Power on the controlled split",
+            "",
+            "Suspect texts drawn from the controlled split's members (all, half or a fifth of them; the rest held-out",
+            "non-members) against other held-out non-members; draws with p < 0.05 / draws (no calibrated answer).",
+            "",
+            "| setting | suspect texts (members) | reference | " + " | ".join(modes) + " |",
+            "|---|---|---|" + "---|" * len(modes),
+        ]
+        cells: dict[tuple, dict[str, dict]] = {}
+        for row in power:
+            cells.setdefault((row["setting"], row["n_suspect"], row["members"], row["n_reference"]), {})[row["mode"]] = row
+        for (setting, n, k, n_ref), by_mode in cells.items():
+            lines.append(f"| {setting} | {n} ({k}) | {n_ref} | " + " | ".join(_cell(by_mode[m]) if m in by_mode else "n/a" for m in modes) + " |")
+    return lines
+
+
+def _per_side(run: dict) -> int:
+    """Excerpts per side of a shifted-nulls run (its ``--n``, 20 by default)."""
+    words = run["command"].split()
+    return int(words[words.index("--n") + 1]) if "--n" in words else 20
 
 
 PARTS = ("negative", "positive", "books")

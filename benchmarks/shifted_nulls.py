@@ -6,17 +6,22 @@ Gemma 3: 2025), so none is a member; a p-value below 0.05 is a false positive. T
 this project's own files at a fixed commit, cut into excerpts of 64 words:
 
 - ``prose``: the README and the benchmark write-ups (Markdown);
-- ``commits``: the commit messages;
+- ``commits``: the commit messages, oldest first; ``earlier commits`` and ``later commits``: the
+  older and the newer half of them;
 - ``core``: the library's code, command-line modules excepted;
 - ``cli``: the command-line and server modules (code by the same authors on other topics);
-- ``tests``: the test files.
+- ``tests``: the test files;
+- ``readme`` and ``bench readme``: the README and the benchmarks' README (hand-written prose);
+- ``scoring code`` (backends, scoring, cache, models, server) and ``detector code`` (detectors,
+  tests, metrics, model-free baseline): the library's code on two topics.
 
 Pairs of different kinds (prose vs code, commits vs tests), mild shifts (core vs cli, prose vs
-commits, core vs tests), and i.i.d. nulls (two random halves of one collection). For each pair
-and check mode, ``--draws`` random draws of ``--n`` excerpts per side; the share of p < 0.05 with
-its Clopper-Pearson 95% interval. The model runs once per collection (cached statistics).
-Then each mode's power on the controlled split (score files under ``results/``; no model run):
-``--power-sizes`` suspect texts, all, half or a fifth of them members.
+commits, core vs tests), shifts within one kind by one author (another document, another topic,
+another period; both directions), and i.i.d. nulls (two random halves of one collection). For
+each pair and check mode, ``--draws`` random draws of ``--n`` excerpts per side; the share of
+p < 0.05 with its Clopper-Pearson 95% interval. The model runs once per collection (cached
+statistics). Then each mode's power on the controlled split (score files under ``results/``;
+no model run): ``--power-sizes`` suspect texts, all, half or a fifth of them members.
 
     python benchmarks/shifted_nulls.py --model smollm2-135m      # writes results/shifted-nulls-MODEL.json
 """
@@ -38,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from llm_mia import Document, score_documents  # noqa: E402
 from llm_mia.baseline import model_free_auroc  # noqa: E402
+from llm_mia.check import unlike  # noqa: E402
 from llm_mia.excerpts import cut_all  # noqa: E402
 from llm_mia.inference import collection_test, propensity_strata  # noqa: E402
 from check_validity import share_ci  # noqa: E402  (Clopper-Pearson, as the other controls)
@@ -47,13 +53,24 @@ KINDS = {
     "core": lambda f: f.startswith("llm_mia/") and f.endswith(".py") and not Path(f).name.startswith(("cli", "serve")),
     "cli": lambda f: f.startswith("llm_mia/") and Path(f).name.startswith(("cli", "serve")) and f.endswith(".py"),
     "tests": lambda f: f.startswith("tests/") and f.endswith(".py"),
+    "readme": lambda f: f == "README.md",
+    "bench readme": lambda f: f == "benchmarks/README.md",
+    "scoring code": lambda f: f.startswith("llm_mia/backends/") or f in SCORING,
+    "detector code": lambda f: f.startswith("llm_mia/detectors/") or f in ("llm_mia/inference.py", "llm_mia/metrics.py", "llm_mia/baseline.py"),
 }
+SCORING = ("llm_mia/scoring.py", "llm_mia/pipeline.py", "llm_mia/cache.py", "llm_mia/models.py", "llm_mia/serve.py")
 PAIRS = {  # name: (suspect collection, reference collection, kind of shift)
     "prose vs core code": ("prose", "core", "different kinds"),
     "commits vs tests": ("commits", "tests", "different kinds"),
     "core code vs cli code": ("core", "cli", "mild"),
     "core code vs tests": ("core", "tests", "mild"),
     "prose vs commits": ("prose", "commits", "mild"),
+    "README vs benchmarks README": ("readme", "bench readme", "same kind, other document"),
+    "benchmarks README vs README": ("bench readme", "readme", "same kind, other document"),
+    "scoring code vs detector code": ("scoring code", "detector code", "same kind, other topic"),
+    "detector code vs scoring code": ("detector code", "scoring code", "same kind, other topic"),
+    "later vs earlier commits": ("later commits", "earlier commits", "same kind, other period"),
+    "earlier vs later commits": ("earlier commits", "later commits", "same kind, other period"),
     "core code, two halves": ("core", "core", "i.i.d."),
     "prose, two halves": ("prose", "prose", "i.i.d."),
 }
@@ -62,9 +79,12 @@ CONTRAST = "reference contrast"
 """The collection test (exchangeable) on the ``ref`` detector alone: the target model's loss
 against a reference model's that cannot have seen the suspect texts either (with
 ``--reference-model``; on the controlled split, the base model the copy was trained from)."""
-MODES = {"exchangeable": 0, "stratified": 10, "stratified, 5 per side mixed": 5, CONTRAST: 0}
+GUARDED = "guarded"
+MODES = {GUARDED: 0, "exchangeable": 0, "stratified": 10, "stratified, 5 per side mixed": 5, CONTRAST: 0}
 """Check modes, with the texts per side that the stratified test needs in mixed strata (llm-mia
-check uses 10: with 5, prose against commit messages gave 5 false positives in 40 draws)."""
+check uses 10: with 5, prose against commit messages gave 5 false positives in 40 draws). The
+guarded mode is the exchangeable test, answered only where the model-free check finds the two
+sets alike (``llm_mia.check.unlike`` is false), as ``llm-mia check`` does by default."""
 
 
 def git(commit: str, *args: str) -> str:
@@ -79,8 +99,11 @@ def collections(commit: str, words: int, most: int | None = None, seed: int = 0)
     for kind, keep in KINDS.items():
         docs = [Document(f, git(commit, "show", f"{commit}:{f}")) for f in files if keep(f)]
         out[kind] = cut_all(docs, words)
-    messages = git(commit, "log", "--format=%B%x00", commit).split("\x00")
-    out["commits"] = cut_all([Document("commits", "\n\n".join(m.strip() for m in messages if m.strip()))], words)
+    messages = [m.strip() for m in git(commit, "log", "--reverse", "--format=%B%x00", commit).split("\x00") if m.strip()]
+    out["commits"] = cut_all([Document("commits", "\n\n".join(messages))], words)
+    half = len(messages) // 2  # the earlier and the later half of the history, oldest first
+    out["earlier commits"] = cut_all([Document("earlier commits", "\n\n".join(messages[:half]))], words)
+    out["later commits"] = cut_all([Document("later commits", "\n\n".join(messages[half:]))], words)
     rng = np.random.default_rng(seed)
     for kind, docs in out.items():
         if most is not None and len(docs) > most:
@@ -97,7 +120,9 @@ def draw_p(sus: list[int], ref: list[int], x: np.ndarray, texts: list[str], mode
     a, b = x[sus][:, cols], x[ref][:, cols]
     x = x[:, cols]
     strata = None
-    if mode not in ("exchangeable", CONTRAST):
+    if mode == GUARDED and unlike(model_free_auroc([texts[i] for i in sus + ref], [1] * len(sus) + [0] * len(ref), seed=seed)):
+        return None
+    if mode not in ("exchangeable", CONTRAST, GUARDED):
         free = model_free_auroc([texts[i] for i in sus + ref], [1] * len(sus) + [0] * len(ref), seed=seed)
         strata, n_s, n_r = propensity_strata(np.asarray(free.scores), len(sus))
         if min(n_s, n_r) < MODES[mode]:
@@ -111,10 +136,12 @@ POWER = {  # setting: (results folder with the controlled split's score files, s
     "x1, larger split": ("controlled-large-smollm2-135m", "controlled-x1", 1.0),
     "x1, larger split, 50% members": ("controlled-large-smollm2-135m", "controlled-x1", 0.5),
     "x1, larger split, 20% members": ("controlled-large-smollm2-135m", "controlled-x1", 0.2),
+    "x4, 50% members": ("controlled-smollm2-135m", "controlled-x4", 0.5),
+    "x4, 20% members": ("controlled-smollm2-135m", "controlled-x4", 0.2),
 }
 
 
-def controlled_texts(folder: Path) -> dict[str, str]:
+def controlled_texts(folder: Path, data_dir: str | None) -> dict[str, str]:
     """The controlled split's texts by id, rebuilt from the data and the run's recorded settings
     (the same seeded assignment as ``llm-mia bench controlled``)."""
     from llm_mia.controlled import ControlledConfig, assign, excerpts
@@ -122,13 +149,13 @@ def controlled_texts(folder: Path) -> dict[str, str]:
     cfg = ControlledConfig(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads((folder / "results.json").read_text())["provenance"]["controlled"].items()}
     )
-    members, non = assign(excerpts(None), cfg)
+    members, non = assign(excerpts(data_dir), cfg)
     out = {f"n{i}": t for i, t in enumerate(non)}
     out.update({f"x{e}-m{i}": t for e, texts in members.items() for i, t in enumerate(texts)})
     return out
 
 
-def power(sizes: list[int], draws: int, splits: int, permutations: int, rng: np.random.Generator) -> list[dict]:
+def power(sizes: list[int], draws: int, splits: int, permutations: int, rng: np.random.Generator, data_dir: str | None) -> list[dict]:
     """Each mode's share of p < 0.05 on the controlled split: n suspect texts (that share of
     members, the rest non-members from one half of the non-members) against the other
     non-members (all of them when every suspect text is a member)."""
@@ -139,7 +166,7 @@ def power(sizes: list[int], draws: int, splits: int, permutations: int, rng: np.
         path = HERE / "results" / folder / "scores" / f"{split}.jsonl"
         if not path.exists():
             continue
-        texts = controlled_texts(HERE / "results" / folder)
+        texts = controlled_texts(HERE / "results" / folder, data_dir)
         records = [r for r in read_score_file(path) if r.status == "ok"]
         names = [*DETECTORS, "ref"]
         records = [r for r in records if all(r.scores.get(n) is not None for n in names)]
@@ -197,6 +224,7 @@ def main() -> int:
     ap.add_argument("--out", default=None)
     ap.add_argument("--power-sizes", default="20,50,100", help="suspect set sizes of the power part (controlled split); '' to skip it")
     ap.add_argument("--power-draws", type=int, default=20)
+    ap.add_argument("--data-dir", default=None, help="benchmark data (the controlled split's texts, for the power part; default $LLM_MIA_DATA)")
     args = ap.parse_args()
     commit = git(args.commit, "rev-parse", args.commit).strip()
     started = time.time()
@@ -217,6 +245,9 @@ def main() -> int:
         same = s_kind == r_kind
         x = xs if same else np.vstack([xs, xr])
         texts = ts if same else ts + tr
+        if (2 * args.n > len(xs)) if same else (args.n > min(len(xs), len(xr))):
+            print(f"{pair}: too few excerpts for {args.n} per side ({len(xs)}, {len(xr)}); left out", file=sys.stderr)
+            continue
         counts = {m: [0, 0, 0] for m in MODES}  # p < 0.05, no answer, draws
         for d in range(args.draws):
             if same:
@@ -237,7 +268,7 @@ def main() -> int:
             rows.append({"pair": pair, "shift": shift, "mode": m, "no_answer": none, **share_ci(hits, n)})
             print(f"{pair:<24} {shift:<16} {m:<13} p<0.05 in {hits}/{n}, no answer in {none}", file=sys.stderr)
     sizes = [int(v) for v in args.power_sizes.split(",") if v]
-    power_rows = power(sizes, args.power_draws, args.splits, args.permutations, rng) if sizes else []
+    power_rows = power(sizes, args.power_draws, args.splits, args.permutations, rng, args.data_dir) if sizes else []
     result = {
         "command": "python benchmarks/shifted_nulls.py " + " ".join(sys.argv[1:]),
         "commit": commit,

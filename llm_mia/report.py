@@ -38,17 +38,28 @@ NO_REFERENCE = (
 )
 
 
+MODE_HELP = {
+    "guarded": "guarded: the exchangeable test, a verdict only where a classifier without the model finds the two sets alike",
+    "exchangeable": "exchangeable: assumes suspect and reference texts of one kind",
+    "stratified": "stratified (experimental): permutations within strata of text-only propensity",
+}
+
+
 def verdict_level(result: CheckResult) -> str:
     """What kind of verdict the check gives: ``significant``, ``weak`` (significant, but the
-    reference texts are unlike the suspect ones without the model), ``not_significant``,
-    ``per_text`` (no collection test) or ``none`` (no reference texts)."""
+    reference texts are unlike the suspect ones without the model: exchangeable and stratified
+    modes), ``not_significant``, ``uncalibrated`` (guarded mode: the reference texts are unlike
+    the suspect ones, or the model-free check could not run, so no verdict), ``per_text`` (no
+    collection test) or ``none`` (no reference texts)."""
     if not result.has_reference:
         return "none"
     if result.collection is None:
         return "per_text"
+    if not result.calibrated:
+        return "uncalibrated"
     if not result.significant:
         return "not_significant"
-    return "weak" if result.reference_unlike_suspect else "significant"  # in either mode: the stratified one is not at level under shift either
+    return "weak" if result.reference_unlike_suspect else "significant"  # the stratified mode is not at level under shift either
 
 
 def verdict(result: CheckResult) -> str:
@@ -59,8 +70,19 @@ def verdict(result: CheckResult) -> str:
         return "NO CALIBRATED VERDICT: no reference texts were given (see below)."
     if result.collection is not None:
         c = result.collection
+        m = result.model_free
+        if level == "uncalibrated":
+            why = (
+                f"the reference texts are unlike the suspect texts even without the model (a bag-of-words classifier tells them "
+                f"apart, AUROC {m.auroc:.2f}), so no p-value can tell training from that difference"
+                if m is not None
+                else f"the model-free check could not run ({result.model_free_problem}), so nothing shows that the reference texts are of the suspect texts' kind"
+            )
+            return (
+                f"NO CALIBRATED VERDICT: {why}. Were the two sets of one kind, p would be {p_value(c.p_value)} "
+                "(--mode exchangeable makes that the verdict). Use reference texts of the same kind."
+            )
         if level == "weak":
-            m = result.model_free
             assert m is not None
             return (
                 f"SIGNIFICANT, BUT WEAK EVIDENCE at alpha = {a:g} (p = {p_value(c.p_value)}): the reference texts are unlike the "
@@ -96,7 +118,7 @@ def caveats(result: CheckResult) -> list[str]:
         )
     if result.significant:
         out.append(CAVEAT_POSITIVE)
-    else:
+    elif verdict_level(result) != "uncalibrated":
         out.append(CAVEAT_NEGATIVE)
     if result.boilerplate_removed:
         out.append(
@@ -142,7 +164,7 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
     c = result.collection
     if c is not None:
         lines += [
-            f"  p-value       {p_value(c.p_value)}  (collection test{', permutations within strata of text-only propensity' if s.mode == 'stratified' else ''}: "
+            f"  p-value       {p_value(c.p_value)}  (collection test{_mode_note(result)}: "
             f"{c.n_splits} splits, {c.n_permutations} permutations"
             + (
                 f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, raise --permutations for a smaller p)"
@@ -178,6 +200,15 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _mode_note(result: CheckResult) -> str:
+    """What the p-value assumes, where the mode adds something to say."""
+    if result.settings.mode == "stratified":
+        return ", permutations within strata of text-only propensity"
+    if not result.calibrated:
+        return ", uncalibrated here (it assumes suspect and reference texts of one kind)"
+    return ""
+
+
 def _score_lines(result: CheckResult) -> list[str]:
     """Without reference texts: each detector's scores over the suspect texts (uncalibrated:
     for reading next to scores of known non-members, not alone)."""
@@ -208,6 +239,7 @@ def to_json(result: CheckResult) -> dict[str, Any]:
     return {
         "verdict": verdict(result),
         "verdict_level": verdict_level(result),
+        "mode": result.settings.mode,
         "significant": result.significant,
         "unit": result.unit,
         "suspect_source": result.suspect_source,
@@ -248,7 +280,7 @@ _SUSPECT, _REFERENCE = "#c0392b", "#2471a3"
 
 def to_html(result: CheckResult) -> str:
     e = html.escape
-    cls = {"significant": "sig", "weak": "weak", "not_significant": "nsig"}.get(verdict_level(result), "none")
+    cls = {"significant": "sig", "weak": "weak", "uncalibrated": "weak", "not_significant": "nsig"}.get(verdict_level(result), "none")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
@@ -290,7 +322,7 @@ def _numbers_table(result: CheckResult) -> str:
             (
                 "p-value (collection test)",
                 f"{p_value(c.p_value)}: {c.n_splits} random splits, calibrated by {c.n_permutations} permutations "
-                f"(smallest reportable {p_value(c.min_attainable_p)})",
+                f"(smallest reportable {p_value(c.min_attainable_p)}){_mode_note(result)}",
             ),
             ("effect", f"a suspect text outscores a reference text {100 * c.effect:.0f}% of the time (50% = no difference)"),
             ("texts used", f"{c.n_suspect} suspect, {c.n_reference} reference"),
@@ -301,6 +333,8 @@ def _numbers_table(result: CheckResult) -> str:
     if result.model_free is not None:
         m = result.model_free
         rows.append(("model-free check", f"AUROC {with_ci(m.auroc, m.ci)} telling suspect from reference without the model"))
+    if result.has_reference:
+        rows.append(("mode", MODE_HELP[result.settings.mode]))
     rows.append(("unit", result.unit + (f", excerpts of {result.settings.excerpt_words} words" if result.unit == "book" else "")))
     rows.append(("detectors", ", ".join(result.detectors)))
     return "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>"

@@ -42,13 +42,23 @@ def test_members_against_held_out_texts_are_significant(tiny_trained, tmp_path):
     assert len(res.top) == 5 and all(x.p_value is not None for x in res.top)
     assert not res.reference_unlike_suspect and to_json(res)["verdict_level"] == "significant"
 
-    # the same result where a model-free classifier separates the sets: the verdict line itself says so
+    # the same result where a model-free classifier separates the sets: in the default (guarded)
+    # mode no calibrated verdict, in the exchangeable mode a significant one marked weak
     free = res.model_free
-    assert free is not None
-    weak = dataclasses.replace(res, model_free=dataclasses.replace(free, auroc=0.97, ci=(0.93, 0.99)))
+    assert free is not None and res.settings.mode == "guarded" and res.calibrated
+    apart = dataclasses.replace(res, model_free=dataclasses.replace(free, auroc=0.97, ci=(0.93, 0.99)))
+    assert not apart.calibrated and apart.significant is None
+    line = summary(apart).splitlines()[2]
+    assert line.startswith("NO CALIBRATED VERDICT: the reference texts are unlike") and "AUROC 0.97" in line and "p would be 0.001" in line
+    saved = to_json(apart)
+    assert saved["verdict"] == line and saved["verdict_level"] == "uncalibrated" and saved["significant"] is None and saved["mode"] == "guarded"
+    assert "uncalibrated here" in summary(apart) and not any("does not show that the texts were not used" in c for c in saved["caveats"])
+    assert f"<div class='verdict weak'>{html.escape(line)}</div>" in to_html(apart)
+    assert dataclasses.replace(apart, model_free=None, model_free_problem="too few texts").significant is None
+    weak = dataclasses.replace(apart, settings=dataclasses.replace(res.settings, mode="exchangeable"))
     line = summary(weak).splitlines()[2]
     assert line.startswith("SIGNIFICANT, BUT WEAK EVIDENCE at alpha = 0.05") and "AUROC 0.97" in line
-    assert to_json(weak)["verdict"] == line and to_json(weak)["verdict_level"] == "weak"
+    assert to_json(weak)["verdict"] == line and to_json(weak)["verdict_level"] == "weak" and weak.significant is True
     assert f"<div class='verdict weak'>{html.escape(line)}</div>" in to_html(weak)
 
 
@@ -58,11 +68,15 @@ def test_two_sets_of_non_members_are_not_significant(tiny_trained, tmp_path):
         _jsonl(tmp_path / "s.jsonl", held_out[:20]),
         _jsonl(tmp_path / "r.jsonl", held_out[20:]),
         model=lm,
-        settings=CheckSettings(n_splits=30),
+        settings=CheckSettings(n_splits=30, mode="exchangeable"),
         cache_dir=tmp_path / "c",
     )
     assert res.significant is False and res.collection.p_value > 0.05
     assert "NOT SIGNIFICANT" in summary(res) and "does not show that the texts were not used" in summary(res)
+    # these two halves of one pool happen to be among the ~5% that the model-free check tells
+    # apart by chance (AUROC 0.78): the guarded mode then gives no verdict, never a significant one
+    guarded = dataclasses.replace(res, settings=dataclasses.replace(res.settings, mode="guarded"))
+    assert guarded.reference_unlike_suspect and guarded.significant is None and to_json(guarded)["verdict_level"] == "uncalibrated"
 
 
 def test_without_reference_no_p_value_is_claimed(tiny_trained, tmp_path):
@@ -190,6 +204,24 @@ def test_drop_overlap_leaves_the_shared_excerpts_out(tiny_model_dir, tmp_path, c
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["dropped_overlaps"] and saved["dropped_overlaps"][0]["suspect_id"] == "suspect:book.txt#1"
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert saved["mode"] == "guarded" and saved["provenance"]["settings"]["mode"] == "guarded"  # the default
+
+
+def test_the_check_command_takes_a_mode(tiny_model_dir, tmp_path, capsys):
+    args = [
+        "check",
+        str(_jsonl(tmp_path / "s.jsonl", random_sentences(12, seed=1))),
+        "--reference",
+        str(_jsonl(tmp_path / "r.jsonl", random_sentences(12, seed=2))),
+    ]
+    args += ["--model", str(tiny_model_dir), "--cache-dir", str(tmp_path / "c"), "--html", "", "--splits", "3", "--permutations", "99", "--no-progress"]
+    assert main([*args, "--mode", "exchangeable", "--json", str(tmp_path / "e.json")]) == 0
+    assert json.loads((tmp_path / "e.json").read_text())["mode"] == "exchangeable"
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main([*args, "--mode", "trusting"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'trusting'" in err and "'guarded'" in err
 
 
 def test_epub_books_are_read_in_reading_order(tmp_path):
