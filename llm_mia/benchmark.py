@@ -103,6 +103,11 @@ class BenchResult:
                     f"matches or beats the best detector ({s.best_auroc:.3f}); this split's AUROC says little about membership."
                 )
         lines += [f"- {note}" for note in too_few_notes(s.evaluation for s in self.splits)]
+        for s in self.splits:
+            for r in s.evaluation.rows:
+                if r.problem:
+                    why = "; ".join(f"{n} x {reason}" for reason, n in r.excluded.items())
+                    lines.append(f"- {r.detector} on {s.split}: no AUROC ({r.problem}). Excluded: {why}.")
         use = self.provenance.get("label_use")
         if use:
             counts = {n: ", ".join(f"{len(ids)} {kind}s" for kind, ids in pool.items()) for n, pool in use["held_out"].items()}

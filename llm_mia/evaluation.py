@@ -174,6 +174,16 @@ def _repeated(records: Sequence[ScoreRecord]) -> tuple[set[int], int]:
     return repeats, sum(len(v) > 1 for v in seen.values())
 
 
+def _why_no_score(note: str | None) -> str:
+    """The words a missing score is counted under: a detector's own reason (generic by
+    convention, e.g. "the reference model tokenizes this text differently") where it gave one,
+    else the reason code's words."""
+    if note is None:
+        return "none given"
+    code = reason_code(note)
+    return str(note) if code == "undefined" and str(note) else REASONS[code]
+
+
 def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int], n_boot: int, seed: int, conf: float) -> DetectorEvaluation:
     excluded: Counter[str] = Counter()
     y, s = [], []
@@ -187,7 +197,7 @@ def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int],
             excluded["no label"] += 1
         elif value is None:
             note = r.notes.get(name)
-            excluded[f"no score: {'none given' if note is None else REASONS[reason_code(note)]}"] += 1
+            excluded[f"no score: {_why_no_score(note)}"] += 1
         elif not np.isfinite(value):
             excluded[f"no score: non-finite score ({value})"] += 1  # nan, inf or -inf
         else:
