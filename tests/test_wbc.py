@@ -54,8 +54,6 @@ def test_a_skipped_wbc_says_why_in_the_evaluation():
     from llm_mia.types import Reason, ScoreRecord
 
     why = "the reference model tokenizes this text differently: no token-by-token comparison"
-    records = [
-        ScoreRecord(f"d{i}", i % 2, 10, "ok", None, {"loss": i / 7, "wbc": None}, notes={"wbc": Reason("undefined", why)}) for i in range(8)
-    ]
+    records = [ScoreRecord(f"d{i}", i % 2, 10, "ok", None, {"loss": i / 7, "wbc": None}, notes={"wbc": Reason("undefined", why)}) for i in range(8)]
     row = {r.detector: r for r in evaluate(records, n_bootstrap=20).rows}["wbc"]
     assert row.auroc is None and row.excluded == {f"no score: {why}": 8} and "has 0 and 0" in (row.problem or "")
