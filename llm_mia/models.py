@@ -21,6 +21,7 @@ load therefore converts the file once into a safetensors directory under
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -225,15 +226,23 @@ def _served(url: str, device: str | None, dtype: str | None) -> Any:
 
 @contextmanager
 def hf_progress(progress: bool) -> Iterator[None]:
-    """transformers' own bars (GGUF conversion, weight loading) on or off, restored afterwards."""
+    """transformers' own bars (GGUF conversion, weight loading) on or off, restored afterwards.
+    The GGUF conversion draws its bar with tqdm directly (transformers 5.x), outside its
+    progress-bar switch: without ``progress`` that module's tqdm is silenced too."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     (hf_logging.enable_progress_bar if progress else hf_logging.disable_progress_bar)()
+    gguf_module = importlib.import_module("transformers.modeling_gguf_pytorch_utils") if importlib.util.find_spec("gguf") else None
+    gguf_bar = getattr(gguf_module, "tqdm", None)
+    if gguf_bar is not None and not progress:
+        gguf_module.tqdm = functools.partial(gguf_bar, disable=True)  # type: ignore[union-attr]
     try:
         yield
     finally:
         (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
+        if gguf_bar is not None:
+            gguf_module.tqdm = gguf_bar  # type: ignore[union-attr]
 
 
 def cpu_computes_bfloat16() -> bool:

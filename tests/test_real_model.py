@@ -82,3 +82,10 @@ def test_prefix_tokenization_matches_the_whole_text_on_the_real_tokenizer(smol, 
         text = "".join(parts)
         whole = tok(text)
         assert tokenize_prefix(tok, text, max_tokens) == (whole[:max_tokens], len(whole) > max_tokens)
+
+
+def test_the_gguf_conversion_draws_no_bar_without_progress(tmp_path, monkeypatch, capfd):
+    """transformers draws the GGUF conversion's bar with tqdm directly, outside its own switch."""
+    monkeypatch.setenv("LLM_MIA_CACHE", str(tmp_path))  # an empty cache: the file is converted again
+    load_model("smollm2-135m", device="cpu", progress=False)
+    assert "Converting" not in capfd.readouterr().err and list((tmp_path / "models").iterdir())
