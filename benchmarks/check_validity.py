@@ -345,6 +345,7 @@ def render_shift(paths: list[Path]) -> list[str]:
         "|---|---|---|" + "---|" * len(modes),
     ]
     pooled: dict[str, list[int]] = {m: [0, 0] for m in modes}
+    worst: dict[str, tuple[int, int]] = {}
     for r in runs:
         by_pair: dict[str, dict[str, dict]] = {}
         for row in r["rows"]:
@@ -356,17 +357,18 @@ def render_shift(paths: list[Path]) -> list[str]:
                 for m, row in cells.items():
                     pooled[m][0] += row["hits"]
                     pooled[m][1] += row["n"]
+                    worst[m] = max(worst.get(m, (0, row["n"])), (row["hits"], row["n"]), key=lambda hn: hn[0] / hn[1])
     lines += [
         "",
         "Over all shifted pairs and sizes (i.i.d. pairs excluded), the share of draws with p < 0.05 (95% Clopper-Pearson):",
         "",
-        "| mode | p < 0.05 | share [95% CI] |",
-        "|---|---|---|",
+        "| mode | p < 0.05 | share [95% CI] | worst pair |",
+        "|---|---|---|---|",
     ]
     for m, (hits, n) in pooled.items():
         if n:
             c = share_ci(hits, n)
-            lines.append(f"| {m} | {hits}/{n} | {100 * c['share']:.1f}% [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] |")
+            lines.append(f"| {m} | {hits}/{n} | {100 * c['share']:.1f}% [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] | {worst[m][0]}/{worst[m][1]} |")
     power = [row for r in runs for row in r.get("power", [])]
     if power:
         lines += [

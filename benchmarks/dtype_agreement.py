@@ -75,10 +75,25 @@ def compare(full: Path, half: Path) -> list[dict]:
     return rows
 
 
+def meets(r: dict) -> bool:
+    """Both targets hold for one split and detector (an AUROC that cannot be computed is not held against it)."""
+    return r["spearman"] is not None and r["spearman"] >= SPEARMAN_TARGET and (r["auroc_diff"] is None or abs(r["auroc_diff"]) <= AUROC_TARGET)
+
+
+def summary(rows: list[dict]) -> str:
+    """One line: how many detector-split pairs meet both targets, and the ranges seen."""
+    rows = [r for r in rows if r["documents"]]
+    rho = [r["spearman"] for r in rows if r["spearman"] is not None]
+    diffs = [abs(r["auroc_diff"]) for r in rows if r["auroc_diff"] is not None]
+    return (
+        f"Both targets met by **{sum(meets(r) for r in rows)} of {len(rows)}** detector-split pairs; Spearman {min(rho):.3f} to "
+        f"{max(rho):.5f}, |AUROC difference| up to {max(diffs):.3f}."
+    )
+
+
 def table(rows: list[dict]) -> str:
     def ok(r: dict) -> str:
-        good = r["spearman"] is not None and r["spearman"] >= SPEARMAN_TARGET and (r["auroc_diff"] is None or abs(r["auroc_diff"]) <= AUROC_TARGET)
-        return "yes" if good else "**no**"
+        return "yes" if meets(r) else "**no**"
 
     head = ["split", "detector", "documents", "max abs. diff.", "median abs. diff.", "Spearman", "AUROC float32", "AUROC bfloat16", "targets met"]
     body = [
@@ -112,12 +127,12 @@ def main() -> None:
     command = "python benchmarks/dtype_agreement.py " + " ".join(args.pairs)
     Path(args.out).write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
     md = table(rows)
-    print(md)
+    print(md + "\n" + summary(rows))
     if args.update_readme:
         update_readme(
             "dtype",
             f"`{command}`; targets: Spearman >= {SPEARMAN_TARGET}, |AUROC difference| <= {AUROC_TARGET}:",
-            md,
+            md + "\n" + summary(rows) + "\n",
             section="## bfloat16 against float32: `dtype_agreement.py`\n\nThe same bench run in float32 and with `--dtype bfloat16`, "
             "per split and detector: how far the per-document scores move, and whether the ranking and the AUROC hold.",
         )
