@@ -24,6 +24,9 @@ statistics). Then each mode's power on the controlled split (score files under `
 no model run): ``--power-sizes`` suspect texts, all, half or a fifth of them members.
 
     python benchmarks/shifted_nulls.py --model smollm2-135m      # writes results/shifted-nulls-MODEL.json
+
+``--extra NAME=PATH`` adds another author's texts of a known date (for example the workplace's
+documents for this project, written in 2026), compared with the README: one kind, another author.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from llm_mia.baseline import model_free_auroc  # noqa: E402
 from llm_mia.check import unlike  # noqa: E402
 from llm_mia.excerpts import cut_all  # noqa: E402
 from llm_mia.inference import collection_test, propensity_strata  # noqa: E402
+from llm_mia.settings import sha256_file  # noqa: E402
 from check_validity import share_ci  # noqa: E402  (Clopper-Pearson, as the other controls)
 
 KINDS = {
@@ -225,10 +229,37 @@ def main() -> int:
     ap.add_argument("--power-sizes", default="20,50,100", help="suspect set sizes of the power part (controlled split); '' to skip it")
     ap.add_argument("--power-draws", type=int, default=20)
     ap.add_argument("--data-dir", default=None, help="benchmark data (the controlled split's texts, for the power part; default $LLM_MIA_DATA)")
+    ap.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME=PATH[,PATH...]",
+        help="another author's texts of a known date (Markdown or text files, or folders of them), compared with the README "
+        "in both directions and in two halves",
+    )
+    ap.add_argument("--only-extra", action="store_true", help="only the pairs of --extra (the others are in an earlier result file)")
     args = ap.parse_args()
     commit = git(args.commit, "rev-parse", args.commit).strip()
     started = time.time()
     cols = collections(commit, args.words, args.most, args.seed)
+    pairs = {} if args.only_extra else dict(PAIRS)
+    sources: dict[str, list[str]] = {}
+    for spec in args.extra:
+        name, _, paths = spec.partition("=")
+        files = sorted(f for p in paths.split(",") for f in (Path(p).rglob("*") if Path(p).is_dir() else [Path(p)]) if f.suffix in (".md", ".txt"))
+        if not name or not files:
+            ap.error(f"--extra {spec!r}: NAME=PATH with Markdown or text files")
+        cols[name] = cut_all([Document(str(f), f.read_text(encoding="utf-8")) for f in files], args.words)
+        sources[name] = [f"{f} (sha256 {sha256_file(f)[:16]})" for f in files]
+        pairs.update(
+            {
+                f"README vs {name}": ("readme", name, "same kind, another author"),
+                f"{name} vs README": (name, "readme", "same kind, another author"),
+                f"{name}, two halves": (name, name, "i.i.d."),
+            }
+        )
+    if args.only_extra:
+        cols = {k: v for k, v in cols.items() if k == "readme" or k in sources}
     scored: dict[str, tuple[np.ndarray, list[str]]] = {}
     for kind, docs in cols.items():
         extra = ["ref"] if args.reference_model else []
@@ -239,7 +270,7 @@ def main() -> int:
         print(f"{kind}: {len(keep)} excerpts scored", file=sys.stderr)
     rng = np.random.default_rng(args.seed)
     rows = []
-    for pair, (s_kind, r_kind, shift) in PAIRS.items():
+    for pair, (s_kind, r_kind, shift) in pairs.items():
         xs, ts = scored[s_kind]
         xr, tr = scored[r_kind]
         same = s_kind == r_kind
@@ -275,6 +306,7 @@ def main() -> int:
         "model": args.model,
         "reference_model": args.reference_model,
         "sizes": {k: len(v[0]) for k, v in scored.items()},
+        "extra_sources": sources,
         "seconds": round(time.time() - started, 1),
         "rows": rows,
         "power": power_rows,
