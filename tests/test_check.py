@@ -54,7 +54,10 @@ def test_members_against_held_out_texts_are_significant(tiny_trained, tmp_path):
     assert saved["verdict"] == line and saved["verdict_level"] == "uncalibrated" and saved["significant"] is None and saved["mode"] == "guarded"
     assert "uncalibrated here" in summary(apart) and not any("does not show that the texts were not used" in c for c in saved["caveats"])
     assert f"<div class='verdict weak'>{html.escape(line)}</div>" in to_html(apart)
-    assert dataclasses.replace(apart, model_free=None, model_free_problem="too few texts").significant is None
+    unchecked = dataclasses.replace(apart, model_free=None, model_free_problem="too few texts")
+    assert unchecked.significant is None and summary(unchecked).splitlines()[2].startswith(
+        "NO CALIBRATED VERDICT: the model-free check could not run (too few texts)"
+    )
     weak = dataclasses.replace(apart, settings=dataclasses.replace(res.settings, mode="exchangeable"))
     line = summary(weak).splitlines()[2]
     assert line.startswith("SIGNIFICANT, BUT WEAK EVIDENCE at alpha = 0.05") and "AUROC 0.97" in line
