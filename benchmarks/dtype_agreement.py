@@ -96,9 +96,17 @@ def table(rows: list[dict]) -> str:
         return "yes" if meets(r) else "**no**"
 
     head = ["split", "detector", "documents", "max abs. diff.", "median abs. diff.", "Spearman", "AUROC float32", "AUROC bfloat16", "targets met"]
+    folders: dict[str, set[str]] = {}
+    for r in rows:
+        folders.setdefault(r["split"], set()).add(r["float32"])
+
+    def label(r: dict) -> str:
+        """The split, with its run's folder where two runs have a split of that name."""
+        return r["split"] if len(folders[r["split"]]) == 1 else f"{r['split']} ({Path(r['float32']).name})"
+
     body = [
         [
-            r["split"],
+            label(r),
             r["detector"],
             str(r["documents"]),
             f"{r['max_abs_diff']:.2e}",
