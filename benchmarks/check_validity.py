@@ -32,6 +32,7 @@ from llm_mia.check import unlike
 from llm_mia.errors import LlmMiaError
 from llm_mia.pipeline import read_score_file
 from llm_mia.suites import load_suite
+from llm_mia.tables import markdown_table
 from llm_mia.types import STATUS_OK, ScoreRecord
 
 HERE = Path(__file__).resolve().parent
@@ -328,7 +329,30 @@ def render_shift(paths: list[Path]) -> list[str]:
     if not runs:
         return []
     modes = list(dict.fromkeys(row["mode"] for r in runs for row in r["rows"]))
-    n_of = {id(r): _per_side(r) for r in runs}
+
+    def by_mode(cells: dict[str, dict]) -> list[str]:
+        return [_cell(cells[m]) if m in cells else "n/a" for m in modes]
+
+    rows: list[list[str]] = []
+    pooled: dict[str, list[int]] = {m: [0, 0] for m in modes}
+    worst: dict[str, tuple[int, int]] = {}
+    for r in runs:
+        pairs: dict[str, dict[str, dict]] = {}
+        for row in r["rows"]:
+            pairs.setdefault(row["pair"], {})[row["mode"]] = row
+        for pair, cells in pairs.items():
+            shift = next(iter(cells.values()))["shift"]
+            rows.append([pair, shift, str(_per_side(r)), *by_mode(cells)])
+            if shift != "i.i.d.":
+                for m, row in cells.items():
+                    pooled[m][0] += row["hits"]
+                    pooled[m][1] += row["n"]
+                    worst[m] = max(worst.get(m, (0, row["n"])), (row["hits"], row["n"]), key=lambda hn: hn[0] / hn[1])
+    totals = []
+    for m, (hits, n) in pooled.items():
+        if n:
+            c = share_ci(hits, n)
+            totals.append([m, f"{hits}/{n}", f"{100 * c['share']:.1f}% [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}]", f"{worst[m][0]}/{worst[m][1]}"])
     lines = [
         "",
         "## The check's modes on shifted nulls (texts no model has seen, of different kinds)",
@@ -341,35 +365,15 @@ def render_shift(paths: list[Path]) -> list[str]:
         "",
         *[f"- `{r['command']}` (commit `{r['commit'][:12]}`, {r['seconds']:.0f} s)" for r in runs],
         "",
-        "| pair (all non-members) | shift | per side | " + " | ".join(modes) + " |",
-        "|---|---|---|" + "---|" * len(modes),
-    ]
-    pooled: dict[str, list[int]] = {m: [0, 0] for m in modes}
-    worst: dict[str, tuple[int, int]] = {}
-    for r in runs:
-        by_pair: dict[str, dict[str, dict]] = {}
-        for row in r["rows"]:
-            by_pair.setdefault(row["pair"], {})[row["mode"]] = row
-        for pair, cells in by_pair.items():
-            shift = next(iter(cells.values()))["shift"]
-            lines.append(f"| {pair} | {shift} | {n_of[id(r)]} | " + " | ".join(_cell(cells[m]) if m in cells else "n/a" for m in modes) + " |")
-            if shift != "i.i.d.":
-                for m, row in cells.items():
-                    pooled[m][0] += row["hits"]
-                    pooled[m][1] += row["n"]
-                    worst[m] = max(worst.get(m, (0, row["n"])), (row["hits"], row["n"]), key=lambda hn: hn[0] / hn[1])
-    lines += [
+        markdown_table(["pair (all non-members)", "shift", "per side", *modes], rows),
         "",
         "Over all shifted pairs and sizes (i.i.d. pairs excluded), the share of draws with p < 0.05 (95% Clopper-Pearson):",
         "",
-        "| mode | p < 0.05 | share [95% CI] | worst pair |",
-        "|---|---|---|---|",
+        markdown_table(["mode", "p < 0.05", "share [95% CI]", "worst pair"], totals),
     ]
-    for m, (hits, n) in pooled.items():
-        if n:
-            c = share_ci(hits, n)
-            lines.append(f"| {m} | {hits}/{n} | {100 * c['share']:.1f}% [{100 * c['ci_low']:.1f}, {100 * c['ci_high']:.1f}] | {worst[m][0]}/{worst[m][1]} |")
-    power = [row for r in runs for row in r.get("power", [])]
+    power: dict[tuple, dict[str, dict]] = {}
+    for row in (row for r in runs for row in r.get("power", [])):
+        power.setdefault((row["setting"], row["n_suspect"], row["members"], row["n_reference"]), {})[row["mode"]] = row
     if power:
         lines += [
             "",
@@ -378,14 +382,11 @@ def render_shift(paths: list[Path]) -> list[str]:
             "Suspect texts drawn from the controlled split's members (all, half or a fifth of them; the rest held-out",
             "non-members) against other held-out non-members; draws with p < 0.05 / draws (no calibrated answer).",
             "",
-            "| setting | suspect texts (members) | reference | " + " | ".join(modes) + " |",
-            "|---|---|---|" + "---|" * len(modes),
+            markdown_table(
+                ["setting", "suspect texts (members)", "reference", *modes],
+                [[setting, f"{n} ({k})", str(n_ref), *by_mode(cells)] for (setting, n, k, n_ref), cells in power.items()],
+            ),
         ]
-        cells: dict[tuple, dict[str, dict]] = {}
-        for row in power:
-            cells.setdefault((row["setting"], row["n_suspect"], row["members"], row["n_reference"]), {})[row["mode"]] = row
-        for (setting, n, k, n_ref), by_mode in cells.items():
-            lines.append(f"| {setting} | {n} ({k}) | {n_ref} | " + " | ".join(_cell(by_mode[m]) if m in by_mode else "n/a" for m in modes) + " |")
     return lines
 
 

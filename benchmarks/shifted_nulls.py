@@ -45,7 +45,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from llm_mia import Document, score_documents  # noqa: E402
-from llm_mia.baseline import model_free_auroc  # noqa: E402
+from llm_mia.baseline import BaselineResult, model_free_auroc  # noqa: E402
 from llm_mia.check import unlike  # noqa: E402
 from llm_mia.excerpts import cut_all  # noqa: E402
 from llm_mia.inference import collection_test, propensity_strata  # noqa: E402
@@ -115,23 +115,28 @@ def collections(commit: str, words: int, most: int | None = None, seed: int = 0)
     return out
 
 
-def draw_p(sus: list[int], ref: list[int], x: np.ndarray, texts: list[str], mode: str, seed: int, splits: int, permutations: int) -> float | None:
+def draw_p(sus: list[int], ref: list[int], x: np.ndarray, free: BaselineResult, mode: str, seed: int, splits: int, permutations: int) -> float | None:
     """The collection test's p-value for one draw (None: no calibrated answer in that mode).
-    ``x``'s columns are ``DETECTORS`` then, where there is one, ``ref``."""
+    ``x``'s columns are ``DETECTORS`` then, where there is one, ``ref``; ``free`` is the draw's
+    model-free check (:func:`model_free_check`), shared by its modes."""
     if mode == CONTRAST and x.shape[1] == len(DETECTORS):
         return None  # no reference model
     cols = [len(DETECTORS)] if mode == CONTRAST else list(range(len(DETECTORS)))
     a, b = x[sus][:, cols], x[ref][:, cols]
     x = x[:, cols]
     strata = None
-    if mode == GUARDED and unlike(model_free_auroc([texts[i] for i in sus + ref], [1] * len(sus) + [0] * len(ref), seed=seed)):
+    if mode == GUARDED and unlike(free):
         return None
     if mode not in ("exchangeable", CONTRAST, GUARDED):
-        free = model_free_auroc([texts[i] for i in sus + ref], [1] * len(sus) + [0] * len(ref), seed=seed)
         strata, n_s, n_r = propensity_strata(np.asarray(free.scores), len(sus))
         if min(n_s, n_r) < MODES[mode]:
             return None
     return collection_test(a, b, [str(j) for j in range(x.shape[1])], n_splits=splits, n_permutations=permutations, seed=seed, strata=strata).p_value
+
+
+def model_free_check(sus: list[int], ref: list[int], texts: list[str], seed: int) -> BaselineResult:
+    """The bag-of-words classifier telling one draw's suspect texts from its reference texts."""
+    return model_free_auroc([texts[i] for i in sus + ref], [1] * len(sus) + [0] * len(ref), seed=seed)
 
 
 POWER = {  # setting: (results folder with the controlled split's score files, split, share of members among the suspect texts)
@@ -193,8 +198,10 @@ def power(sizes: list[int], draws: int, splits: int, permutations: int, rng: np.
                 )
                 both = np.vstack([x[sus], x[reference]])
                 all_texts = [texts[ids[i]] for i in sus + reference]
+                s_idx, r_idx = list(range(len(sus))), list(range(len(sus), len(both)))
+                free = model_free_check(s_idx, r_idx, all_texts, d)
                 for m in MODES:
-                    p = draw_p(list(range(len(sus))), list(range(len(sus), len(both))), both, all_texts, m, d, splits, permutations)
+                    p = draw_p(s_idx, r_idx, both, free, m, d, splits, permutations)
                     counts[m][0] += p is not None and p < 0.05
                     counts[m][1] += p is None
             for m in MODES:
@@ -287,8 +294,9 @@ def main() -> int:
             else:
                 sus = rng.choice(len(xs), args.n, replace=False).tolist()
                 ref = (len(xs) + rng.choice(len(xr), args.n, replace=False)).tolist()
+            free = model_free_check(sus, ref, texts, args.seed + d)
             for m in MODES:
-                p = draw_p(sus, ref, x, texts, m, args.seed + d, args.splits, args.permutations)
+                p = draw_p(sus, ref, x, free, m, args.seed + d, args.splits, args.permutations)
                 counts[m][2] += 1
                 if p is None:
                     counts[m][1] += 1

@@ -147,7 +147,7 @@ class CheckResult:
         ``guarded`` mode only when the model-free check ran and finds the two sets alike."""
         if self.collection is None:
             return False
-        return self.settings.mode != "guarded" or (self.model_free is not None and not unlike(self.model_free))
+        return self.settings.mode != "guarded" or (self.model_free is not None and not self.reference_unlike_suspect)
 
     @property
     def significant(self) -> bool | None:

@@ -226,23 +226,34 @@ def _served(url: str, device: str | None, dtype: str | None) -> Any:
 
 @contextmanager
 def hf_progress(progress: bool) -> Iterator[None]:
-    """transformers' own bars (GGUF conversion, weight loading) on or off, restored afterwards.
-    The GGUF conversion draws its bar with tqdm directly (transformers 5.x), outside its
-    progress-bar switch: without ``progress`` that module's tqdm is silenced too."""
+    """transformers' own bars (GGUF conversion, weight loading) on or off, restored afterwards
+    (the GGUF conversion's bar follows this switch through :func:`_gguf_bar_follows_switch`)."""
     from transformers.utils import logging as hf_logging
 
     was_enabled = hf_logging.is_progress_bar_enabled()
     (hf_logging.enable_progress_bar if progress else hf_logging.disable_progress_bar)()
-    gguf_module = importlib.import_module("transformers.modeling_gguf_pytorch_utils") if importlib.util.find_spec("gguf") else None
-    gguf_bar = getattr(gguf_module, "tqdm", None)
-    if gguf_bar is not None and not progress:
-        gguf_module.tqdm = functools.partial(gguf_bar, disable=True)  # type: ignore[union-attr]
     try:
         yield
     finally:
         (hf_logging.enable_progress_bar if was_enabled else hf_logging.disable_progress_bar)()
-        if gguf_bar is not None:
-            gguf_module.tqdm = gguf_bar  # type: ignore[union-attr]
+
+
+@contextmanager
+def _gguf_bar_follows_switch() -> Iterator[None]:
+    """transformers (5.x) draws the GGUF conversion's bar with tqdm directly, outside its
+    progress-bar switch: while that switch is off, the conversion module's tqdm is silenced."""
+    from transformers.utils import logging as hf_logging
+
+    module = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
+    bar = getattr(module, "tqdm", None)
+    if bar is None or hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    module.tqdm = functools.partial(bar, disable=True)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        module.tqdm = bar  # type: ignore[attr-defined]
 
 
 def cpu_computes_bfloat16() -> bool:
@@ -404,8 +415,9 @@ def _convert_gguf(gguf: Path, folder: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        with _gguf_bar_follows_switch():
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     except Exception as exc:
         raise ModelLoadError(f"could not read GGUF file {gguf}: {_short(exc)}") from exc
     folder.parent.mkdir(parents=True, exist_ok=True)
