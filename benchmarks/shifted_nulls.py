@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from llm_mia import Document, score_documents  # noqa: E402
 from llm_mia.baseline import BaselineResult, model_free_auroc  # noqa: E402
-from llm_mia.check import unlike  # noqa: E402
+from llm_mia.check import CHECK_DETECTORS, unlike  # noqa: E402
 from llm_mia.excerpts import cut_all  # noqa: E402
 from llm_mia.inference import collection_test, propensity_strata  # noqa: E402
 from llm_mia.settings import sha256_file  # noqa: E402
@@ -78,7 +78,7 @@ PAIRS = {  # name: (suspect collection, reference collection, kind of shift)
     "core code, two halves": ("core", "core", "i.i.d."),
     "prose, two halves": ("prose", "prose", "i.i.d."),
 }
-DETECTORS = ["loss", "zlib", "lowercase", "min_k", "min_k_pp"]  # llm-mia check's default detectors
+DETECTORS = list(CHECK_DETECTORS)  # llm-mia check's default detectors (before issue 22 with lowercase too)
 CONTRAST = "reference contrast"
 """The collection test (exchangeable) on the ``ref`` detector alone: the target model's loss
 against a reference model's that cannot have seen the suspect texts either (with

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,7 @@ def run_bench(
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
     data_dir: str | Path | None = None,
-    detectors: list[str] | None = None,
+    detectors: str | Sequence[str | Detector] | None = None,  # as in open_run: one string is split at its commas
     k: float | None = None,
     config: ScorerConfig | None = None,
     cache_dir: str | Path | None = None,
@@ -191,6 +192,7 @@ def run_bench(
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
+    server_wait: float | None = None,
     command: str | None = None,
     controlled: ControlledConfig | None = None,
 ) -> BenchResult:
@@ -221,6 +223,7 @@ def run_bench(
         dtype=dtype,
         trust_remote_code=trust_remote_code,
         seed=seed,
+        server_wait=server_wait,
     )
     splits = [limit_split(s, limit, seed) for s in opened.splits]
     results, held_out = [], {}

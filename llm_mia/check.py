@@ -52,10 +52,17 @@ MODES = ("guarded", "exchangeable", "stratified")
   periods or authors) it gave p < 0.05 in 1 of 880 draws (at most 1 of 40 for a pair), where the
   exchangeable test gave up to 40 of 40.
 - ``exchangeable``: permutes all labels; exact when suspect and reference texts are drawn from
-  one distribution, and not at level when they differ in kind (then its verdict is marked weak).
+  one distribution, and not at level when they differ in kind (then its verdict reads "a difference, not evidence of training").
 - ``stratified``: permutes only within strata of similar text-only propensity; no verdict when
   the strata hold too few texts of both sets. Experimental: on the shifted nulls it still gave
   p < 0.05 in up to 3 of 40 draws of one pair (10 of 880 over all pairs)."""
+CHECK_DETECTORS = ("loss", "zlib", "min_k", "min_k_pp")
+"""The check's default detectors (``default`` in its ``detectors``): the default set of score
+and bench without ``lowercase``, whose second pass over the lowercased text took more than
+half of a check's time and added no power to the collection test. On 400 paired draws of the
+controlled splits, p < 0.05 in 314 without it and 312 with it (it helped where half the
+suspect texts were members and hurt where a fifth were; ``benchmarks/CHECK_VALIDITY.md``,
+"Does lowercase add power")."""
 MODEL_FREE_WARNING = 0.6
 """Model-free AUROC (suspect vs reference) from which the reference is called unlike the suspect."""
 
@@ -74,7 +81,7 @@ class CheckSettings:
 
     unit: str | None = None
     excerpt_words: int = DEFAULT_EXCERPT_WORDS
-    detectors: tuple[str, ...] | None = None
+    detectors: str | tuple[str, ...] | None = None  # specs, or one comma-separated string ("loss,min_k:k=0.1", "all"); None: CHECK_DETECTORS
     alpha: float = 0.05
     n_splits: int = DEFAULT_SPLITS
     n_permutations: int = DEFAULT_PERMUTATIONS
@@ -312,6 +319,7 @@ def run_check(
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
+    server_wait: float | None = None,
 ) -> CheckResult:
     """Check ``suspect`` (a book or a collection) against ``reference`` texts known not to be
     in the training data. Each is a file or folder, or a list of texts (strings or
@@ -319,8 +327,8 @@ def run_check(
     inputs are read and checked before any model is loaded."""
     started = time.time()
     settings = settings or CheckSettings()
-    specs = list(settings.detectors) if settings.detectors else None
-    chosen = choose_detectors(specs, k=k, reference_model=reference_model)  # bad options stop the check before the inputs are read
+    specs = settings.detectors or None  # one string is split at its commas, as on the command line
+    chosen = choose_detectors(specs, k=k, reference_model=reference_model, default=CHECK_DETECTORS)  # bad options stop the check before the inputs are read
     unit, sus_docs, ref_docs, dropped, boilerplate = read_inputs(suspect, reference, settings, text_field)
     run = open_run(
         model,
@@ -334,25 +342,20 @@ def run_check(
         dtype=dtype,
         trust_remote_code=trust_remote_code,
         seed=settings.seed,
+        server_wait=server_wait,
     )
-    names = [d.key for d in run.detectors]
     ref_docs = [Document(d.id, d.text, 0, d.error) for d in ref_docs]  # known non-members: the pool of detectors that use labelled texts
     eligible = [False] * len(sus_docs) + [True] * len(ref_docs)
     both = sus_docs + ref_docs
     groups = [d.id.rsplit("#", 1)[0] for d in both] if unit == "book" else None  # a book's excerpts: <book id>#<k>
     scored = run.score(both, pool_from=eligible, where="the reference texts (a check has no known members)", groups=groups)
+    names = [d.key for d in run.detectors]  # after scoring: "all" leaves out a detector the texts cannot serve
     sus_rec, ref_rec = scored.records[: len(sus_docs)], scored.records[len(sus_docs) :]
     if not any(r.status == STATUS_OK for r in sus_rec):
         reasons = sorted({r.reason or "" for r in sus_rec})
         raise InputError(f"no suspect text could be scored ({'; '.join(reasons[:3])})")
 
-    collection: CollectionTest | None = None
-    problem: str | None = "no reference texts: no calibrated test is possible"
-    doc_tests: list[DocumentTest] = []
-    free: BaselineResult | None = None
-    free_problem: str | None = None
-    if reference is not None:
-        collection, problem, doc_tests, free, free_problem = _tests(sus_docs, sus_rec, ref_docs, ref_rec, names, settings)
+    tests = check_scores(sus_docs, sus_rec, ref_docs, ref_rec, names, settings) if reference is not None else CheckTests()
 
     result = CheckResult(
         settings=settings,
@@ -363,11 +366,11 @@ def run_check(
         detectors=names,
         suspect=sus_rec,
         reference=ref_rec,
-        collection=collection,
-        collection_problem=problem,
-        documents=doc_tests,
-        model_free=free,
-        model_free_problem=free_problem,
+        collection=tests.collection,
+        collection_problem=tests.collection_problem,
+        documents=tests.documents,
+        model_free=tests.model_free,
+        model_free_problem=tests.model_free_problem,
         dropped_overlaps=dropped,
         top=[],
         reference_model=None if run.reference is None else run.reference.spec,
@@ -386,18 +389,38 @@ def run_check(
     return result
 
 
-def _tests(
-    sus_docs: list[Document], sus_rec: list[ScoreRecord], ref_docs: list[Document], ref_rec: list[ScoreRecord], names: list[str], settings: CheckSettings
-) -> tuple[CollectionTest | None, str | None, list[DocumentTest], BaselineResult | None, str | None]:
-    """The collection test, the per-text tests and the model-free check, with the reason
-    for any that could not run."""
+@dataclass(frozen=True)
+class CheckTests:
+    """What a check computes from the scores: the collection test, the per-text tests and the
+    model-free check, each with the reason it could not run (the defaults: no reference texts)."""
+
+    collection: CollectionTest | None = None
+    collection_problem: str | None = "no reference texts: no calibrated test is possible"
+    documents: list[DocumentTest] = field(default_factory=list)
+    model_free: BaselineResult | None = None
+    model_free_problem: str | None = None
+
+
+def check_scores(
+    suspect_docs: Sequence[Document],
+    suspect: Sequence[ScoreRecord],
+    reference_docs: Sequence[Document],
+    reference: Sequence[ScoreRecord],
+    detectors: Sequence[str],
+    settings: CheckSettings,
+) -> CheckTests:
+    """The tests of a check on texts already scored: ``suspect`` and ``reference`` are the
+    records of ``suspect_docs`` and ``reference_docs`` (same order; the model-free check reads
+    the texts), ``detectors`` the score keys the tests use. No model is involved, so the
+    result depends on the scores, the texts and ``settings`` alone."""
+    sus_docs, sus_rec, ref_docs, ref_rec, names = list(suspect_docs), list(suspect), list(reference_docs), list(reference), list(detectors)
     free, free_problem = _model_free(sus_docs, sus_rec, ref_docs, ref_rec, settings.seed)
     collection, problem = _collection(sus_rec, ref_rec, names, settings, free)
     doc_tests = document_tests(
         [(r.id, r.scores) for r in sus_rec if r.status == STATUS_OK],
         {n: [r.scores.get(n) for r in ref_rec if r.status == STATUS_OK] for n in names},
     )
-    return collection, problem, doc_tests, free, free_problem
+    return CheckTests(collection, problem, doc_tests, free, free_problem)
 
 
 def _prefixed(docs: list[Document], side: str) -> list[Document]:

@@ -1,9 +1,10 @@
 """Command line: a thin layer over the Python API.
 
 Exit codes: 0 success; 1 the run finished but some documents were skipped (each one is in
-the output with its reason); 2 bad input or options (nothing written); 130 interrupted
-(finished batches are cached: the same command resumes); 3 an internal error (a bug: the
-message names a file with the traceback).
+the output with its reason); 2 bad input or options (nothing written); 4 a served model's
+server did not answer within ``--server-wait`` seconds (finished texts are cached: the same
+command resumes); 130 interrupted (finished batches are cached: the same command resumes); 3
+an internal error (a bug: the message names a file with the traceback).
 
 Outputs are never written over an input, nor over an existing file unless ``--force`` is
 given; they are written to a temporary file and renamed, so a failed run leaves earlier
@@ -23,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError, LlmMiaError, SettingError
+from .errors import BackendUnavailable, InputError, LlmMiaError, SettingError
 from .outputs import check_output, check_output_folder, write_text
 from .strings import printable, printable_lines
 from .evaluation import N_BOOTSTRAP
@@ -269,13 +270,22 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 def _cmd_detectors(args: argparse.Namespace) -> int:
     from .backends import CAPABILITY_WORDS
-    from .detectors import DETECTORS, REFERENCE, default_detector_names
-    from .detectors.base import parameter_fields
+    from .detectors import DETECTORS, default_detector_names, detector_listing, uses_reference_model
+    from .detectors.base import parameter_fields, parameter_problem
 
-    defaults = set(default_detector_names())
+    defaults = default_detector_names()
     pad = " " * 11
     for name, cls in DETECTORS.items():
-        mark = "default" if name in defaults else "needs --reference-model" if REFERENCE in cls.needs else "not a default"
+        problem = parameter_problem(name)
+        mark = (
+            "default"
+            if name in defaults
+            else f"not a default; {problem}"
+            if problem
+            else "needs --reference-model"
+            if uses_reference_model(cls())
+            else "not a default"
+        )
         params = ", ".join(f"{f.name}={f.default!r}" if isinstance(f.default, str) else f"{f.name}={f.default}" for f in parameter_fields(cls))
         labels = "yes: prefix texts of known membership, held out of the evaluation" if cls.uses_labels else "no"
         lines = [f"{name:<10} {cls.formula}", cls.citation]
@@ -285,6 +295,8 @@ def _cmd_detectors(args: argparse.Namespace) -> int:
         print(("\n" + pad).join(lines))
     print("\nScores: higher = more likely a member. lp_t = log p(x_t | x_<t) over the scored tokens t = 1..n-1.")
     print("Set a parameter as name:param=value (--detectors min_k:k=0.1,min_k:k=0.3); outputs name each detector so.")
+    print(f"--detectors default: {', '.join(defaults)} (the default). --detectors all: every detector the run can use; the others are named with why.")
+    print(detector_listing())
     return 0
 
 
@@ -308,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as exc:  # named by its flag
         _error(exc.message(FLAGS))
         return 2
+    except BackendUnavailable as exc:  # the server went away: not the input's fault
+        _error(exc.message(FLAGS))
+        return 4
     except LlmMiaError as exc:
         _error(str(exc))
         return 2

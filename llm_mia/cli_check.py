@@ -6,14 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-from .check import MODES, CheckSettings
-from .cli_common import POSITIVE, SEED, add_run_options, run_options
+from .check import CHECK_DETECTORS, MODES, CheckSettings
+from .cli_common import FLAGS, POSITIVE, SEED, add_run_options, run_options
 from .demo import DEMO_EXCERPT_WORDS
 from .errors import LlmMiaError
-from .outputs import check_output, write_text
+from .outputs import check_output, unused_name, write_text
 from .strings import printable_lines
 
 CHECK_DEFAULTS = CheckSettings()
+DEFAULT_HTML = "check-report.html"
 EXAMPLES_CHECK = """examples:
   llm-mia check my_book.txt --reference unpublished_chapters/
   llm-mia check articles/ --reference articles_2025/ --unit document --html report.html
@@ -38,14 +39,18 @@ def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAUL
         choices=list(MODES),
         default=CHECK_DEFAULTS.mode,
         help="guarded: the exchangeable test, with a verdict only when a classifier without the model finds suspect and reference "
-        "texts alike (else no calibrated verdict); exchangeable: permute all labels, assuming both sets are of one kind (its verdict "
-        "is then marked weak when they differ); stratified (experimental): permute within strata of text-only propensity "
+        "texts alike (else no calibrated verdict); exchangeable: permute all labels, assuming both sets are of one kind (where a "
+        "classifier tells them apart its verdict reads: a difference, not evidence of training); stratified (experimental): permute within strata of text-only propensity "
         f"(default {CHECK_DEFAULTS.mode})",
     )
-    p.add_argument("--html", default="check-report.html", help="HTML report (default: check-report.html; '' for none)")
-    p.add_argument("--force", action="store_true", help="replace report files that already exist (default: stop with an error)")
+    p.add_argument(
+        "--html",
+        default=None,
+        help=f"HTML report (default: {DEFAULT_HTML}, or {Path(DEFAULT_HTML).stem}-2.html, ... where that exists; '' for none)",
+    )
+    p.add_argument("--force", action="store_true", help="replace report files named by --html or --json that already exist (default: stop with an error)")
     p.add_argument("--json", default=None, help="also write the full result as JSON here")
-    add_run_options(p, what="texts")
+    add_run_options(p, what="texts", default_detectors=CHECK_DETECTORS)
 
 
 def add_check_parsers(sub) -> None:  # type: ignore[no-untyped-def]
@@ -105,6 +110,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         mode=args.mode,
     )
     replaceable: set[str] = getattr(args, "replaceable", set())
+    if args.html is None:  # a name the user did not give: never stops a re-run, never replaces an earlier report
+        args.html = str(unused_name(DEFAULT_HTML))
     for out in (args.html, args.json):  # fail before the run, not after it
         if out:
             check_output(out, inputs=[args.input, args.reference], force=args.force or out in replaceable, what="report")
@@ -114,15 +121,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise LlmMiaError("--html and --json name the same file")
     result = run_check(args.input, args.reference, settings=settings, text_field=args.text_field, **options)
     if args.html:
-        write_text(args.html, to_html(result), replace=args.force or args.html in replaceable, make_parents=False)
+        write_text(args.html, to_html(result, FLAGS), replace=args.force or args.html in replaceable, make_parents=False)
     if args.json:
-        write_text(args.json, json.dumps(to_json(result), indent=2, ensure_ascii=False), replace=args.force, make_parents=False)
-    print(printable_lines(summary(result, args.html or None)))
+        write_text(args.json, json.dumps(to_json(result, FLAGS), indent=2, ensure_ascii=False), replace=args.force, make_parents=False)
+    print(printable_lines(summary(result, args.html or None, FLAGS)))
     skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK and not held_out(r)]
     return 1 if skipped else 0
 
 
-DEMO_HTML = "check-report.html"
 DEMO_ABOUT = """
 About this demo: the suspect texts are modules of Python's standard library, copied from this
 installation; CPython is on GitHub in countless copies, so they are almost certainly in the
@@ -134,7 +140,7 @@ verdict: the p-value would agree with the truth here, yet it could come from tha
 much as from training (on texts no model has seen, such differences alone gave p < 0.05 in up
 to 40 of 40 draws; benchmarks/CHECK_VALIDITY.md). That is the lesson of the demo: a real check
 needs reference texts of the same kind as the suspect ones, and the model-free line says when
-they are not. (--mode exchangeable shows the verdict that would assume them alike.)"""
+they are not."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -142,8 +148,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     args.input, args.reference = (str(p) for p in write_demo_texts(args.dir))
     args.unit, args.drop_overlap, args.keep_boilerplate, args.text_field = "book", False, False, None
-    if args.html == DEMO_HTML:  # the demo's own report lives in (and is remade with) its folder
-        args.html = str(Path(args.dir) / DEMO_HTML)
+    if args.html is None:  # the demo's own report lives in (and is remade with) its folder
+        args.html = str(Path(args.dir) / DEFAULT_HTML)
         args.replaceable = {args.html}
     code = _cmd_check(args)
     print(DEMO_ABOUT)

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import argparse
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
+from .detectors import default_detector_names
 from .detectors.min_k import DEFAULT_K
-from .errors import LlmMiaError
+from .backends.http import SERVER_WAIT, check_server_wait
+from .errors import LlmMiaError, SettingError
 from .models import DEFAULT_MODEL, with_revision
 from .scoring import ScorerConfig
 
 DEFAULTS = ScorerConfig()
-DETECTORS_HELP = (
-    "comma-separated detectors, each a name or name:param=value[:param=value] "
-    "(e.g. loss,min_k:k=0.1,min_k:k=0.3; see llm-mia detectors; default: every detector that needs no extra model)"
-)
+
+
+def detectors_help(defaults: Sequence[str] | None = None) -> str:
+    """The help of ``--detectors``, naming the command's default set (default: :func:`default_detector_names`)."""
+    names = default_detector_names() if defaults is None else defaults
+    return (
+        "comma-separated detectors, each a name or name:param=value[:param=value] (e.g. loss,min_k:k=0.1,min_k:k=0.3; "
+        "see llm-mia detectors), or a set, alone or in a list (default,gap_k): "
+        f"default = {', '.join(names)} (the default; a --reference-model adds ref), "
+        "all = every detector the run can use (the others are named with why in a warning)"
+    )
 
 
 def _count(minimum: int):  # type: ignore[no-untyped-def]
@@ -37,15 +47,24 @@ SEED = _count(0)
 POSITIVE = _count(1)
 
 
+def _seconds(value: str) -> float:
+    """An argparse type: a finite number of seconds, 0 or more (``--server-wait``)."""
+    try:
+        return check_server_wait(float(value))
+    except (ValueError, LlmMiaError):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more (0: no retry), not {value!r}") from None
+
+
 def _names(value: str | None) -> list[str] | None:
-    """A comma-separated option as a list of names (None when not given; an error when it
-    names nothing, such as ``--detectors ,``)."""
-    if value is None:
-        return None
-    names = [d.strip() for d in value.split(",") if d.strip()]
-    if not names:
-        raise LlmMiaError(f"--detectors {value!r} names no detector (see llm-mia detectors)")
-    return names
+    """``--detectors`` as a list of specs, split as the library splits one string
+    (:func:`llm_mia.pipeline.detector_specs`; None when not given; an error when it names
+    nothing, such as ``--detectors ,``)."""
+    from .pipeline import detector_specs
+
+    try:
+        return cast("list[str] | None", detector_specs(value))
+    except SettingError as exc:
+        raise LlmMiaError(exc.message({"detectors": "--detectors"})) from None
 
 
 def _scorer_config(args: argparse.Namespace) -> ScorerConfig:
@@ -68,21 +87,26 @@ FLAGS = {
     "n_members_per_exposure": "--members",
     "n_nonmembers": "--nonmembers",
     "exposures": "--exposures",
+    "reference": "--reference",
+    "keep_boilerplate": "--keep-boilerplate",
+    "drop_overlap": "--drop-overlap",
+    "server_wait": "--server-wait",
 }
 """The flag of each library setting that the command line sets (a :class:`SettingError`
 names the setting; the command line shows the flag)."""
 
 
-def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None:
+def add_run_options(p: argparse.ArgumentParser, what: str = "documents", default_detectors: Sequence[str] | None = None) -> None:
     """The options of every command that scores (score, bench, check, demo): the models, the
-    detectors, the scorer settings, the cache, the device. Read back by :func:`run_options`."""
+    detectors (``default_detectors``: the command's default set, for the help), the scorer
+    settings, the cache, the device. Read back by :func:`run_options`."""
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
         help=f"model under test: alias, .gguf file, model folder, hub id or http://HOST:PORT/v1 of llm-mia serve (default: {DEFAULT_MODEL})",
     )
     p.add_argument("--reference-model", default=None, help="reference model: adds the 'ref' detector")
-    p.add_argument("--detectors", default=None, help=DETECTORS_HELP)
+    p.add_argument("--detectors", default=None, help=detectors_help(default_detectors))
     p.add_argument("--k", type=float, default=None, help=f"fraction k of the detectors that have one, where --detectors leaves it out (default {DEFAULT_K})")
     p.add_argument(
         "--max-tokens",
@@ -94,6 +118,13 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents") -> None
     p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"sequences per forward pass (default {DEFAULTS.batch_size})")
     p.add_argument("--cache-dir", default=None, help="token-statistics cache (default: ~/.cache/llm_mia/stats)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument(
+        "--server-wait",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=f"with --model http://...: seconds a request the server does not answer is retried before the run stops, exit code 4 (default {SERVER_WAIT:.0f}; 0: no retry)",
+    )
     add_load_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -128,4 +159,5 @@ def run_options(args: argparse.Namespace) -> dict[str, Any]:
         device=args.device,
         dtype=args.dtype,
         trust_remote_code=args.trust_remote_code,
+        server_wait=args.server_wait,
     )

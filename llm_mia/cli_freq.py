@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .cli_common import POSITIVE
 from .data import texts_of
 from .freq import DEFAULT_MAX_TOKENS, build_table, save_table
 from .models import DEFAULT_MODEL
 from .outputs import check_output
+from .progress import Progress
 from .strings import printable
 
 EXAMPLES_FREQ = """examples:
@@ -46,14 +46,12 @@ def add_freq_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_freq_build(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from .models import load_tokenizer, with_revision
 
     check_output(args.output, inputs=args.corpus, force=args.force, what="frequency table")
     texts, skipped = texts_of(args.corpus, text_field=args.text_field)
     source = load_tokenizer(with_revision(args.model, args.revision), trust_remote_code=args.trust_remote_code, progress=not args.no_progress)
-    with tqdm(total=len(texts), desc="counting tokens", unit="doc", disable=args.no_progress, file=sys.stderr) as bar:
+    with Progress(len(texts), "counting tokens", unit="doc", enabled=not args.no_progress) as bar:
         table = build_table(texts, source, max_tokens=args.max_tokens, spec=args.model, corpus=" ".join(args.corpus), progress=bar.update)
     save_table(table, args.output, replace=args.force)
     print(

@@ -86,10 +86,9 @@ def assign(pool: list[str], config: ControlledConfig) -> tuple[dict[int, list[st
 
 def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: ControlledConfig, *, progress: bool = False) -> None:
     """One shuffled pass over every member repeated ``exposure`` times (AdamW, in place)."""
-    import sys
-
     import torch
-    from tqdm import tqdm
+
+    from .progress import Progress
 
     corpus = [t for e, texts in members.items() for t in texts for _ in range(e)]
     random.Random(config.seed + 1).shuffle(corpus)
@@ -99,7 +98,8 @@ def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: Con
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     steps = range(0, len(corpus), config.batch_size)
-    for b in tqdm(steps, desc="training on members", unit="step", disable=not progress, file=sys.stderr):
+    bar = Progress(len(steps), "training on members", unit="step", enabled=progress)
+    for b in steps:
         ids = [tok(t)["input_ids"][: config.max_tokens] for t in corpus[b : b + config.batch_size]]
         width = max(map(len, ids))
         x = torch.full((len(ids), width), pad, dtype=torch.long)
@@ -112,6 +112,8 @@ def train_on_members(lm: LoadedModel, members: dict[int, list[str]], config: Con
         opt.zero_grad()
         loss.backward()
         opt.step()
+        bar.update(1)
+    bar.close()
     model.eval()
 
 

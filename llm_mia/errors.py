@@ -36,8 +36,13 @@ class SettingError(InputError, ValueError):
 
     def message(self, names: Mapping[str, str] | None = None) -> str:
         """The message with each setting called by ``names`` (for example the flags), else by its own name."""
-        name = lambda s: (names or {}).get(s, s)
-        return name(self.setting) + " " + re.sub(r"\{(\w+)\}", lambda m: name(m.group(1)), self.problem)
+        return (names or {}).get(self.setting, self.setting) + " " + name_settings(self.problem, names)
+
+
+def name_settings(text: str, names: Mapping[str, str] | None = None) -> str:
+    """``text`` with each ``{setting}`` written as ``names`` calls it (the command line: its
+    flag, ``--stride``; Python: ``ScorerConfig(stride=...)``), else by its own name."""
+    return re.sub(r"\{(\w+)\}", lambda m: (names or {}).get(m.group(1), m.group(1)), text)
 
 
 def require(ok: bool, setting: str, problem: str) -> None:
@@ -57,7 +62,17 @@ class ScoringError(LlmMiaError):
 
 
 class BackendUnavailable(ScoringError):
-    """A served model that does not answer, after retries: the run stops (finished texts are cached)."""
+    """A served model that does not answer, after retries: the run stops (finished texts are
+    cached). The command line exits 4. ``problem`` may name the retry window's setting as
+    ``{server_wait}``; the command line shows it as its flag (``--server-wait``)."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(self.message())
+
+    def message(self, names: Mapping[str, str] | None = None) -> str:
+        """The message with the setting called by ``names`` (for example the flags), else by its own name."""
+        return self.problem.replace("{server_wait}", (names or {}).get("server_wait", "server_wait"))
 
 
 class EvaluationError(LlmMiaError):

@@ -64,12 +64,13 @@ class EvaluationReport:
                 notes.append(f"{r.detector}: {r.problem}")
             rows.append([r.detector, *detector_cells(r, FPR_BUDGETS), str(r.n_members), str(r.n_nonmembers), str(sum(r.excluded.values()))])
         out = list(too_few_notes([self]))
-        reasons: Counter[tuple[str, str]] = Counter()
+        shared: dict[tuple[str, int], list[str]] = {}  # one line per reason and count, naming the detectors it applies to
         for r in self.rows:
             for reason, count in r.excluded.items():
-                reasons[(r.detector, reason)] += count
-        for (det, reason), count in sorted(reasons.items()):
-            out.append(f"excluded from {det}: {count} x {reason}")
+                shared.setdefault((reason, count), []).append(r.detector)
+        for (reason, count), dets in sorted(shared.items()):
+            which = "every detector" if len(dets) == len(self.rows) > 1 else ", ".join(dets)
+            out.append(f"excluded from {which}: {count} x {reason}")
         out.extend(notes)
         if self.shared_ids:
             out.append(

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .backends.http import is_url
+from .backends.http import check_server_wait, is_url
 from .errors import ModelLoadError
 from .registry import Registry
 from .settings import cache_home, sha256_file
@@ -187,6 +187,7 @@ def load_model(
     dtype: str | None = None,
     trust_remote_code: bool = False,
     progress: bool = False,
+    server_wait: float | None = None,
 ) -> LoadedModel:
     """Load the model named by ``spec`` (see the module docstring) for scoring.
 
@@ -197,27 +198,30 @@ def load_model(
     ``float32``; ``bfloat16`` on a GPU or a CPU with native bfloat16 arithmetic
     (:func:`cpu_computes_bfloat16`), ``float16`` on a GPU only: an approximation, recorded with
     every output (the scorer's settings and the cache key hold the dtype). ``progress`` shows
-    transformers' own loading bars (on stderr).
+    transformers' own loading bars (on stderr). ``server_wait``: for a served model
+    (``http://HOST:PORT/v1``), the seconds each request that fails is retried before the run
+    stops (default 120; 0: no retry; see :mod:`llm_mia.backends.http`).
 
     ``test-backend`` (or ``test-backend:SEED``) gives the deterministic test backend of
     :mod:`llm_mia.backends.mock` instead: no model, no torch (for tests of what lies above
     the scorer).
     """
+    server_wait = check_server_wait(server_wait)  # a bad value stops the run whatever the model
     if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
         return _test_backend(spec)
     if is_url(spec):
-        return _served(spec, device, dtype)
+        return _served(spec, device, dtype, server_wait)
     with hf_progress(progress):
         return _load(spec, device, dtype, trust_remote_code)
 
 
-def _served(url: str, device: str | None, dtype: str | None) -> Any:
+def _served(url: str, device: str | None, dtype: str | None, server_wait: float | None = None) -> Any:
     """A served model (:class:`~llm_mia.backends.http.HTTPBackend`: ``llm-mia serve`` or a
     generic OpenAI-compatible server); the server chose its device and dtype, so asking for
     others here is an error."""
     from .backends.http import HTTPBackend
 
-    backend = HTTPBackend(url)
+    backend = HTTPBackend(url, server_wait=server_wait)
     for setting, asked, served in (("device", device, backend.device), ("dtype", dtype, backend.dtype)):
         if asked is not None and asked.split(":")[0] != served.split(":")[0]:
             raise ModelLoadError(f"{url} chooses its model's {setting} ({served}); set it where the server starts (llm-mia serve --{setting}), not here")
@@ -227,9 +231,14 @@ def _served(url: str, device: str | None, dtype: str | None) -> Any:
 @contextmanager
 def hf_progress(progress: bool) -> Iterator[None]:
     """transformers' own bars (GGUF conversion, weight loading) on or off, restored afterwards
-    (the GGUF conversion's bar follows this switch through :func:`_gguf_bar_follows_switch`)."""
+    (the GGUF conversion's bar follows this switch through :func:`_gguf_bar_follows_switch`).
+    Off where stderr is not a terminal: they redraw themselves with carriage returns, which a
+    log file keeps (llm-mia's own progress writes plain lines there: :mod:`llm_mia.progress`)."""
     from transformers.utils import logging as hf_logging
 
+    from .progress import stderr_is_terminal
+
+    progress = progress and stderr_is_terminal()
     was_enabled = hf_logging.is_progress_bar_enabled()
     (hf_logging.enable_progress_bar if progress else hf_logging.disable_progress_bar)()
     try:

@@ -57,6 +57,18 @@ def check_output(
     return target
 
 
+def unused_name(path: str | Path) -> Path:
+    """``path`` if no file has that name yet, else the first of ``stem-2.suffix``,
+    ``stem-3.suffix``, ... that is free: for an output the user did not name, so that a
+    re-run never stops on its own earlier default output (nor replaces it)."""
+    target = Path(path).expanduser()
+    n = 2
+    while target.exists() or target.is_symlink():
+        target = target.with_name(f"{Path(path).stem}-{n}{Path(path).suffix}")
+        n += 1
+    return target
+
+
 def check_output_folder(path: str | Path, *, inputs: Sequence[str | Path | None] = (), force: bool = False) -> Path:
     """A results folder: refused when it holds an input or lies in an input folder, and, unless
     ``force``, when it exists and is not empty."""

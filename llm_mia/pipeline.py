@@ -6,7 +6,8 @@ import math
 import platform
 import sqlite3
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,32 +15,99 @@ from typing import Any
 from .backends import CAPABILITY_WORDS
 from .cache import StatsCache
 from .data import as_documents, mark_duplicates
-from .detectors import TARGET, Detector, DetectorInput, DetectorSkip
-from .detectors import default_detector_names, parse_detector
-from .errors import InputError
+from .detectors import DETECTORS, GROUPS, TARGET, Detector, DetectorInput, DetectorSkip
+from .detectors import default_detector_names, parse_detector, uses_reference_model
+from .detectors.base import REFERENCE_NEED, parameter_problem
+from .errors import InputError, SettingError, UnknownNameError
 from .models import DEFAULT_MODEL, LoadedModel, get_model
-from .pools import hold_out
-from .scoring import Scorer, ScorerConfig
+from .pools import KIND, draw_pool, hold_out
+from .progress import Progress
+from .scoring import Scorer, ScorerConfig, ScoringPlan
 from .settings import cache_home, package_versions
 from .types import REASONS, STATUS_OK, STATUS_SKIPPED, Document, Reason, ScoreRecord, TokenStats, Unscorable
 from .views import View
 
 
-def resolve_detectors(specs: Sequence[str | Detector] | None = None, *, k: float | None = None) -> list[Detector]:
-    """Detector instances for ``specs``: names, ``name:param=value`` specs (``min_k:k=0.1``)
-    or instances (default: every detector that needs no extra model). ``k`` sets the fraction
-    of the detectors that have one, where the spec leaves it out. An unknown name or
-    parameter, a bad value, or one detector listed twice raises :class:`InputError`."""
-    specs = list(specs) if specs else default_detector_names()
+class DetectorList(list[Detector]):
+    """The detectors chosen for a run (a list), with what ``all`` brought and left out.
+
+    ``optional``: the keys of the detectors that only ``all`` named: where the run cannot
+    serve one (no reference model, a backend that does not compute what it needs, too few
+    labelled texts to hold out) it is left out with its reason instead of stopping the run.
+    ``left_out``: each detector left out so far (its key, or its name when no instance could
+    be made), with the reason."""
+
+    def __init__(self, detectors: Iterable[Detector] = (), *, optional: Iterable[str] = (), left_out: Mapping[str, str] | None = None) -> None:
+        super().__init__(detectors)
+        self.optional = set(optional)
+        self.left_out = dict(left_out or {})
+
+
+def detector_specs(specs: str | Sequence[str | Detector] | None) -> list[str | Detector] | None:
+    """A detector list as given: one string is split at its commas as on the command line
+    (``"loss"`` is one name, ``"loss,min_k:k=0.1"`` two); a sequence is taken as it is; None
+    stays None (the default set). A string that names nothing (``","``) raises :class:`SettingError`."""
+    if specs is None or not isinstance(specs, str):
+        return None if specs is None else list(specs)
+    names: list[str | Detector] = [d.strip() for d in specs.split(",") if d.strip()]
+    if not names:
+        raise SettingError("detectors", f"{specs!r} names no detector (see llm-mia detectors)")
+    return names
+
+
+def _check_names(specs: Sequence[str | Detector], *, reference_model: bool) -> None:
+    """An unknown detector name raises :class:`UnknownNameError`, listing the names that can be
+    used with the options given and what the others need (:func:`detector_listing`)."""
+    for spec in specs:
+        if isinstance(spec, str):
+            name = spec.split(":", 1)[0].strip()
+            if name not in DETECTORS and name not in GROUPS:
+                raise UnknownNameError(DETECTORS.unknown_message(name, reference_model=reference_model))
+            if name in GROUPS and spec.strip() != name:
+                raise InputError(f"detectors {spec.strip()!r}: {name!r} takes no parameters (--k / k= sets the fraction k of the detectors that have one)")
+
+
+def resolve_detectors(specs: str | Sequence[str | Detector] | None = None, *, k: float | None = None, default: Sequence[str] | None = None) -> DetectorList:
+    """Detector instances for ``specs``: names, ``name:param=value`` specs (``min_k:k=0.1``),
+    instances, or one string of them separated by commas (:func:`detector_specs`). Two names
+    stand for sets, alone or in a list (``default,gap_k``): ``default``, the ``default`` names
+    (default :func:`default_detector_names`; also what an empty or missing list means), and
+    ``all``, every registered detector; a detector named by ``all`` only is optional (see
+    :class:`DetectorList`), and one that cannot be made with its default parameters (dc_pdd
+    needs a frequency table) is left out here, with the reason. ``k`` sets the fraction of
+    the detectors that have one, where the spec leaves it out. An unknown name or parameter,
+    a bad value, or one detector listed twice raises :class:`InputError` (a detector that a
+    set names again is not listed twice)."""
+    given = detector_specs(specs) or ["default"]
+    _check_names(given, reference_model=False)
+    inherited = specs if isinstance(specs, DetectorList) else DetectorList()
+    entries: list[tuple[Detector, str]] = []  # each detector with where it came from: "given", "default" or "all"
+    left_out = dict(inherited.left_out)
     try:
-        chosen = [s if isinstance(s, Detector) else parse_detector(s, k=k) for s in specs]
+        for spec in given:
+            if isinstance(spec, Detector):
+                entries.append((spec, "all" if spec.key in inherited.optional else "given"))
+            elif spec.strip() == "default":
+                entries += [(parse_detector(name, k=k), "default") for name in (default_detector_names() if default is None else default)]
+            elif spec.strip() == "all":
+                for name in DETECTORS:
+                    problem = parameter_problem(name)
+                    if problem is None:
+                        entries.append((parse_detector(name, k=k), "all"))
+                    else:
+                        left_out[name] = problem if problem.startswith("needs") else f"cannot run with its default parameters ({problem})"
+            else:
+                entries.append((parse_detector(spec, k=k), "given"))
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    keys = [d.key for d in chosen]
+    keys = [d.key for d, source in entries if source == "given"]
     twice = [key for key in dict.fromkeys(keys) if keys.count(key) > 1]
     if twice:
         raise InputError(f"detector {twice[0]!r} is listed twice (the same detector with the same parameters)")
-    return chosen
+    chosen = {d.key: d for d, _ in entries}  # the first of each key, in list order
+    optional = {key for key in chosen if all(source == "all" for d, source in entries if d.key == key)}
+    named = {*chosen, *(d.name for d in chosen.values())}
+    return DetectorList(chosen.values(), optional=optional, left_out={n: r for n, r in left_out.items() if n not in named})
 
 
 def describe_detectors(detectors: Sequence[Detector]) -> list[dict[str, Any]]:
@@ -55,12 +123,26 @@ REFERENCE_DETECTOR = "ref"
 """Added when a reference model is given and no chosen detector uses it."""
 
 
-def choose_detectors(specs: Sequence[str | Detector] | None = None, *, k: float | None = None, reference_model: object | None = None) -> list[Detector]:
+def choose_detectors(
+    specs: str | Sequence[str | Detector] | None = None,
+    *,
+    k: float | None = None,
+    reference_model: object | None = None,
+    default: Sequence[str] | None = None,
+) -> DetectorList:
     """:func:`resolve_detectors`, plus the reference detector when a reference model is given
     and no chosen detector uses it; a detector that needs a reference model when none is
-    given raises :class:`InputError`. Runs before any model loads (bad options stop early)."""
-    chosen = resolve_detectors(specs, k=k)
-    uses_reference = [d.key for d in chosen if any(v.model == "reference" for v in d.views())]
+    given raises :class:`InputError` (one that only ``all`` named is left out, with the
+    reason). ``default``: the names that ``default`` (and no list) stands for. Runs before
+    any model loads (bad options stop early)."""
+    given = detector_specs(specs)
+    _check_names(given or [], reference_model=reference_model is not None)
+    chosen = resolve_detectors(specs if isinstance(specs, DetectorList) else given, k=k, default=default)
+    if reference_model is None:
+        for det in [d for d in chosen if d.key in chosen.optional and uses_reference_model(d)]:
+            chosen.remove(det)
+            chosen.left_out[det.key] = REFERENCE_NEED
+    uses_reference = [d.key for d in chosen if uses_reference_model(d)]
     if reference_model is None and uses_reference:
         raise InputError(f"detector(s) {', '.join(uses_reference)} need a reference model: pass --reference-model / reference_model=")
     if reference_model is not None and not uses_reference:
@@ -94,6 +176,15 @@ class ScoringRun:
     costs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per view (by :meth:`View.describe`): seconds, forward batches and texts, over every
     :meth:`score` call (statistics from the cache cost no batch)."""
+    left_out: dict[str, str] = field(default_factory=dict)
+    """The detectors that ``all`` named and the run cannot use (by key, or name), with the
+    reason: filled by :func:`open_run` and, for a detector that uses labelled texts, by the
+    first :meth:`score` call whose documents have too few to hold out (it stays out for the
+    rest of the run). Named in :meth:`provenance`, and in one warning by :meth:`score`."""
+    optional: set[str] = field(default_factory=set)
+    """The keys of the detectors that only ``all`` named (left out, not an error, where the
+    documents cannot serve them)."""
+    _warned: set[str] = field(default_factory=set, init=False, repr=False, compare=False)  # left-out detectors a warning has named
 
     @property
     def views(self) -> list[View]:
@@ -118,6 +209,7 @@ class ScoringRun:
         ``prefix_pool``), nor are the other documents of their ``groups`` (book, paper; code
         ``prefix_group``). See :mod:`llm_mia.pools`."""
         docs = mark_duplicates(as_documents(documents))
+        self._leave_out_unservable(docs, pool_from, where)
         docs, detectors, pool = hold_out(docs, self.detectors, seed=self.seed, eligible=pool_from, where=where, groups=groups)
         views = views_of(detectors)
         usable = [i for i, d in enumerate(docs) if d.error is None and d.text is not None]
@@ -130,16 +222,23 @@ class ScoringRun:
                 scorers[view.model].context_ids(view.context)
                 if view.gradient:
                     scorers[view.model].check_gradient(view.context)
-            for view in views:
-                started, passes = time.perf_counter(), Scorer.forward_passes_total
-                stats[view] = scorers[view.model].score_texts(
-                    [view.apply(t) for t in texts], context=view.context, gradient=view.gradient, label=view.describe(short=True)
-                )
-                cost = self.costs.setdefault(view.describe(), {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": []})
-                cost["seconds"] += time.perf_counter() - started
-                cost["batches"] += Scorer.forward_passes_total - passes
-                cost["texts"] += len(texts)
-                cost["used_by"] = sorted({*cost["used_by"], *(d.key for d in detectors if view in d.views())})
+            plans: dict[View, ScoringPlan] = {}
+            seconds: dict[View, float] = {}
+            for view in views:  # the cache and the tokenizer first: the whole run's work is known before it starts
+                started = time.perf_counter()
+                plans[view] = scorers[view.model].plan([view.apply(t) for t in texts], context=view.context, gradient=view.gradient)
+                seconds[view] = time.perf_counter() - started
+            with Progress(sum(plan.tokens for plan in plans.values()), "scoring", enabled=self.progress) as progress:
+                progress.write(announce(plans, len(texts)))
+                for view, plan in plans.items():
+                    started, passes = time.perf_counter(), Scorer.forward_passes_total
+                    progress.set_description(scorers[view.model].progress_label(view.describe(short=True)))
+                    stats[view] = scorers[view.model].run(plan, progress)
+                    cost = self.costs.setdefault(view.describe(), {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": []})
+                    cost["seconds"] += seconds[view] + time.perf_counter() - started
+                    cost["batches"] += Scorer.forward_passes_total - passes
+                    cost["texts"] += len(texts)
+                    cost["used_by"] = sorted({*cost["used_by"], *(d.key for d in detectors if view in d.views())})
         finally:
             if cache is not None:
                 cache.close()
@@ -167,6 +266,7 @@ class ScoringRun:
             "scorer": self.scorer().settings(),
             "batch_size": self.config.batch_size,
             "detectors": describe_detectors(self.detectors),
+            "detectors_left_out": dict(self.left_out),
             "packages": package_versions(),
             "python": platform.python_version(),
             "machine": platform.machine(),
@@ -174,6 +274,42 @@ class ScoringRun:
 
     def _open_cache(self) -> StatsCache | None:
         return open_cache(self.cache_dir)
+
+    def _leave_out_unservable(self, docs: Sequence[Document], pool_from: Sequence[bool] | None, where: str) -> None:
+        """Leave out each detector that only ``all`` named and that conditions on more labelled
+        texts than ``docs`` can spare (the pool rules of :mod:`llm_mia.pools`), then warn, in
+        one line, of every detector left out that no warning has named yet."""
+        for det in [d for d in self.detectors if d.uses_labels and d.key in self.optional and d.pool_needs()]:
+            try:
+                draw_pool(docs, det.pool_needs(), seed=self.seed, eligible=pool_from, where=where)
+            except InputError:
+                needs = " and ".join(f"{n} {KIND[label]}" for label, n in sorted(det.pool_needs().items()))
+                self.left_out[det.key] = f"needs labelled texts to hold out as a prefix ({needs}), but too few are usable in {where}"
+                self.detectors = [d for d in self.detectors if d is not det]
+        if not self.detectors:
+            raise InputError(f"no detector left to run: {_named_reasons(self.left_out)}")
+        new = {key: why for key, why in self.left_out.items() if key not in self._warned}
+        if new:
+            self._warned.update(new)
+            warnings.warn(f"detectors: 'all' leaves out {_named_reasons(new)}", stacklevel=1)
+
+
+def _named_reasons(reasons: Mapping[str, str]) -> str:
+    """ "ref, wbc: needs a reference model ...; dc_pdd: needs ...": names that share a reason together."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in reasons.items():
+        by_reason.setdefault(why, []).append(name)
+    return "; ".join(f"{', '.join(names)}: {why}" for why, names in by_reason.items())
+
+
+def announce(plans: dict[View, ScoringPlan], n_texts: int) -> str:
+    """The line that opens a run's progress: how much work the run holds, in tokens and passes
+    (an estimate of the time follows once the first batches are measured: :mod:`llm_mia.progress`)."""
+    todo = {view: plan for view, plan in plans.items() if plan.tokens}
+    cached = sum(isinstance(r, TokenStats) for plan in plans.values() for r in plan.results)
+    passes = "; ".join(view.describe(short=True) for view in todo)
+    work = f"{sum(p.tokens for p in todo.values()):,} tokens in {len(todo)} pass{'es' if len(todo) != 1 else ''} ({passes})" if todo else "nothing to compute"
+    return f"llm-mia: {n_texts:,} texts: {work}" + (f"; {cached:,} text statistics from the cache" if cached else "")
 
 
 def open_cache(folder: Path | None) -> StatsCache | None:
@@ -195,7 +331,7 @@ def open_run(
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
     *,
-    detectors: Sequence[str | Detector] | None = None,
+    detectors: str | Sequence[str | Detector] | None = None,
     k: float | None = None,
     config: ScorerConfig | None = None,
     cache_dir: str | Path | None = None,
@@ -205,26 +341,43 @@ def open_run(
     dtype: str | None = None,
     trust_remote_code: bool = False,
     seed: int = 0,
+    server_wait: float | None = None,
 ) -> ScoringRun:
     """The one path from options to a :class:`ScoringRun`: detectors are resolved first (a
     bad name stops the run before any model loads), then both models load (their settings
     checked), then what each detector needs is checked against its backends' capabilities
     and each detector checks the backends itself (:meth:`Detector.check_models`).
-    ``seed`` draws the held-out pool of detectors that use labelled texts."""
+    ``detectors``: as in :func:`resolve_detectors` (a list, or one comma-separated string;
+    ``all`` and ``default`` name sets); a detector that only ``all`` named and that the
+    options or the backends cannot serve is left out (:attr:`ScoringRun.left_out`) instead
+    of stopping the run. ``seed`` draws the held-out pool of detectors that use labelled texts. ``server_wait``:
+    seconds a served model's failing request is retried (:func:`llm_mia.models.load_model`)."""
     chosen = choose_detectors(detectors, k=k, reference_model=reference_model)
     config = config or ScorerConfig()
     folder = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) if use_cache else None
     run_cache = open_cache(folder)  # an unusable cache stops the run before a model loads
     if run_cache is not None:
         run_cache.close()
-    load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress)
+    load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress, server_wait=server_wait)
     target = get_model(model, **load)
     ref = None if reference_model is None else get_model(reference_model, **load)
-    run = ScoringRun(chosen, target, ref, config, folder, progress, seed)
+    run = ScoringRun(list(chosen), target, ref, config, folder, progress, seed, left_out=dict(chosen.left_out), optional=set(chosen.optional))
     backends = {m: run.scorer(m).backend for m in dict.fromkeys(v.model for v in run.views)}
-    _check_capabilities(chosen, backends)
+    _check_capabilities([d for d in chosen if d.key not in chosen.optional], backends)
     for det in chosen:
-        det.check_models(backends)
+        try:
+            missing = _missing_capability(det, backends)
+            if missing is None:
+                det.check_models(backends)
+        except InputError as exc:
+            if det.key not in chosen.optional:
+                raise
+            missing = str(exc)
+        if missing is not None:  # a detector that only "all" named
+            run.left_out[det.key] = missing
+            run.detectors.remove(det)
+    if not run.detectors:
+        raise InputError(f"no detector left to run: {_named_reasons(run.left_out)}")
     return run
 
 
@@ -233,7 +386,7 @@ def score_documents(
     *,
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
-    detectors: Sequence[str | Detector] | None = None,
+    detectors: str | Sequence[str | Detector] | None = None,
     k: float | None = None,
     config: ScorerConfig | None = None,
     cache_dir: str | Path | None = None,
@@ -242,10 +395,14 @@ def score_documents(
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
+    server_wait: float | None = None,
 ) -> list[ScoreRecord]:
     """Score every document with every detector, in input order.
 
-    ``documents`` may be plain strings (ids "0", "1", ...). Models may be specs or already
+    ``documents`` may be plain strings (ids "0", "1", ...). ``detectors``: names or specs,
+    or one comma-separated string (``"loss,min_k:k=0.1"``); ``"all"`` runs every detector
+    the run can use (the others are named, with why, in a warning) and ``"default"`` the
+    default set (also what None means). Models may be specs or already
     loaded :class:`LoadedModel` objects (or scoring backends); a reference model adds the
     ``ref`` detector unless a chosen detector uses it. ``k`` sets the fraction of the Min-K%
     family. Statistics are cached under ``cache_dir`` (default ``~/.cache/llm_mia/stats``)
@@ -264,6 +421,7 @@ def score_documents(
         device=device,
         dtype=dtype,
         trust_remote_code=trust_remote_code,
+        server_wait=server_wait,
     )
     return run.score(documents).records
 
@@ -272,15 +430,21 @@ def _check_capabilities(detectors: Sequence[Detector], backends: dict[str, Any])
     """Stop when a detector needs a statistic that the backend of one of its views does not
     compute exactly (no silent approximation), naming the detector, the backend and what is missing."""
     for det in detectors:
-        for model in sorted({v.model for v in det.views()}):
-            backend = backends[model]
-            missing = sorted(det.requires - backend.capabilities)
-            if missing:
-                words = ", ".join(CAPABILITY_WORDS.get(m, m) for m in missing)
-                raise InputError(
-                    f"detector {det.key} needs {words} from the {'model under test' if model == 'target' else 'reference model'}, "
-                    f"which {backend.spec} does not give; leave the detector out (--detectors) or use a backend that gives them"
-                )
+        missing = _missing_capability(det, backends)
+        if missing is not None:
+            raise InputError(f"detector {det.key} {missing}; leave the detector out (--detectors) or use a backend that gives them")
+
+
+def _missing_capability(det: Detector, backends: dict[str, Any]) -> str | None:
+    """What ``det`` needs that the backend of one of its views does not compute exactly
+    ("needs ... from the model under test, which SPEC does not give"), or None."""
+    for model in sorted({v.model for v in det.views()}):
+        backend = backends[model]
+        missing = sorted(det.requires - backend.capabilities)
+        if missing:
+            words = ", ".join(CAPABILITY_WORDS.get(m, m) for m in missing)
+            return f"needs {words} from the {'model under test' if model == 'target' else 'reference model'}, which {backend.spec} does not give"
+    return None
 
 
 def _record(doc: Document, views: dict[View, TokenStats | Unscorable], detectors: list[Detector]) -> ScoreRecord:

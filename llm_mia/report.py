@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .check import CheckResult
+from .errors import name_settings
 from .tables import p_value, with_ci
 from .types import STATUS_OK, held_out
 
@@ -32,10 +33,33 @@ NO_REFERENCE = (
     "No reference texts were given, so no p-value can be claimed. A membership score means "
     "something only next to the scores of texts known NOT to be in the training data: the same "
     "score is typical of members for one kind of text and of non-members for another. To make a "
-    "calibrated claim, pass --reference with texts of the same kind (same period, genre, language "
+    "calibrated claim, add reference texts ({reference}) of the same kind (same author, period, genre, language "
     "and preparation) that the model cannot have seen: unpublished chapters, drafts, or texts "
     "written after the model's training cutoff."
 )
+NO_VERDICT_NEXT = (
+    "A verdict needs reference texts that such a classifier cannot tell from the suspect ones: by the same author, "
+    "on the same subjects, written at the same time and never published (even a book's own later chapters often "
+    "differ in names and topics). Without them no test on the model's scores is calibrated."
+)
+"""What would give a verdict where the check declines (the first line of the report says it)."""
+
+
+def uncalibrated(result: CheckResult) -> str:
+    """How an uncalibrated p-value is labelled wherever it is shown (never first)."""
+    why = "which the model-free check rules out" if result.model_free is not None else "which nothing here shows"
+    return f"if suspect and reference texts were of one kind, {why}: not a verdict, not evidence of training"
+
+
+PYTHON_NAMES = {
+    "reference": "run_check's second argument",
+    "keep_boilerplate": "CheckSettings(keep_boilerplate=True)",
+    "drop_overlap": "CheckSettings(drop_overlap=True)",
+    "stride": "ScorerConfig(stride=...)",
+    "n_permutations": "CheckSettings(n_permutations=...)",
+}
+"""How the report names a setting it advises (``--stride`` on the command line), for a check
+run in Python; the command line passes its flags (:data:`llm_mia.cli_common.FLAGS`)."""
 
 
 MODE_HELP = {
@@ -72,22 +96,23 @@ def verdict(result: CheckResult) -> str:
         c = result.collection
         m = result.model_free
         if level == "uncalibrated":
-            why = (
-                f"the reference texts are unlike the suspect texts even without the model (a bag-of-words classifier tells them "
-                f"apart, AUROC {m.auroc:.2f}), so no p-value can tell training from that difference"
-                if m is not None
-                else f"the model-free check could not run ({result.model_free_problem}), so nothing shows that the reference texts are of the suspect texts' kind"
-            )
+            if m is None:
+                return (
+                    f"NO CALIBRATED VERDICT: the model-free check could not run ({result.model_free_problem}), so nothing shows that "
+                    "the reference texts are of the suspect texts' kind, and without that no p-value can tell training from a "
+                    f"difference of kind. {NO_VERDICT_NEXT}"
+                )
             return (
-                f"NO CALIBRATED VERDICT: {why}. Were the two sets of one kind, p would be {p_value(c.p_value)} "
-                "(--mode exchangeable makes that the verdict). Use reference texts of the same kind."
+                f"NO CALIBRATED VERDICT: the reference texts are unlike the suspect texts even without the model (a bag-of-words "
+                f"classifier that never sees the model tells them apart, AUROC {m.auroc:.2f}), so no p-value can tell training from "
+                f"that difference. {NO_VERDICT_NEXT}"
             )
         if level == "weak":
             assert m is not None
             return (
-                f"SIGNIFICANT, BUT WEAK EVIDENCE at alpha = {a:g} (p = {p_value(c.p_value)}): the reference texts are unlike the "
-                f"suspect texts even without the model (a bag-of-words classifier tells them apart, AUROC {m.auroc:.2f}), so the "
-                "test may measure that difference rather than training."
+                f"A DIFFERENCE, NOT EVIDENCE OF TRAINING: p = {p_value(c.p_value)} ({result.settings.mode} mode) assumes suspect and "
+                f"reference texts of one kind, but a bag-of-words classifier that never sees the model tells them apart (AUROC "
+                f"{m.auroc:.2f}), and on texts no model has seen such differences alone gave p < {a:g} in up to 40 of 40 draws."
             )
         if level == "significant":
             return f"SIGNIFICANT at alpha = {a:g}: the model finds the suspect texts more familiar than the reference texts (p = {p_value(c.p_value)})."
@@ -103,18 +128,19 @@ def verdict(result: CheckResult) -> str:
     )
 
 
-def caveats(result: CheckResult) -> list[str]:
+def caveats(result: CheckResult, names: dict[str, str] = PYTHON_NAMES) -> list[str]:
+    """What the result can and cannot show, one sentence each; settings it advises are named
+    by ``names`` (flags on the command line)."""
     out = []
     if not result.has_reference:
-        return [NO_REFERENCE]
+        return [name_settings(NO_REFERENCE, names)]
     if result.reference_unlike_suspect:
         m = result.model_free
         assert m is not None
         out.append(
             f"The reference texts are unlike the suspect texts: a bag-of-words classifier that never sees the "
-            f"model tells them apart with AUROC {with_ci(m.auroc, m.ci)}. The test may be "
-            f"measuring that difference (topic, period, style) rather than training. Use reference texts closer "
-            f"to the suspect ones."
+            f"model tells them apart with AUROC {with_ci(m.auroc, m.ci)} (0.5 = alike). A difference the model shows may "
+            f"come from that (names, topics, period, style) rather than from training."
         )
     if result.significant:
         out.append(CAVEAT_POSITIVE)
@@ -123,16 +149,16 @@ def caveats(result: CheckResult) -> list[str]:
     if result.boilerplate_removed:
         out.append(
             f"Project Gutenberg's header and licence were removed from {len(result.boilerplate_removed)} text(s) "
-            f"(e.g. {result.boilerplate_removed[0]}): every Gutenberg book carries them, so they say nothing about one book (--keep-boilerplate keeps them)."
+            f"(e.g. {result.boilerplate_removed[0]}): every Gutenberg book carries them, so they say nothing about one book ({names['keep_boilerplate']} keeps them)."
         )
     if result.dropped_overlaps:
-        out.append(f"{len(result.dropped_overlaps)} suspect text(s) that share 13+ words with a reference text were left out (--drop-overlap).")
+        out.append(f"{len(result.dropped_overlaps)} suspect text(s) that share 13+ words with a reference text were left out ({names['drop_overlap']}).")
     cut = [r for r in result.suspect + result.reference if r.status == STATUS_OK and r.truncated]
     if cut:
-        limit = result.provenance.get("scorer", {}).get("max_tokens", "--max-tokens")
+        limit = result.provenance.get("scorer", {}).get("max_tokens", "the token limit")
         out.append(
             f"{len(cut)} text(s) had more than {limit} tokens and only their first {limit} were scored "
-            f"(e.g. {cut[0].id}); --stride scores every token, or cut the texts shorter."
+            f"(e.g. {cut[0].id}); {names['stride']} scores every token, or cut the texts shorter."
         )
     pool = [r for r in result.suspect + result.reference if held_out(r)]
     if pool:
@@ -151,8 +177,10 @@ def caveats(result: CheckResult) -> list[str]:
     return out
 
 
-def summary(result: CheckResult, html_path: str | None = None) -> str:
-    """The terminal summary."""
+def summary(result: CheckResult, html_path: str | None = None, names: dict[str, str] = PYTHON_NAMES) -> str:
+    """The terminal summary: the verdict first; where it is not calibrated, the model-free
+    check next and the p-value last, labelled (:func:`uncalibrated`). Settings it advises
+    are named by ``names`` (flags on the command line)."""
     s = result.settings
     n_s, n_r = len(result.scored("suspect")), len(result.scored("reference"))
     kind = "excerpts" if result.unit == "book" else "documents"
@@ -162,20 +190,26 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
         head += f" against {result.reference_source} ({n_r} {kind})"
     lines = [head + f", model {result.model}", "", verdict(result)]
     c = result.collection
+    free: list[str] = []
+    if result.model_free is not None:
+        m = result.model_free
+        free.append(f"  model-free    suspect vs reference without the model: AUROC {with_ci(m.auroc, m.ci)} (0.5 = alike)")
     if c is not None:
-        lines += [
-            f"  p-value       {p_value(c.p_value)}  (collection test{_mode_note(result)}: "
-            f"{c.n_splits} splits, {c.n_permutations} permutations"
-            + (
-                f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, raise --permutations for a smaller p)"
-                if c.p_value <= c.min_attainable_p
-                else ")"
-            ),
+        test = f"collection test{_mode_note(result)}: {c.n_splits} splits, {c.n_permutations} permutations" + (
+            f"; the floor: the statistic lies {c.z:.1f} standard deviations above the permutation null, raise {names['n_permutations']} for a smaller p"
+            if c.p_value <= c.min_attainable_p
+            else ""
+        )
+        rest = [
             f"  effect        a suspect {kind[:-1]} outscores a reference {kind[:-1]} {100 * c.effect:.0f}% of the time "
             f"(50% = no difference; {100 * c.effect_range[0]:.0f}-{100 * c.effect_range[1]:.0f}% over the splits)",
             "  carried by    " + ", ".join(f"{n} ({c.weights[n]:.2f})" for n in c.carried_by()),
             f"  texts used    {c.n_suspect} suspect, {c.n_reference} reference",
         ]
+        if result.calibrated:
+            lines += [f"  p-value       {p_value(c.p_value)}  ({test})", *rest, *free]
+        else:
+            lines += [*free, *rest, f"  uncalibrated  p = {p_value(c.p_value)} {uncalibrated(result)} ({test})"]
     elif result.collection_problem and result.has_reference:
         lines.append(f"  collection test not run: {result.collection_problem}")
     if result.documents:
@@ -185,16 +219,16 @@ def summary(result: CheckResult, html_path: str | None = None) -> str:
         lines.append(
             f"  per {result.unit if result.unit == 'document' else 'excerpt'}  {hits} of {len(result.documents)} with p < {a:g} "
             f"after Holm over {len(result.detectors)} detectors; {q_hits} with BH q < {a:g}"
+            + (" (uncalibrated, as the p-value)" if c is not None and not result.calibrated else "")
         )
-    if result.model_free is not None:
-        m = result.model_free
-        lines.append(f"  model-free    suspect vs reference without the model: AUROC {with_ci(m.auroc, m.ci)} (0.5 = alike)")
+    if c is None:
+        lines += free
     if not result.has_reference:
         lines += _score_lines(result)
     if not result.has_reference and result.reference_model:
         lines.append(_ref_model_line(result))
     lines.append("")
-    lines += ["Caveats:"] + [f"  - {c}" for c in caveats(result)]
+    lines += ["Caveats:"] + [f"  - {c}" for c in caveats(result, names)]
     if html_path:
         lines += ["", f"HTML report: {html_path}"]
     return "\n".join(lines)
@@ -204,8 +238,6 @@ def _mode_note(result: CheckResult) -> str:
     """What the p-value assumes, where the mode adds something to say."""
     if result.settings.mode == "stratified":
         return ", permutations within strata of text-only propensity"
-    if not result.calibrated:
-        return ", uncalibrated here (it assumes suspect and reference texts of one kind)"
     return ""
 
 
@@ -234,13 +266,15 @@ def _ref_model_line(result: CheckResult) -> str:
     )
 
 
-def to_json(result: CheckResult) -> dict[str, Any]:
+def to_json(result: CheckResult, names: dict[str, str] = PYTHON_NAMES) -> dict[str, Any]:
+    """The full result; ``p_value_note`` says why the collection test's p-value is no verdict, where it is not."""
     c = result.collection
     return {
         "verdict": verdict(result),
         "verdict_level": verdict_level(result),
         "mode": result.settings.mode,
         "significant": result.significant,
+        "p_value_note": uncalibrated(result) if c is not None and not result.calibrated else None,
         "unit": result.unit,
         "suspect_source": result.suspect_source,
         "reference_source": result.reference_source,
@@ -252,7 +286,7 @@ def to_json(result: CheckResult) -> dict[str, Any]:
         "model_free": None if result.model_free is None else {k: v for k, v in asdict(result.model_free).items() if k != "scores"},
         "model_free_problem": result.model_free_problem,
         "reference_unlike_suspect": result.reference_unlike_suspect,
-        "caveats": caveats(result),
+        "caveats": caveats(result, names),
         "documents": [asdict(t) for t in result.documents],
         "dropped_overlaps": [asdict(o) for o in result.dropped_overlaps],
         "suspect": [r.to_json() for r in result.suspect],
@@ -274,12 +308,16 @@ table{border-collapse:collapse;margin:.5em 0}td,th{padding:.2em .7em;border-bott
 .tok{border-radius:2px;-webkit-print-color-adjust:exact;print-color-adjust:exact}.key .tok{padding:0 .4em;font-size:13px}
 .charts{display:flex;flex-wrap:wrap;gap:1em}.legend span{display:inline-block;width:1em;height:1em;vertical-align:middle;margin:0 .3em 0 1em}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:12px}
+dt{font-weight:600}dd{margin:0 0 .6em 1.5em}
 """
 _SUSPECT, _REFERENCE = "#c0392b", "#2471a3"
 
 
-def to_html(result: CheckResult) -> str:
+def to_html(result: CheckResult, names: dict[str, str] = PYTHON_NAMES) -> str:
+    """The report page. Where the verdict is not calibrated the p-value comes last in the
+    numbers, labelled, and the excerpts are shown as what the model finds familiar, not as evidence."""
     e = html.escape
+    kind = "excerpts" if result.unit == "book" else "documents"
     cls = {"significant": "sig", "weak": "weak", "uncalibrated": "weak", "not_significant": "nsig"}.get(verdict_level(result), "none")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -292,20 +330,23 @@ def to_html(result: CheckResult) -> str:
         f"<div class='verdict {cls}'>{e(verdict(result))}</div>",
         "<h2>Numbers</h2>",
         _numbers_table(result),
-        "<h2>What this can and cannot show</h2><ul>" + "".join(f"<li>{e(c)}</li>" for c in caveats(result)) + "</ul>",
+        "<h2>What this can and cannot show</h2><ul>" + "".join(f"<li>{e(c)}</li>" for c in caveats(result, names)) + "</ul>",
         "<h2>Score distributions</h2>",
         "<p class='legend'>Higher = more likely a member.<span style='background:%s'></span>suspect<span style='background:%s'></span>reference</p>"
         % (_SUSPECT, _REFERENCE),
         "<div class='charts'>" + "".join(_histogram(result, d) for d in result.detectors) + "</div>",
-        "<h2>Most suspicious " + ("excerpts" if result.unit == "book" else "documents") + "</h2>",
-        "<p>Each token is shaded by the probability the model gave it, on a log scale: blue = expected, red = surprising "
-        "(Min-K% averages the most surprising ones). Hover over a token for its probability; the colours print.</p>",
+        f"<h2>The {kind} the model finds most familiar</h2>",
+        f"<p>{e(_top_note(result))}</p>",
+        "<p>Each token is shaded by how likely the model found it, given the text before it, on a log scale: blue = expected, "
+        "red = surprising (Min-K% averages the most surprising ones). Hover over a token for its probability; the colours print.</p>",
         shade_key(),
         "".join(_excerpt(x) for x in result.top) or "<p>None scored.</p>",
     ]
     if result.documents:
-        parts += ["<h2>Per-" + ("excerpt" if result.unit == "book" else "document") + " p-values (50 smallest)</h2>", _documents_table(result)]
+        parts += [f"<h2>Per-{kind[:-1]} p-values (50 smallest)</h2>", _documents_table(result)]
     parts += [
+        "<h2>Words used in this report</h2>",
+        "<dl>" + "".join(f"<dt>{e(term)}</dt><dd>{e(meaning)}</dd>" for term, meaning in GLOSSARY) + "</dl>",
         "<h2>Settings and provenance</h2>",
         f"<pre>{e(json.dumps(result.provenance, indent=2, default=str))}</pre>",
         "<p>Made by llm-mia. This page loads nothing from the network.</p></body></html>",
@@ -313,26 +354,62 @@ def to_html(result: CheckResult) -> str:
     return "\n".join(parts)
 
 
+def _top_note(result: CheckResult) -> str:
+    """What the excerpts with the highest scores can show, given the verdict."""
+    if verdict_level(result) == "significant":
+        return "Ranked by their per-text p-values, then by their scores: where the collection test points to training, these carry most of it."
+    return (
+        "Ranked by their scores (and per-text p-values where there are reference texts). With no significant, calibrated verdict "
+        "above, they are not evidence of training: every text has a most familiar part."
+    )
+
+
+GLOSSARY = (
+    ("suspect texts", "the texts asked about: were they in the model's training data?"),
+    (
+        "reference texts",
+        "texts known NOT to be in the training data (never published, or written after the model was trained), of the same kind as the suspect ones: the yardstick",
+    ),
+    ("excerpt", "a passage of a book, of a fixed number of words; each is scored on its own"),
+    ("detector", "a way to turn the model's token probabilities into one score per text (higher = more familiar to the model)"),
+    (
+        "p-value",
+        "how often texts of one kind, labelled suspect and reference at random, differ as much as these do; small = surprising. It is not the probability that the texts were trained on",
+    ),
+    ("calibrated", "a p-value that means what it says: possible only when suspect and reference texts are of one kind"),
+    ("effect", "how often a suspect text outscores a reference text: 50% = no difference"),
+    (
+        "model-free check, AUROC",
+        "a classifier that sees only the words (never the model) tries to tell suspect from reference texts; AUROC 0.5 = it cannot (good), 1.0 = it always can (the sets differ in kind)",
+    ),
+    ("Holm, q-value", "corrections for testing many detectors and many texts at once, so that some small p-values by chance are not read as findings"),
+)
+"""Terms of the report page, explained for a reader who is not a statistician."""
+
+
 def _numbers_table(result: CheckResult) -> str:
     e = html.escape
     rows = []
     c = result.collection
+    free = []
+    if result.model_free is not None:
+        m = result.model_free
+        free.append(("model-free check", f"AUROC {with_ci(m.auroc, m.ci)} telling suspect from reference without the model (0.5 = alike)"))
     if c is not None:
-        rows += [
-            (
-                "p-value (collection test)",
-                f"{p_value(c.p_value)}: {c.n_splits} random splits, calibrated by {c.n_permutations} permutations "
-                f"(smallest reportable {p_value(c.min_attainable_p)}){_mode_note(result)}",
-            ),
+        test = f"{c.n_splits} random splits, {c.n_permutations} label permutations (smallest reportable {p_value(c.min_attainable_p)}){_mode_note(result)}"
+        rest = [
             ("effect", f"a suspect text outscores a reference text {100 * c.effect:.0f}% of the time (50% = no difference)"),
             ("texts used", f"{c.n_suspect} suspect, {c.n_reference} reference"),
             ("carried by", ", ".join(f"{n} (weight {c.weights[n]:.2f}, alone AUROC {c.single_auroc[n]:.2f})" for n in c.carried_by())),
         ]
-    elif result.collection_problem:
-        rows.append(("collection test", result.collection_problem))
-    if result.model_free is not None:
-        m = result.model_free
-        rows.append(("model-free check", f"AUROC {with_ci(m.auroc, m.ci)} telling suspect from reference without the model"))
+        if result.calibrated:
+            rows += [("p-value (collection test)", f"{p_value(c.p_value)}: {test}"), *rest, *free]
+        else:
+            rows += [*free, *rest, ("uncalibrated p-value", f"{p_value(c.p_value)} {uncalibrated(result)} ({test})")]
+    else:
+        if result.collection_problem:
+            rows.append(("collection test", result.collection_problem))
+        rows += free
     if result.has_reference:
         rows.append(("mode", MODE_HELP[result.settings.mode]))
     rows.append(("unit", result.unit + (f", excerpts of {result.settings.excerpt_words} words" if result.unit == "book" else "")))
@@ -373,11 +450,11 @@ def _histogram(result: CheckResult, detector: str, width: int = 300, height: int
 
 
 SHADES = (
-    (math.log(0.5), "#2e6fba", "#fff", "p >= 0.5"),
-    (math.log(0.1), "#9cc3e8", "#111", "0.1 to 0.5"),
-    (math.log(0.01), "#f3f3f3", "#111", "0.01 to 0.1"),
-    (math.log(0.001), "#f6b26b", "#111", "0.001 to 0.01"),
-    (-math.inf, "#c0392b", "#fff", "below 0.001"),
+    (math.log(0.5), "#2e6fba", "#fff", "50% or more"),
+    (math.log(0.1), "#9cc3e8", "#111", "10% to 50%"),
+    (math.log(0.01), "#f3f3f3", "#111", "1% to 10%"),
+    (math.log(0.001), "#f6b26b", "#111", "0.1% to 1%"),
+    (-math.inf, "#c0392b", "#fff", "below 0.1%"),
 )
 """Token shading by log-probability: (lowest log-probability of the band, background, text
 colour, label). Bands of the log scale, so that the improbable tokens Min-K% looks at stand
@@ -391,7 +468,7 @@ def _shade(lp: float) -> tuple[str, str]:
 def shade_key() -> str:
     """The colour key of the token shading."""
     swatches = "".join(f"<span class='tok' style='background:{bg};color:{fg}'>{html.escape(label)}</span> " for _, bg, fg, label in SHADES)
-    return f"<p class='key'>Token probability under the model: {swatches}</p>"
+    return f"<p class='key'>How likely the model found each token (not a p-value): {swatches}</p>"
 
 
 def looks_like_code(text: str) -> bool:
@@ -413,7 +490,9 @@ def _excerpt(x: Any) -> str:
             spans.append(e(text))
             continue
         bg, fg = _shade(lp)
-        spans.append(f"<span class='tok' title='token probability {math.exp(lp):.3g} (log {lp:.2f})' style='background:{bg};color:{fg}'>{e(text)}</span>")
+        spans.append(
+            f"<span class='tok' title='the model gave this token probability {math.exp(lp):.3g} (log {lp:.2f})' style='background:{bg};color:{fg}'>{e(text)}</span>"
+        )
     scores = ", ".join(f"{k} {v:.3f}" for k, v in x.scores.items() if v is not None)
     corrected = "" if x.p_value is None else f" &middot; p-value {p_value(x.p_value)} (Holm over the detectors)"
     font = " code" if looks_like_code("".join(t for t, _ in x.pieces)) else ""

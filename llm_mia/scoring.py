@@ -15,7 +15,6 @@ tokens of context (all tokens before it in the first window).
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from .cache import StatsCache, stats_key
 from .errors import BackendUnavailable, InputError, ScoringError, at_least, require
 from .backends import GRADIENT, ScoringBackend, as_backend
 from .models import LoadedModel
+from .progress import Progress
 from .strings import surrogate_problem
 from .types import Reason, TokenStats, Unscorable
 
@@ -65,6 +65,27 @@ class ScorerConfig:
         require(self.padding_side in ("right", "left"), "padding_side", f"must be 'right' or 'left', not {self.padding_side!r}")
         at_least("chunk_elements", self.chunk_elements, 1)
         at_least("vocab_tile", self.vocab_tile, 1)
+
+
+@dataclass
+class ScoringPlan:
+    """What :meth:`Scorer.run` will compute for a list of texts (made by :meth:`Scorer.plan`):
+    the results known already (cached, or unscorable: ``results``), and the sequences left to
+    run through the model. ``tokens`` is the work left, for estimates and progress."""
+
+    results: list[TokenStats | Unscorable | None]
+    keys: list[str]
+    segments: list[_Segment]
+    full_ids: dict[int, list[int]]
+    truncated: dict[int, bool]
+    copies: dict[int, int]  # a text identical to an earlier one: its index -> the earlier one's
+    gradient: bool = False
+    label: str = ""
+
+    @property
+    def tokens(self) -> int:
+        """Token positions the model will process (0: everything from the cache)."""
+        return sum(len(seg.ids) for seg in self.segments)
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,8 @@ class Scorer:
             ids_list = self.tokenize([texts[i] for i in short], special_tokens)
             for i, ids in zip(short, ids_list):
                 out[i] = (ids, bound is not None and len(ids) > bound)
+        except BackendUnavailable:  # a server that does not answer: text by text would wait for it once a text
+            raise
         except Exception:  # noqa: BLE001
             for i in short:
                 out[i] = self._guarded(lambda t: _whole(one(t), bound), texts[i])
@@ -150,12 +173,15 @@ class Scorer:
     def _guarded(fn, text: str):  # type: ignore[no-untyped-def]
         try:
             return fn(text)
+        except BackendUnavailable:  # the server, not the text: the run stops
+            raise
         except Exception as exc:  # noqa: BLE001  (one bad text must not stop the run)
             return Unscorable(Reason("tokenizer_failed", f"the tokenizer failed on this text ({type(exc).__name__}: {str(exc)[:200]})"))
 
     def score_texts(self, texts: Sequence[str], context: str | None = None, gradient: bool = False, label: str = "") -> list[TokenStats | Unscorable]:
         """Statistics for each text, in order; an :class:`Unscorable` says why one has none.
-        A cached record that fails validation is recomputed, with a warning.
+        A cached record that fails validation is recomputed, with a warning. The same as
+        :meth:`plan`, then :meth:`run` with a progress display of its own.
 
         ``context``: a text the model conditions on before each text, never scored (see
         :mod:`llm_mia.views`): every token of the text is then scored, and ``token_ids``
@@ -166,6 +192,17 @@ class Scorer:
         respect to the weights (``TokenStats.grad_norms``; a backend with the gradient
         capability; not with a context or ``stride``). ``label`` names what is scored on the
         progress bar ("lowercased text")."""
+        plan = self.plan(texts, context, gradient, label)
+        with Progress(plan.tokens, self.progress_label(label), enabled=self.progress) as progress:
+            return self.run(plan, progress)
+
+    def progress_label(self, label: str = "") -> str:
+        """What the progress display calls a pass of this scorer over texts (``label``: the view)."""
+        return f"scoring {label + ' ' if label else ''}({self.backend.spec})"
+
+    def plan(self, texts: Sequence[str], context: str | None = None, gradient: bool = False, label: str = "") -> ScoringPlan:
+        """Look up the cache and tokenize: what :meth:`run` has left to compute for
+        ``texts`` (arguments as :meth:`score_texts`). No forward pass."""
         results: list[TokenStats | Unscorable | None] = [None] * len(texts)
         ctx_ids = self.context_ids(context)
         text_max = self._text_max(ctx_ids)
@@ -213,9 +250,15 @@ class Scorer:
                 kept = ids[:text_max]
                 segs, full_ids[i], truncated[i] = [_Segment(i, ctx_ids + kept, len(ctx_ids), 1)], ctx_ids[-1:] + kept, cut or len(ids) > len(kept)
             segments.extend(segs)
-        self._run(segments, full_ids, truncated, keys, results, gradient, label)
-        for i in copies:
-            results[i] = results[first_of[keys[i]]]
+        return ScoringPlan(results, keys, segments, full_ids, truncated, {i: first_of[keys[i]] for i in copies}, gradient, label)
+
+    def run(self, plan: ScoringPlan, progress: Progress | None = None) -> list[TokenStats | Unscorable]:
+        """Compute what ``plan`` left to compute (writing each finished text to the cache),
+        counting the tokens on ``progress``; the statistics of every text, in order."""
+        results = plan.results
+        self._run(plan.segments, plan.full_ids, plan.truncated, plan.keys, results, plan.gradient, progress)
+        for i, first in plan.copies.items():
+            results[i] = results[first]
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 
@@ -277,12 +320,10 @@ class Scorer:
         keys: list[str],
         results: list[TokenStats | Unscorable | None],
         gradient: bool = False,
-        label: str = "",
+        progress: Progress | None = None,
     ) -> None:
         if not segments:
             return
-        from tqdm import tqdm
-
         # longest documents first, each document's windows together (so that with --stride a
         # finished document reaches the cache early and an interrupted run loses little)
         first_len: dict[int, int] = {}
@@ -294,40 +335,30 @@ class Scorer:
         remaining = {d: 0 for d in full_ids}
         for seg in segments:
             remaining[seg.doc] += 1
-        bar = tqdm(
-            total=sum(len(s.ids) for s in segments),
-            unit="tok",
-            desc=f"scoring {label + ' ' if label else ''}({self.backend.spec})",
-            disable=not self.progress,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
         bs = 1 if gradient else self.config.batch_size  # a backward pass per text
         failed: set[int] = set()
-        try:
-            for b in range(0, len(order), bs):
-                batch = [segments[s] for s in order[b : b + bs]]
-                stats = self._forward_or_split(batch, gradient)  # (n_scored, 4) and gradient norms, or a failure, per segment
-                done: list[tuple[str, TokenStats]] = []
-                for seg, out in zip(batch, stats):
-                    if isinstance(out, Unscorable):
-                        results[seg.doc] = out
-                        failed.add(seg.doc)
-                        continue
-                    arr, norms = out
-                    pieces[seg.doc].append((seg.abs_start, arr))
-                    if norms is not None:
-                        grad_norms[seg.doc] = norms
-                    remaining[seg.doc] -= 1
-                    if remaining[seg.doc] == 0 and seg.doc not in failed:
-                        ts = _assemble(full_ids[seg.doc], pieces.pop(seg.doc), truncated[seg.doc], grad_norms.pop(seg.doc, None))
-                        results[seg.doc] = ts
-                        done.append((keys[seg.doc], ts))
-                if self.cache is not None and done:
-                    self.cache.put_many(done)
-                bar.update(sum(len(s.ids) for s in batch))
-        finally:
-            bar.close()
+        for b in range(0, len(order), bs):
+            batch = [segments[s] for s in order[b : b + bs]]
+            stats = self._forward_or_split(batch, gradient)  # (n_scored, 4) and gradient norms, or a failure, per segment
+            done: list[tuple[str, TokenStats]] = []
+            for seg, out in zip(batch, stats):
+                if isinstance(out, Unscorable):
+                    results[seg.doc] = out
+                    failed.add(seg.doc)
+                    continue
+                arr, norms = out
+                pieces[seg.doc].append((seg.abs_start, arr))
+                if norms is not None:
+                    grad_norms[seg.doc] = norms
+                remaining[seg.doc] -= 1
+                if remaining[seg.doc] == 0 and seg.doc not in failed:
+                    ts = _assemble(full_ids[seg.doc], pieces.pop(seg.doc), truncated[seg.doc], grad_norms.pop(seg.doc, None))
+                    results[seg.doc] = ts
+                    done.append((keys[seg.doc], ts))
+            if self.cache is not None and done:
+                self.cache.put_many(done)
+            if progress is not None:
+                progress.update(sum(len(s.ids) for s in batch))
 
     def _forward(self, batch: list[_Segment], gradient: bool = False) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """One forward pass over a batch: per segment an (n_scored, 4) float32 array, and with

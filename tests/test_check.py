@@ -15,6 +15,7 @@ from conftest import WORDS, build_epub, random_sentences
 from llm_mia.check import CheckSettings, run_check, token_pieces
 from llm_mia.errors import InputError
 from llm_mia.cli import main
+from llm_mia.cli_common import FLAGS
 from llm_mia.report import summary, to_html, to_json
 
 
@@ -35,10 +36,10 @@ def test_members_against_held_out_texts_are_significant(tiny_trained, tmp_path):
     assert res.unit == "document" and res.significant is True
     assert res.collection.p_value < 0.01 and res.collection.effect > 0.9
     assert res.collection.n_suspect == 20 and res.collection.n_reference == 20
-    # one text against 20 references: at best p = 1/21 per detector, 5/21 after Holm over 5 detectors
+    # one text against 20 references: at best p = 1/21 per detector, 4/21 after Holm over the check's 4 default detectors
     assert len(res.documents) == 20 and sum(t.p_values["loss"] == pytest.approx(1 / 21) for t in res.documents) >= 15
-    assert min(t.p_value for t in res.documents) == pytest.approx(5 / 21)
-    assert summary(res).splitlines()[2].startswith("SIGNIFICANT at alpha = 0.05")
+    assert len(res.detectors) == 4 and min(t.p_value for t in res.documents) == pytest.approx(4 / 21)
+    assert summary(res).splitlines()[2].startswith("SIGNIFICANT at alpha = 0.05") and summary(res).splitlines()[3].startswith("  p-value       0.001")
     assert len(res.top) == 5 and all(x.p_value is not None for x in res.top)
     assert not res.reference_unlike_suspect and to_json(res)["verdict_level"] == "significant"
 
@@ -48,19 +49,32 @@ def test_members_against_held_out_texts_are_significant(tiny_trained, tmp_path):
     assert free is not None and res.settings.mode == "guarded" and res.calibrated
     apart = dataclasses.replace(res, model_free=dataclasses.replace(free, auroc=0.97, ci=(0.93, 0.99)))
     assert not apart.calibrated and apart.significant is None
-    line = summary(apart).splitlines()[2]
-    assert line.startswith("NO CALIBRATED VERDICT: the reference texts are unlike") and "AUROC 0.97" in line and "p would be 0.001" in line
+    lines = summary(apart).splitlines()
+    line = lines[2]
+    assert line.startswith("NO CALIBRATED VERDICT: the reference texts are unlike") and "AUROC 0.97" in line
+    # the declined verdict says what would give one, and never advertises a mode that is not at level (issue 22)
+    assert "A verdict needs reference texts that such a classifier cannot tell from the suspect ones" in line
+    assert "exchangeable" not in line and "p would be" not in line and "0.001" not in line
+    # the p-value stays, labelled, after the model-free line, never first
+    assert lines[3].startswith("  model-free") and "(0.5 = alike)" in lines[3]
+    p_line = next(i for i, text in enumerate(lines) if text.startswith("  uncalibrated  p = 0.001 if suspect and reference texts were of one kind"))
+    assert p_line > 3 and "not a verdict, not evidence of training" in lines[p_line] and not any(text.startswith("  p-value") for text in lines)
     saved = to_json(apart)
     assert saved["verdict"] == line and saved["verdict_level"] == "uncalibrated" and saved["significant"] is None and saved["mode"] == "guarded"
-    assert "uncalibrated here" in summary(apart) and not any("does not show that the texts were not used" in c for c in saved["caveats"])
-    assert f"<div class='verdict weak'>{html.escape(line)}</div>" in to_html(apart)
+    assert saved["p_value_note"].startswith("if suspect and reference texts were of one kind") and to_json(res)["p_value_note"] is None
+    assert not any("does not show that the texts were not used" in c for c in saved["caveats"])
+    page = to_html(apart)
+    assert f"<div class='verdict weak'>{html.escape(line)}</div>" in page
+    numbers = page[page.index("<h2>Numbers</h2>") : page.index("<h2>What this can")]
+    assert numbers.index("model-free check") < numbers.index("uncalibrated p-value") and "p-value (collection test)" not in numbers
+    assert "(0.5 = alike)" in numbers and "Most suspicious" not in page and "they are not evidence of training" in page
     unchecked = dataclasses.replace(apart, model_free=None, model_free_problem="too few texts")
     assert unchecked.significant is None and summary(unchecked).splitlines()[2].startswith(
         "NO CALIBRATED VERDICT: the model-free check could not run (too few texts)"
     )
     weak = dataclasses.replace(apart, settings=dataclasses.replace(res.settings, mode="exchangeable"))
     line = summary(weak).splitlines()[2]
-    assert line.startswith("SIGNIFICANT, BUT WEAK EVIDENCE at alpha = 0.05") and "AUROC 0.97" in line
+    assert line.startswith("A DIFFERENCE, NOT EVIDENCE OF TRAINING: p = 0.001 (exchangeable mode)") and "AUROC 0.97" in line
     assert to_json(weak)["verdict"] == line and to_json(weak)["verdict_level"] == "weak" and weak.significant is True
     assert f"<div class='verdict weak'>{html.escape(line)}</div>" in to_html(weak)
 
@@ -395,6 +409,9 @@ def test_a_gutenberg_book_is_checked_without_its_licence(tiny_lm, tmp_path, caps
     scored_text = " ".join(r for r in (tmp_path / "book.txt").read_text().split())  # the input is never changed
     assert "Redistributing" in scored_text and res.boilerplate_removed == ["suspect:book.txt"]
     assert any("Project Gutenberg's header and licence were removed from 1 text" in c for c in to_json(res)["caveats"])
+    # in Python the summary names the setting, on the command line its flag (issue 22)
+    assert "(CheckSettings(keep_boilerplate=True) keeps them)" in res.summary() and "--keep-boilerplate" not in res.summary()
+    assert "(--keep-boilerplate keeps them)" in summary(res, names=FLAGS)
     kept = run_check(book, ref, model=tiny_lm, settings=dataclasses.replace(settings, keep_boilerplate=True), cache_dir=tmp_path / "c")
     assert kept.boilerplate_removed == [] and len(kept.suspect) > len(res.suspect)
     assert main(
@@ -435,12 +452,14 @@ def test_the_report_shades_tokens_by_log_probability_with_a_key_and_labels_its_t
     ref = _jsonl(tmp_path / "r.jsonl", random_sentences(12, seed=52))
     res = run_check(suspect, ref, model=tiny_lm, settings=CheckSettings(n_splits=3, n_permutations=99), cache_dir=tmp_path / "c")
     page = to_html(res)
-    assert "Token probability under the model:" in page and all(html.escape(label) in page for *_, label in SHADES)
-    colours = set(re.findall(r"class='tok' title='token probability [^']+' style='background:(#[0-9a-f]{6})", page))
+    assert "How likely the model found each token (not a p-value):" in page and all(html.escape(label) in page for *_, label in SHADES)
+    assert not any(label.startswith("p ") for *_, label in SHADES)  # token probabilities are not written as p, which the report keeps for p-values
+    colours = set(re.findall(r"class='tok' title='the model gave this token probability [^']+' style='background:(#[0-9a-f]{6})", page))
     assert len(colours) >= 2  # the log scale spreads the tokens over several bands
     assert "q-value (Benjamini-Hochberg over the documents)" in page and "p-value, loss alone" in page
     assert "score (higher = member)" in page and ">density<" in page and "print-color-adjust:exact" in page
     assert looks_like_code("def f(x):\n    return x + 1\n") and not looks_like_code("It was a dark night. The rain fell.")
+    assert "<h2>Words used in this report</h2>" in page and "<dt>p-value</dt>" in page and "<dt>model-free check, AUROC</dt>" in page
 
 
 def test_without_reference_the_terminal_shows_the_scores(tiny_trained, tmp_path):

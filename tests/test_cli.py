@@ -40,7 +40,8 @@ def test_score_then_eval(tiny_model_dir, labelled, tmp_path, capsys):
     metrics = tmp_path / "m.json"
     code, table, _ = run(["eval", out, "--json", metrics, "--bootstrap", "50"], capsys)
     assert code == 0
-    assert "AUROC [95% CI]" in table and "| min_k_pp |" in table and "excluded from loss: 1 x skipped" in table  # Markdown, as bench
+    assert "AUROC [95% CI]" in table and "| min_k_pp |" in table and "excluded from every detector: 1 x skipped" in table  # Markdown, as bench
+    assert table.count("x skipped: empty or whitespace-only text") == 1  # one line for a reason every detector shares (issue 22)
     data = json.loads(metrics.read_text())
     assert {r["detector"] for r in data["rows"]} == {"loss", "zlib", "lowercase", "min_k", "min_k_pp"}
     assert all(r["n_members"] == 6 and r["n_nonmembers"] == 6 for r in data["rows"])
@@ -112,8 +113,8 @@ def test_eval_with_too_few_of_a_class_and_grouped_reasons(tmp_path, capsys):
     assert code == 0, err
     assert "min_k: needs at least 2 members and 2 non-members with a score; has 1 and 1" in table
     # counted by the reason's code, whatever its particulars (row numbers, values)
-    assert "excluded from loss: 2 x skipped: a label that is not 0 or 1" in table
-    assert "excluded from loss: 1 x skipped: another reason (see each record's reason)" in table
+    assert "excluded from every detector: 2 x skipped: a label that is not 0 or 1" in table
+    assert "excluded from every detector: 1 x skipped: another reason (see each record's reason)" in table
 
 
 def test_bad_scores_file(tmp_path, capsys):

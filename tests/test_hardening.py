@@ -318,7 +318,14 @@ def test_9_check_does_not_replace_an_earlier_report(tmp_path, capsys, monkeypatc
     book.write_text(" ".join(random_sentences(60, seed=9)))
     monkeypatch.chdir(tmp_path)
     Path("check-report.html").write_text("earlier report")
-    code, _, err = run(["check", book, "--model", NO_MODEL], capsys)
+    # no --html: the default name is taken by an earlier run, so a new one is chosen and printed (issue 22)
+    for n in (2, 3):
+        code, out, err = run(["check", book, "--model", "test-backend", "--cache-dir", tmp_path / "c"], capsys)
+        assert code == 0, err
+        assert f"HTML report: check-report-{n}.html" in out and Path(f"check-report-{n}.html").read_text().startswith("<!DOCTYPE html>")
+    assert Path("check-report.html").read_text() == "earlier report"
+    # a name the user gives is replaced only with --force
+    code, _, err = run(["check", book, "--model", NO_MODEL, "--html", "check-report.html"], capsys)
     assert code == 2 and "check-report.html already exists" in err
     assert Path("check-report.html").read_text() == "earlier report"
     code, _, err = run(["check", book, "--model", NO_MODEL, "--html", book], capsys)
@@ -589,15 +596,19 @@ def test_a_gemma3_package_without_its_parts_gets_an_install_message(monkeypatch,
         ALIASES.get("gemma3-270m").locate()
 
 
-def test_transformers_bars_follow_the_progress_setting(tiny_model_dir, capfd):
-    """Library code is quiet unless asked: transformers' own loading bar only with progress=True."""
+def test_transformers_bars_follow_the_progress_setting(tiny_model_dir, capfd, monkeypatch):
+    """Library code is quiet unless asked: transformers' own loading bar only with progress=True,
+    and only on a terminal (issue 22: its carriage returns end up in a log file)."""
     from transformers.utils import logging as hf_logging
 
-    from llm_mia import load_model
+    from llm_mia import load_model, progress
 
     before = hf_logging.is_progress_bar_enabled()
     load_model(str(tiny_model_dir), device="cpu", progress=False)
     assert "Loading weights" not in capfd.readouterr().err
+    load_model(str(tiny_model_dir), device="cpu", progress=True)  # stderr is captured here: not a terminal
+    assert "Loading weights" not in capfd.readouterr().err
+    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: True)
     load_model(str(tiny_model_dir), device="cpu", progress=True)
     assert "Loading weights" in capfd.readouterr().err
     assert hf_logging.is_progress_bar_enabled() == before

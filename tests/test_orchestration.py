@@ -14,6 +14,7 @@ from llm_mia.backends import MockBackend
 from llm_mia.benchmark import run_bench, write_bench
 from llm_mia.check import CheckSettings, run_check
 from llm_mia.cli import main
+from llm_mia.detectors import default_detector_names
 from llm_mia.errors import InputError
 from llm_mia.pipeline import choose_detectors, open_run
 from llm_mia.scoring import Scorer, ScorerConfig
@@ -108,18 +109,24 @@ def test_a_suite_that_brings_its_own_models_runs_through_the_same_path(monkeypat
     assert [d["key"] for d in p["detectors"]][-1] == "ref"
 
 
-def test_the_check_shades_excerpts_from_the_statistics_it_computed(files, monkeypatch):
-    calls = []
-    real = Scorer.score_texts
+@pytest.fixture
+def passes(monkeypatch) -> list[int]:
+    """The texts of each pass a scorer makes (every pass is planned first, Scorer.score_texts's too)."""
+    calls: list[int] = []
+    real = Scorer.plan
 
     def counting(self, texts, context=None, gradient=False, label=""):
         calls.append(len(texts))
         return real(self, texts, context=context, gradient=gradient, label=label)
 
-    monkeypatch.setattr(Scorer, "score_texts", counting)
+    monkeypatch.setattr(Scorer, "plan", counting)
+    return calls
+
+
+def test_the_check_shades_excerpts_from_the_statistics_it_computed(files, passes):
     settings = CheckSettings(unit="document", detectors=("loss", "lowercase"), n_splits=2, n_permutations=19, top=3)
     result = run_check(files / "s.jsonl", files / "r.jsonl", model=MockBackend(), settings=settings, cache_dir=files / "c")
-    assert calls == [20, 20]  # the text and its lowercased view, once each: no third pass for the shading
+    assert passes == [20, 20]  # the text and its lowercased view, once each: no third pass for the shading
     assert len(result.top) == 3
     for excerpt in result.top:  # every token's log-probability is shown, as the model gave it
         (stats,) = Scorer(MockBackend()).score_texts(["".join(piece for piece, _ in excerpt.pieces)])
@@ -134,3 +141,20 @@ def test_open_run_checks_the_cache_folder_before_loading_a_model(tmp_path, monke
     monkeypatch.setattr(pipeline, "get_model", lambda *a, **k: pytest.fail("a model was loaded"))
     with pytest.raises(InputError, match="cannot use the cache directory"):
         open_run("test-backend", cache_dir=tmp_path / "file", config=ScorerConfig())
+
+
+def test_the_checks_default_detectors_take_one_pass(files, passes):
+    """The check's default set has no lowercase (it added no power: CHECK_VALIDITY.md), so one
+    pass over the texts instead of two; score and bench keep theirs (issue 22)."""
+    from llm_mia.check import CHECK_DETECTORS
+
+    result = run_check(files / "s.jsonl", files / "r.jsonl", model=MockBackend(), settings=CheckSettings(n_splits=2, n_permutations=19), cache_dir=files / "c")
+    assert result.detectors == list(CHECK_DETECTORS) == ["loss", "zlib", "min_k", "min_k_pp"] and passes == [20]
+    again = run_check(
+        files / "s.jsonl",
+        files / "r.jsonl",
+        model=MockBackend(),
+        settings=CheckSettings(detectors="default,lowercase", n_splits=2, n_permutations=19),
+        cache_dir=files / "c",
+    )
+    assert again.detectors == [*CHECK_DETECTORS, "lowercase"] and "lowercase" in default_detector_names()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -65,6 +66,15 @@ def test_the_report_renders_shows_the_caveat_and_requests_nothing(tiny_lm, tmp_p
     # the default (guarded) mode: no calibrated verdict where a classifier tells the sets apart, in the amber box
     assert '<div class="verdict weak">NO CALIBRATED VERDICT: the reference texts are unlike the suspect texts' in dom
     assert page_requests(tmp_path / "net-dom.json") == set()
+    # the page as a non-expert reads it (issue 22): the p-value is not the first number and is labelled, the
+    # model-free row says what 0.5 means, no "most suspicious" heading under a declined verdict, token
+    # probabilities not written as p, and a glossary
+    numbers = dom[dom.index("<h2>Numbers</h2>") : dom.index("<h2>What this can")]
+    rows = re.findall(r"<tr><th>([^<]+)</th>", numbers)
+    assert rows[0] == "model-free check" and "uncalibrated p-value" in rows and "p-value (collection test)" not in rows
+    assert "(0.5 = alike)" in numbers and "not a verdict, not evidence of training" in numbers
+    assert "Most suspicious" not in dom and "most familiar" in dom and "p &gt;= 0.5" not in dom and "50% or more" in dom
+    assert "<h2>Words used in this report</h2>" in dom and "<dt>p-value</dt>" in dom
 
     shots = Path(os.environ.get("LLM_MIA_ARTIFACTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)

@@ -98,5 +98,5 @@ def test_skipped_documents_carry_reason_codes_that_eval_counts(tmp_path, capsys)
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "s.jsonl"), "--bootstrap", "20"]) == 0
     table = capsys.readouterr().out
-    assert f"excluded from loss: 2 x skipped: {REASONS['empty_text']}" in table
-    assert f"excluded from loss: 1 x skipped: {REASONS['duplicate_id']}" in table
+    assert f"excluded from every detector: 2 x skipped: {REASONS['empty_text']}" in table
+    assert f"excluded from every detector: 1 x skipped: {REASONS['duplicate_id']}" in table

@@ -92,15 +92,19 @@ class PrefixedLower(Prefixed):
 
 def test_each_distinct_view_is_computed_once(tiny_lm, monkeypatch):
     calls: list[tuple[int, str | None]] = []
-    real = Scorer.score_texts
+    real, real_plan, real_label = Scorer.score_texts, Scorer.plan, Scorer.progress_label
     labels: list[str] = []
 
-    def spy(self, texts, context=None, gradient=False, label=""):
+    def spy(self, texts, context=None, gradient=False, label=""):  # every pass over texts is planned first
         calls.append((len(texts), context))
-        labels.append(label)
-        return real(self, texts, context=context, gradient=gradient, label=label)
+        return real_plan(self, texts, context=context, gradient=gradient, label=label)
 
-    monkeypatch.setattr(Scorer, "score_texts", spy)
+    def label_spy(self, label=""):
+        labels.append(label)
+        return real_label(self, label)
+
+    monkeypatch.setattr(Scorer, "plan", spy)
+    monkeypatch.setattr(Scorer, "progress_label", label_spy)
     texts = random_sentences(6, seed=33)
     records = score_documents(texts, model=tiny_lm, detectors=["loss", "lowercase", Prefixed(), PrefixedLower(), Prefixed("Other prefix.")], use_cache=False)
     assert sorted(calls, key=repr) == sorted([(6, None), (6, None), (6, CONTEXT), (6, "Other prefix.")], key=repr)  # text, lowercased, two contexts

@@ -9,11 +9,15 @@ by the server's model identity, device and dtype, as for a model in this process
 model served or loaded shares its cached statistics.
 
 Networks fail: every request has a timeout, and a refused or dropped connection, a timeout,
-or a 429, 502, 503 or 504 answer is retried with exponential backoff (``Retry-After`` is
-honoured) up to ``retries`` times; then :class:`~llm_mia.errors.BackendUnavailable` stops the
-run (finished batches are cached, so a rerun resumes). A 500 answer is the model failing on
-that batch: the scorer splits the batch, as for a model in this process. A 4xx answer is a
-bug or a refused setting, and is reported with the server's message.
+or a 429, 502, 503 or 504 answer is retried for ``server_wait`` seconds from its first failure
+(default ``SERVER_WAIT``, 120; 0: no retry), with a backoff that doubles from ``backoff``
+(at most ``MAX_BACKOFF`` a wait; ``Retry-After`` is honoured) and never waits past the
+window's end, where one last try is made; then :class:`~llm_mia.errors.BackendUnavailable`
+stops the run (finished batches are cached, so a rerun resumes; the command line exits 4).
+The first wait, and each wait of a second or more, is said in a :class:`ServerWaitWarning`:
+the address, the request, the last problem, the seconds left and how to stop. A 500 answer is
+the model failing on that batch: the scorer splits the batch, as for a model in this process.
+A 4xx answer is a bug or a refused setting, and is reported with the server's message.
 
 The API key (if the server needs one) comes from the environment variable named by
 ``api_key_env`` (default ``LLM_MIA_API_KEY``) and is sent only in the ``Authorization``
@@ -33,12 +37,15 @@ picks one of several served models.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -48,13 +55,34 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ModelLoadError
+from ..errors import BackendUnavailable, ModelLoadError, require
 from ..serve import MAX_PROMPTS
 from . import openai
 from .base import CAPABILITY_WORDS, LOGPROBS, TOP1
 
 API_KEY_ENV = "LLM_MIA_API_KEY"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+SERVER_WAIT = 120.0
+"""Seconds a request that fails is retried, from its first failure, before the run stops (``server_wait``)."""
+MAX_BACKOFF = 60.0
+"""The longest single wait between tries (the backoff doubles up to it)."""
+MIN_WAIT = 0.05
+"""Closer than this to the window's end, no further try is made."""
+
+
+class ServerWaitWarning(UserWarning):
+    """llm-mia is waiting for a server that does not answer (each one is shown: none is
+    folded into an earlier one with the same text)."""
+
+
+def check_server_wait(value: object) -> float:
+    """``value`` as the retry window in seconds (``None``: ``SERVER_WAIT``); a negative,
+    infinite or non-numeric value is a :class:`~llm_mia.errors.SettingError`."""
+    if value is None:
+        return SERVER_WAIT
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    require(ok, "server_wait", f"must be a finite number of seconds, 0 or more (0: no retry), not {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 def is_url(spec: str) -> bool:
@@ -111,7 +139,8 @@ class HTTPBackend:
         url: str,
         *,
         timeout: float = 300.0,
-        retries: int = 8,
+        server_wait: float | None = None,
+        retries: int | None = None,
         backoff: float = 0.5,
         api_key_env: str = API_KEY_ENV,
         sleep: Callable[[float], None] = time.sleep,
@@ -124,7 +153,10 @@ class HTTPBackend:
             raise ModelLoadError("give the server address without credentials or a query; the API key goes in the environment variable " + api_key_env)
         self.base = url.split("#")[0].rstrip("/")
         self.root = f"{parts.scheme}://{parts.netloc}"
-        self.timeout, self.retries, self.backoff, self._sleep = timeout, retries, backoff, sleep
+        self.timeout, self.backoff, self._sleep = timeout, backoff, sleep
+        self.server_wait = check_server_wait(server_wait)
+        self.retries = retries  # a cap on the retries of one request besides the window (None: the window alone)
+        self._last_note: tuple[object, float] = (None, -math.inf)  # the request that last said it waits, and when
         self.concurrency = concurrency  # tokenize requests in flight on a generic server
         self._key = os.environ.get(api_key_env) or None
         self.requests = 0  # requests answered (for tests and provenance)
@@ -306,9 +338,11 @@ class HTTPBackend:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
-        problem = ""
-        for attempt in range(self.retries + 1):
-            wait = self.backoff * 2**attempt
+        problem, tries, slept, first_failure = "", 0, 0.0, 0.0
+        request = object()  # this request, for the waiting notes of requests in flight together
+        while True:
+            tries += 1
+            backoff = min(self.backoff * 2 ** min(tries - 1, 30), MAX_BACKOFF)
             try:
                 with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers, method=method), timeout=self.timeout) as resp:
                     payload = json.loads(resp.read())
@@ -322,14 +356,47 @@ class HTTPBackend:
                         raise ModelLoadError(f"{self.root} refused the request (401): set its token in the environment variable named by api_key_env") from None
                     raise ServerError(exc.code, message) from None
                 problem = f"{exc.code} {message}"
-                wait = max(wait, _retry_after(exc))
+                backoff = max(backoff, _retry_after(exc))
             except (urllib.error.URLError, HTTPException, ConnectionError, socket.timeout, TimeoutError, json.JSONDecodeError) as exc:
                 problem = _network_problem(exc)
-            if attempt < self.retries:
-                self._sleep(wait)
+            if tries == 1:
+                first_failure = time.monotonic()
+            waited = max(slept, time.monotonic() - first_failure)  # at least the sleeps (an injected sleep may not sleep)
+            left = self.server_wait - waited
+            if left < MIN_WAIT or (self.retries is not None and tries > self.retries):
+                break
+            wait = min(backoff, left)  # never past the window's end: the last try is at its end
+            if tries == 1 or wait >= 1.0:
+                self._note_waiting(
+                    request,
+                    f"{self.root} is not answering {method} {urlsplit(url).path} ({problem}); trying again in {_secs(wait)}, "
+                    f"for up to {_secs(left)} more. Ctrl-C stops: finished texts are cached, and the same command resumes",
+                )
+            self._sleep(wait)
+            slept += wait
+        took = "1 try" if tries == 1 else f"{tries} tries in {_secs(max(slept, time.monotonic() - first_failure))}"
         raise BackendUnavailable(
-            f"{self.root} did not answer {method} {urlsplit(url).path} after {self.retries + 1} tries (last: {problem}); finished texts are cached, rerun to resume"
+            f"{self.root} did not answer {method} {urlsplit(url).path} after {took} (last: {problem}); finished texts are cached, rerun to resume; "
+            f"give the server longer with {{server_wait}} (it had {_secs(self.server_wait)})"
         )
+
+    def _note_waiting(self, request: object, message: str) -> None:
+        """Say that a request waits for the server: a :class:`ServerWaitWarning`, each one shown;
+        of requests in flight together, one a second."""
+        now = time.monotonic()
+        with self._count_lock:
+            last, at = self._last_note
+            if last is not request and now - at < 1.0:
+                return
+            self._last_note = (request, now)
+        # no registry: a note with the text of an earlier one (the next outage) is shown again
+        warnings.warn_explicit(message, ServerWaitWarning, __file__, sys._getframe().f_lineno, module=__name__, registry=None)
+
+
+def _secs(seconds: float) -> str:
+    """``0.5 s``, ``3 s``, ``119 s``."""
+    text = f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
+    return (text[:-2] if text.endswith(".0") else text) + " s"
 
 
 def _error_message(exc: urllib.error.HTTPError) -> str:

@@ -10,6 +10,7 @@ import pkgutil
 
 from .base import (
     DETECTORS,
+    GROUPS,
     REFERENCE,
     TARGET,
     TARGET_LOWER,
@@ -18,10 +19,12 @@ from .base import (
     DetectorSkip,
     View,
     default_detector_names,
+    detector_listing,
     make_detector,
     mean_nll,
     parse_detector,
     register,
+    uses_reference_model,
 )
 
 from . import loss, zlib_ratio, lowercase, min_k, reference  # noqa: F401, I001  (registration, in this order)
@@ -32,6 +35,7 @@ for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
 
 __all__ = [
     "DETECTORS",
+    "GROUPS",
     "REFERENCE",
     "TARGET",
     "TARGET_LOWER",
@@ -40,8 +44,10 @@ __all__ = [
     "DetectorSkip",
     "View",
     "default_detector_names",
+    "detector_listing",
     "make_detector",
     "mean_nll",
     "parse_detector",
     "register",
+    "uses_reference_model",
 ]

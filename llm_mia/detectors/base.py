@@ -17,6 +17,7 @@ is named in outputs by :attr:`Detector.key`.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -125,7 +126,69 @@ class Detector:
         return self.name + "".join(f":{k}={_spell(v)}" for k, v in changed)
 
 
-DETECTORS: Registry[type[Detector]] = Registry("detector")
+GROUPS = ("all", "default")
+"""Names that stand for a set of detectors in a detector list (see :func:`llm_mia.pipeline.resolve_detectors`):
+``all``, every detector the run can use, and ``default``, the default set."""
+
+REFERENCE_NEED = "needs a reference model: --reference-model / reference_model="
+LABELS_NEED = "labelled texts in the input, held out as a prefix"
+
+
+def uses_reference_model(detector: Detector) -> bool:
+    """True when one of the detector's views is of the reference model."""
+    return any(v.model == "reference" for v in detector.views())
+
+
+def parameter_problem(name: str) -> str | None:
+    """Why detector ``name`` cannot be made with its default parameters (a parameter that has
+    no usable default, such as dc_pdd's frequency table), or None when it can."""
+    try:
+        DETECTORS.get(name)()
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _parameter_hint(name: str, problem: str) -> str:
+    """The spec that a detector's message about a missing parameter shows (``dc_pdd:table=PATH``)."""
+    spec = re.search(rf"\b{re.escape(name)}(?::\w+=[^\s,;)]+)+", problem)
+    return spec.group(0) if spec else "a parameter without a default: see llm-mia detectors"
+
+
+def detector_listing(*, reference_model: bool = False) -> str:
+    """The detectors that can be named as they are (a list that works pasted into
+    ``--detectors``), then what each of the others needs: "Known: loss, zlib, ... (or: all,
+    default); need more: ref, wbc (--reference-model), dc_pdd (dc_pdd:table=PATH), ...".
+    ``reference_model``: whether the run has one."""
+    ready: list[str] = []
+    more: dict[str, list[str]] = {}
+    for name, cls in DETECTORS.items():
+        problem = parameter_problem(name)
+        if problem is not None:
+            more.setdefault(_parameter_hint(name, problem), []).append(name)
+        elif not reference_model and uses_reference_model(cls()):
+            more.setdefault("--reference-model", []).append(name)
+        elif cls.uses_labels:
+            more.setdefault(LABELS_NEED, []).append(name)
+        else:
+            ready.append(name)
+    need = ", ".join(f"{', '.join(names)} ({what})" for what, names in more.items())
+    return f"Known: {', '.join(ready)} (or: {', '.join(GROUPS)})" + (f"; need more: {need}." if need else ".")
+
+
+class DetectorRegistry(Registry[type[Detector]]):
+    """The detector registry: an unknown name is answered with the names that can be used as
+    they are and what the others need (:func:`detector_listing`), and ``all`` and ``default``
+    count as names for "did you mean"."""
+
+    def unknown_message(self, name: str, *, reference_model: bool = False) -> str:
+        return f"unknown {self.kind} {name!r}. {self.suggest(name, reference_model=reference_model)}"
+
+    def suggest(self, name: str, *, reference_model: bool = False) -> str:
+        return f"{did_you_mean(name, [*self, *GROUPS])}{detector_listing(reference_model=reference_model)}"
+
+
+DETECTORS: DetectorRegistry = DetectorRegistry("detector")
 
 
 def register(cls: type[Detector]) -> type[Detector]:
