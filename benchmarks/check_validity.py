@@ -29,6 +29,7 @@ from scipy import stats
 from llm_mia.inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, collection_test, document_tests
 from llm_mia.baseline import model_free_auroc
 from llm_mia.check import unlike
+from llm_mia.detectors import default_detector_names
 from llm_mia.errors import LlmMiaError
 from llm_mia.pipeline import read_score_file
 from llm_mia.suites import load_suite
@@ -140,15 +141,19 @@ def positive_control(
                 "p90": float(np.percentile(p, 90)),
                 "share_p_below_0.05": float(np.mean(p < 0.05)),
                 "share_p_below_0.01": float(np.mean(p < 0.01)),
+                "p_values": p.tolist(),
+                "z": [t.z for t in tests],
             }
         )
     return out
 
 
-def positive_part(wanted: list[str] | None, repeats: int, rng: np.random.Generator, missing: list[str]) -> dict[str, list[dict]]:
+def positive_part(
+    wanted: list[str] | None, repeats: int, rng: np.random.Generator, missing: list[str], files: dict[str, str] = POSITIVE
+) -> dict[str, list[dict]]:
     """The positive control on every controlled score file there is, by setting."""
     out: dict[str, list[dict]] = {}
-    for exposure, rel in POSITIVE.items():
+    for exposure, rel in files.items():
         path = RESULTS / rel
         if not path.exists():
             missing.append(str(rel))
@@ -163,6 +168,28 @@ def positive_part(wanted: list[str] | None, repeats: int, rng: np.random.Generat
             out[label] = positive_control(recs, names, list(SIZES), repeats, rng, fraction)
     else:
         missing.append(f"{LARGE_POSITIVE} (positive control at 100 and 200 excerpts)")
+    return out
+
+
+DROP_FILES = {
+    **POSITIVE,
+    "gemma3-270m x1": "controlled-gemma3-270m/scores/controlled-x1.jsonl",
+    "gemma3-270m x4": "controlled-gemma3-270m/scores/controlled-x4.jsonl",
+}
+"""The controlled splits on which each default detector's share of the check's power is measured."""
+
+
+def drop_part(kept: list[str], dropped: list[str], repeats: int, seed: int, missing: list[str]) -> dict:
+    """Power of the collection test with the detectors ``kept`` and with each of ``dropped``
+    left out of them, on the same draws of every controlled split (:func:`positive_part`):
+    does a detector add power to the others?"""
+
+    def draws() -> np.random.Generator:  # the same draws for every detector set
+        return np.random.default_rng([seed, PARTS.index("drop")])
+
+    out = {"kept": kept, "all": positive_part(kept, repeats, draws(), missing, DROP_FILES), "without": {}}
+    for name in dropped:
+        out["without"][name] = positive_part([n for n in kept if n != name], repeats, draws(), [], DROP_FILES)
     return out
 
 
@@ -275,6 +302,8 @@ def render(result: dict) -> str:
                     f"| {setting} | {row['n_excerpts']} ({row['members']}) | {100 * old['share_p_below_0.05']:.0f}% | {100 * row['share_p_below_0.05']:.0f}% | "
                     f"{old['median_z']:.1f} | {row['median_z']:.1f} | {old['median_effect']:.2f} | {row['median_effect']:.2f} |"
                 )
+    if result.get("drop"):
+        lines += render_drop(result["drop"])
     if result.get("books"):
         books = result["books"]
         lines += [
@@ -315,6 +344,56 @@ def render(result: dict) -> str:
     if missing:
         lines += ["", "Not measured (score files absent): " + "; ".join(missing)]
     return "\n".join(lines) + "\n"
+
+
+def render_drop(drop: dict) -> list[str]:
+    """The section on whether each detector adds power to the others (:func:`drop_part`)."""
+    kept = drop["kept"]
+    lines = []
+    for name, rows_without in drop["without"].items():
+        table = []
+        lower = higher = hits_with = hits_without = draws = 0
+        for setting, rows in drop["all"].items():
+            for row, other in zip(rows, rows_without.get(setting, [])):
+                pairs = list(zip(row["p_values"], other["p_values"]))
+                down, up = sum(b < a for a, b in pairs), sum(b > a for a, b in pairs)
+                lower, higher = lower + down, higher + up
+                hits_with += sum(a < 0.05 for a, _ in pairs)
+                hits_without += sum(b < 0.05 for _, b in pairs)
+                draws += len(pairs)
+                table.append(
+                    [
+                        setting,
+                        f"{row['n_excerpts']} ({row['members']})",
+                        f"{100 * row['share_p_below_0.05']:.0f}%",
+                        f"{100 * other['share_p_below_0.05']:.0f}%",
+                        f"{row['median_z']:.2f}",
+                        f"{other['median_z']:.2f}",
+                        f"{down} / {up} / {len(pairs) - down - up}",
+                    ]
+                )
+        lines += [
+            "",
+            f"### Does {name} add power to the other default detectors?",
+            "",
+            f"The collection test with {', '.join(kept)}, and on the same draws without {name}. Last column: draws in which the",
+            f"p-value without {name} is lower / higher / the same. Over every row ({draws} paired draws): p < 0.05 in {hits_with} with {name},",
+            f"{hits_without} without; the p-value without {name} lower in {lower}, higher in {higher}.",
+            "",
+            markdown_table(
+                [
+                    "setting",
+                    "excerpts (members)",
+                    "p < 0.05 with",
+                    f"p < 0.05 without {name}",
+                    "median z with",
+                    f"median z without {name}",
+                    "p without: lower / higher / same",
+                ],
+                table,
+            ),
+        ]
+    return lines
 
 
 def _cell(row: dict) -> str:
@@ -396,7 +475,7 @@ def _per_side(run: dict) -> int:
     return int(words[words.index("--n") + 1]) if "--n" in words else 20
 
 
-PARTS = ("negative", "positive", "books")
+PARTS = ("negative", "positive", "books", "drop")
 
 
 def main() -> int:
@@ -409,6 +488,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--detectors", default=None, help="comma-separated detector keys the tests combine (default: every one in each score file)")
     ap.add_argument("--baseline-detectors", default=None, help="positive control: also with these detectors, side by side (did the other detectors add power?)")
+    ap.add_argument(
+        "--drop",
+        default="lowercase",
+        help="drop part: the detectors of the check's default set whose contribution is measured, each left out in turn (default lowercase)",
+    )
     ap.add_argument(
         "--negative-pools",
         default=None,
@@ -453,6 +537,10 @@ def main() -> int:
                 sizes = [(n_s, n_r) for n_s, n_r in ((10, 10), (20, 50), (50, 100), (20, 200), (100, 200)) if n_s + n_r <= len(pool)]
                 result["negative"][name] = [negative_control(pool, names, n_s, n_r, args.repeats, args.splits, args.permutations, rng) for n_s, n_r in sizes]
                 print(f"negative control done: {name} ({len(pool)} texts)", file=sys.stderr)
+        elif part == "drop":
+            kept = default_detector_names()  # score's and bench's default set (the check's before issue 22)
+            result["drop"] = drop_part(kept, [d for d in args.drop.split(",") if d], args.positive_repeats, args.seed, missing)
+            result["detectors"][part] = f"the default set ({', '.join(kept)}), and without each of {args.drop}"
         elif part == "positive":
             result["positive"] = positive_part(wanted, args.positive_repeats, rng, missing)
             result.pop("positive_baseline", None)
