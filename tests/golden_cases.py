@@ -41,9 +41,11 @@ BLAS_SETTINGS = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "
 
 
 def environment() -> dict[str, str]:
-    """What float32 results depend on besides the code: the same values are expected only
+    """What the golden outputs depend on besides the code: the same values are expected only
     where every entry is the same (a CPU model name such as "AMD EPYC" alone covers machines
-    with and without AVX-512)."""
+    with and without AVX-512; a new transformers release changed the tokenizer's identity, and
+    so every cache key, on 2026-12-03)."""
+    import importlib.metadata
     import os
 
     import torch
@@ -53,6 +55,8 @@ def environment() -> dict[str, str]:
     flags = set(field("flags").split())
     env = {
         "torch": torch.__version__,
+        "transformers": importlib.metadata.version("transformers"),  # the tokenizer's identity (and so the cache keys) follows its release
+        "tokenizers": importlib.metadata.version("tokenizers"),
         "machine": platform.machine(),
         "cpu": field("model name"),
         "cpu_flags": " ".join(f for f in VECTOR_FLAGS if f in flags),
