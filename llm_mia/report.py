@@ -112,7 +112,7 @@ def verdict(result: CheckResult) -> str:
             return (
                 f"A DIFFERENCE, NOT EVIDENCE OF TRAINING: p = {p_value(c.p_value)} ({result.settings.mode} mode) assumes suspect and "
                 f"reference texts of one kind, but a bag-of-words classifier that never sees the model tells them apart (AUROC "
-                f"{m.auroc:.2f}), and on texts no model has seen such differences alone gave p < {a:g} in up to 40 of 40 draws."
+                f"{m.auroc:.2f}), and on texts no model has seen such differences alone gave p < 0.05 in up to 40 of 40 draws."
             )
         if level == "significant":
             return f"SIGNIFICANT at alpha = {a:g}: the model finds the suspect texts more familiar than the reference texts (p = {p_value(c.p_value)})."
