@@ -10,7 +10,7 @@ import html
 import json
 import math
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -177,6 +177,15 @@ def caveats(result: CheckResult, names: dict[str, str] = PYTHON_NAMES) -> list[s
     return out
 
 
+Row = TypeVar("Row")
+
+
+def in_order(result: CheckResult, p_row: Row, uncalibrated_row: Row, rest: list[Row], model_free: list[Row]) -> list[Row]:
+    """The collection test's rows as every report orders them: the p-value first where it is a
+    verdict; where it is not, the model-free check first and the p-value last, labelled."""
+    return [p_row, *rest, *model_free] if result.calibrated else [*model_free, *rest, uncalibrated_row]
+
+
 def summary(result: CheckResult, html_path: str | None = None, names: dict[str, str] = PYTHON_NAMES) -> str:
     """The terminal summary: the verdict first; where it is not calibrated, the model-free
     check next and the p-value last, labelled (:func:`uncalibrated`). Settings it advises
@@ -206,10 +215,9 @@ def summary(result: CheckResult, html_path: str | None = None, names: dict[str, 
             "  carried by    " + ", ".join(f"{n} ({c.weights[n]:.2f})" for n in c.carried_by()),
             f"  texts used    {c.n_suspect} suspect, {c.n_reference} reference",
         ]
-        if result.calibrated:
-            lines += [f"  p-value       {p_value(c.p_value)}  ({test})", *rest, *free]
-        else:
-            lines += [*free, *rest, f"  uncalibrated  p = {p_value(c.p_value)} {uncalibrated(result)} ({test})"]
+        lines += in_order(
+            result, f"  p-value       {p_value(c.p_value)}  ({test})", f"  uncalibrated  p = {p_value(c.p_value)} {uncalibrated(result)} ({test})", rest, free
+        )
     elif result.collection_problem and result.has_reference:
         lines.append(f"  collection test not run: {result.collection_problem}")
     if result.documents:
@@ -389,9 +397,9 @@ GLOSSARY = (
 
 def _numbers_table(result: CheckResult) -> str:
     e = html.escape
-    rows = []
+    rows: list[tuple[str, str]] = []
     c = result.collection
-    free = []
+    free: list[tuple[str, str]] = []
     if result.model_free is not None:
         m = result.model_free
         free.append(("model-free check", f"AUROC {with_ci(m.auroc, m.ci)} telling suspect from reference without the model (0.5 = alike)"))
@@ -402,10 +410,13 @@ def _numbers_table(result: CheckResult) -> str:
             ("texts used", f"{c.n_suspect} suspect, {c.n_reference} reference"),
             ("carried by", ", ".join(f"{n} (weight {c.weights[n]:.2f}, alone AUROC {c.single_auroc[n]:.2f})" for n in c.carried_by())),
         ]
-        if result.calibrated:
-            rows += [("p-value (collection test)", f"{p_value(c.p_value)}: {test}"), *rest, *free]
-        else:
-            rows += [*free, *rest, ("uncalibrated p-value", f"{p_value(c.p_value)} {uncalibrated(result)} ({test})")]
+        rows += in_order(
+            result,
+            ("p-value (collection test)", f"{p_value(c.p_value)}: {test}"),
+            ("uncalibrated p-value", f"{p_value(c.p_value)} {uncalibrated(result)} ({test})"),
+            rest,
+            free,
+        )
     else:
         if result.collection_problem:
             rows.append(("collection test", result.collection_problem))

@@ -80,7 +80,6 @@ class ScoringPlan:
     truncated: dict[int, bool]
     copies: dict[int, int]  # a text identical to an earlier one: its index -> the earlier one's
     gradient: bool = False
-    label: str = ""
 
     @property
     def tokens(self) -> int:
@@ -192,7 +191,7 @@ class Scorer:
         respect to the weights (``TokenStats.grad_norms``; a backend with the gradient
         capability; not with a context or ``stride``). ``label`` names what is scored on the
         progress bar ("lowercased text")."""
-        plan = self.plan(texts, context, gradient, label)
+        plan = self.plan(texts, context, gradient)
         with Progress(plan.tokens, self.progress_label(label), enabled=self.progress) as progress:
             return self.run(plan, progress)
 
@@ -200,7 +199,7 @@ class Scorer:
         """What the progress display calls a pass of this scorer over texts (``label``: the view)."""
         return f"scoring {label + ' ' if label else ''}({self.backend.spec})"
 
-    def plan(self, texts: Sequence[str], context: str | None = None, gradient: bool = False, label: str = "") -> ScoringPlan:
+    def plan(self, texts: Sequence[str], context: str | None = None, gradient: bool = False) -> ScoringPlan:
         """Look up the cache and tokenize: what :meth:`run` has left to compute for
         ``texts`` (arguments as :meth:`score_texts`). No forward pass."""
         results: list[TokenStats | Unscorable | None] = [None] * len(texts)
@@ -250,7 +249,7 @@ class Scorer:
                 kept = ids[:text_max]
                 segs, full_ids[i], truncated[i] = [_Segment(i, ctx_ids + kept, len(ctx_ids), 1)], ctx_ids[-1:] + kept, cut or len(ids) > len(kept)
             segments.extend(segs)
-        return ScoringPlan(results, keys, segments, full_ids, truncated, {i: first_of[keys[i]] for i in copies}, gradient, label)
+        return ScoringPlan(results, keys, segments, full_ids, truncated, {i: first_of[keys[i]] for i in copies}, gradient)
 
     def run(self, plan: ScoringPlan, progress: Progress | None = None) -> list[TokenStats | Unscorable]:
         """Compute what ``plan`` left to compute (writing each finished text to the cache),

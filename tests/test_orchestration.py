@@ -115,9 +115,9 @@ def passes(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = Scorer.plan
 
-    def counting(self, texts, context=None, gradient=False, label=""):
+    def counting(self, texts, context=None, gradient=False):
         calls.append(len(texts))
-        return real(self, texts, context=context, gradient=gradient, label=label)
+        return real(self, texts, context=context, gradient=gradient)
 
     monkeypatch.setattr(Scorer, "plan", counting)
     return calls

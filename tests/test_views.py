@@ -95,9 +95,9 @@ def test_each_distinct_view_is_computed_once(tiny_lm, monkeypatch):
     real, real_plan, real_label = Scorer.score_texts, Scorer.plan, Scorer.progress_label
     labels: list[str] = []
 
-    def spy(self, texts, context=None, gradient=False, label=""):  # every pass over texts is planned first
+    def spy(self, texts, context=None, gradient=False):  # every pass over texts is planned first
         calls.append((len(texts), context))
-        return real_plan(self, texts, context=context, gradient=gradient, label=label)
+        return real_plan(self, texts, context=context, gradient=gradient)
 
     def label_spy(self, label=""):
         labels.append(label)
