@@ -79,7 +79,8 @@ def overview(run_dirs: list[Path]) -> str:
     return markdown_table(head, rows)
 
 
-def main() -> None:
+def render() -> str:
+    """RESULTS.md as the committed result files make it."""
     runs = sorted(p.parent for p in (HERE / "results").glob("*/results.json"))
     parts = [
         "# Benchmark results",
@@ -96,8 +97,12 @@ def main() -> None:
         "",
     ]
     parts += [section(r) + "\n" for r in runs]
-    (HERE / "RESULTS.md").write_text("\n".join(parts))
-    print(f"wrote {HERE / 'RESULTS.md'} from {len(runs)} run(s)")
+    return "\n".join(parts)
+
+
+def main() -> None:
+    (HERE / "RESULTS.md").write_text(render())
+    print(f"wrote {HERE / 'RESULTS.md'}")
 
 
 if __name__ == "__main__":
