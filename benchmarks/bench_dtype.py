@@ -50,11 +50,11 @@ def vllm_side_by_side(spec: str, texts: list[str], batch_size: int) -> dict:
     """``vllm serve`` on the model's folder (float32), scored through the HTTP backend, against
     the in-process float32 scorer on the same texts."""
     from llm_mia import Scorer, ScorerConfig, load_model, score_documents
-    from llm_mia.models import _resolve
+    from llm_mia.backends import resolve_spec
 
     if shutil.which("vllm") is None:
         return {"skipped": "vllm is not installed here"}
-    folder, _ = _resolve(spec)
+    folder, _ = resolve_spec(spec)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

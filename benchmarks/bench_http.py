@@ -30,7 +30,17 @@ HERE = Path(__file__).resolve().parent
 
 def start_server(model: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from llm_mia.cli import main; sys.exit(main(sys.argv[1:]))", "serve", "--model", model, "--port", "0", "--quiet"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from llm_mia.cli.app import main; sys.exit(main(sys.argv[1:]))",
+            "serve",
+            "--model",
+            model,
+            "--port",
+            "0",
+            "--quiet",
+        ],
         stderr=subprocess.PIPE,
         text=True,
         cwd=HERE.parent,
@@ -70,7 +80,7 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(HERE.parent))
     import llm_mia
-    from llm_mia.backends.http import HTTPBackend
+    from llm_mia.backends import HTTPBackend
 
     texts = [d.text for d in llm_mia.read_documents(args.input) if d.text and d.error is None][: args.n_docs]
     proc, address = start_server(args.model)

@@ -1,6 +1,6 @@
 """Is `llm-mia check` calibrated, and how much text does it need? Measured on score files.
 
-Runs the collection test and the per-text tests of ``llm_mia.inference`` on scores that
+Runs the collection test and the per-text tests of ``llm_mia.check.stat_tests`` on scores that
 ``llm-mia bench`` already wrote under ``benchmarks/results/`` (no model is run here):
 
 - negative control: suspect and reference drawn at random, disjoint, from one pool of
@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from llm_mia.inference import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, collection_test, document_tests
-from llm_mia.baseline import model_free_auroc
+from llm_mia.check import DEFAULT_PERMUTATIONS, DEFAULT_SPLITS, MIN_PER_SIDE, collection_test, document_tests
+from llm_mia.evaluation import model_free_auroc
 from llm_mia.check import unlike
 from llm_mia.detectors import default_detector_names
 from llm_mia.errors import LlmMiaError
-from llm_mia.pipeline import read_score_file
-from llm_mia.suites import load_suite
-from llm_mia.tables import markdown_table
+from llm_mia.io import read_score_file
+from llm_mia.bench import load_suite
+from llm_mia.evaluation import markdown_table
 from llm_mia.types import STATUS_OK, ScoreRecord
 
 HERE = Path(__file__).resolve().parent

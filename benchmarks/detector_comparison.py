@@ -23,9 +23,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from llm_mia.metrics import auroc_stat, tpr_stat  # noqa: E402
-from llm_mia.pipeline import read_score_file  # noqa: E402
-from llm_mia.tables import markdown_table  # noqa: E402
+from llm_mia.evaluation import auroc_stat, tpr_stat  # noqa: E402
+from llm_mia.io import read_score_file  # noqa: E402
+from llm_mia.evaluation import markdown_table  # noqa: E402
 from llm_mia.types import STATUS_OK  # noqa: E402
 
 RUNS = ("controlled-smollm2-135m", "controlled-large-smollm2-135m", "controlled-gemma3-270m")

@@ -22,10 +22,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from llm_mia.controlled import excerpts  # noqa: E402
+from llm_mia.bench import excerpts  # noqa: E402
 from llm_mia.pipeline import open_run  # noqa: E402
 from llm_mia.scoring import ScorerConfig  # noqa: E402
-from llm_mia.tables import markdown_table  # noqa: E402
+from llm_mia.evaluation import markdown_table  # noqa: E402
 from llm_mia.types import Document  # noqa: E402
 from readme_block import update_readme  # noqa: E402
 

@@ -22,9 +22,9 @@ from scipy import stats
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from llm_mia.metrics import auroc  # noqa: E402
-from llm_mia.pipeline import read_score_file  # noqa: E402
-from llm_mia.tables import markdown_table  # noqa: E402
+from llm_mia.evaluation import auroc  # noqa: E402
+from llm_mia.io import read_score_file  # noqa: E402
+from llm_mia.evaluation import markdown_table  # noqa: E402
 from llm_mia.types import STATUS_OK  # noqa: E402
 from readme_block import update_readme  # noqa: E402
 

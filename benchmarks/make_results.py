@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from llm_mia.tables import NA, markdown_table  # noqa: E402
+from llm_mia.evaluation import NA, markdown_table  # noqa: E402
 
 
 def section(run_dir: Path) -> str:

@@ -45,9 +45,9 @@ from scipy import stats
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from llm_mia.metrics import auroc  # noqa: E402
+from llm_mia.evaluation import auroc  # noqa: E402
 from llm_mia.pipeline import open_run  # noqa: E402
-from llm_mia.tables import markdown_table  # noqa: E402
+from llm_mia.evaluation import markdown_table  # noqa: E402
 from llm_mia.types import Document  # noqa: E402
 from readme_block import update_readme  # noqa: E402
 
@@ -75,9 +75,9 @@ def compare_dc_pdd_after_eos(rows: list[dict], model: str) -> dict:
     mimir scores: each text after the end-of-text token (a one-token context), so that the
     text's first token is scored too. The definitions then meet, so the values should agree
     to rounding."""
-    from llm_mia.detectors.dc_pdd import dc_pdd_score
-    from llm_mia.freq import load_table
-    from llm_mia.models import load_model
+    from llm_mia.detectors import dc_pdd_score
+    from llm_mia.io import load_table
+    from llm_mia.backends import load_model
     from llm_mia.scoring import Scorer, ScorerConfig
     from llm_mia.types import TokenStats
 

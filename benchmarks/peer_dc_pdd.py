@@ -33,7 +33,7 @@ def main() -> None:
 
     import torch
 
-    from llm_mia.freq import load_table
+    from llm_mia.io import load_table
 
     sys.path.insert(0, args.harness)
     import peer_common

@@ -45,24 +45,48 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from llm_mia import Document, score_documents  # noqa: E402
-from llm_mia.baseline import BaselineResult, model_free_auroc  # noqa: E402
+from llm_mia.evaluation import BaselineResult, model_free_auroc  # noqa: E402
 from llm_mia.check import CHECK_DETECTORS, unlike  # noqa: E402
-from llm_mia.excerpts import cut_all  # noqa: E402
-from llm_mia.inference import collection_test, propensity_strata  # noqa: E402
-from llm_mia.settings import sha256_file  # noqa: E402
+from llm_mia.check import cut_all  # noqa: E402
+from llm_mia.check import collection_test, propensity_strata  # noqa: E402
+from llm_mia.paths import sha256_file  # noqa: E402
 from check_validity import share_ci  # noqa: E402  (Clopper-Pearson, as the other controls)
 
 KINDS = {
     "prose": lambda f: f.endswith(".md") and not f.startswith(("notebooks/", "tests/")),
-    "core": lambda f: f.startswith("llm_mia/") and f.endswith(".py") and not Path(f).name.startswith(("cli", "serve")),
-    "cli": lambda f: f.startswith("llm_mia/") and Path(f).name.startswith(("cli", "serve")) and f.endswith(".py"),
+    "core": lambda f: f.startswith("llm_mia/") and f.endswith(".py") and not _cli(f),
+    "cli": lambda f: f.startswith("llm_mia/") and _cli(f) and f.endswith(".py"),
     "tests": lambda f: f.startswith("tests/") and f.endswith(".py"),
     "readme": lambda f: f == "README.md",
     "bench readme": lambda f: f == "benchmarks/README.md",
     "scoring code": lambda f: f.startswith("llm_mia/backends/") or f in SCORING,
-    "detector code": lambda f: f.startswith("llm_mia/detectors/") or f in ("llm_mia/inference.py", "llm_mia/metrics.py", "llm_mia/baseline.py"),
+    "detector code": lambda f: f.startswith("llm_mia/detectors/") or f in STATISTICS,
 }
-SCORING = ("llm_mia/scoring.py", "llm_mia/pipeline.py", "llm_mia/cache.py", "llm_mia/models.py", "llm_mia/serve.py")
+# the files of each kind, in the flat layout of the commits before issue 23 and in the stage folders since
+SCORING = (
+    "llm_mia/scoring.py",
+    "llm_mia/pipeline.py",
+    "llm_mia/cache.py",
+    "llm_mia/models.py",
+    "llm_mia/serve.py",
+    "llm_mia/scoring/scorer.py",
+    "llm_mia/scoring/cache.py",
+)
+STATISTICS = (
+    "llm_mia/inference.py",
+    "llm_mia/metrics.py",
+    "llm_mia/baseline.py",
+    "llm_mia/check/stat_tests.py",
+    "llm_mia/evaluation/metrics.py",
+    "llm_mia/evaluation/baseline.py",
+)
+
+
+def _cli(f: str) -> bool:
+    """The command line's and the server's modules (``cli*.py``, ``serve.py``; ``cli/``)."""
+    return Path(f).name.startswith(("cli", "serve")) or f.startswith("llm_mia/cli/")
+
+
 PAIRS = {  # name: (suspect collection, reference collection, kind of shift)
     "prose vs core code": ("prose", "core", "different kinds"),
     "commits vs tests": ("commits", "tests", "different kinds"),
@@ -88,7 +112,7 @@ MODES = {GUARDED: 0, "exchangeable": 0, "stratified": 10, "stratified, 5 per sid
 """Check modes, with the texts per side that the stratified test needs in mixed strata (llm-mia
 check uses 10: with 5, prose against commit messages gave up to 19 false positives in 40 draws). The
 guarded mode is the exchangeable test, answered only where the model-free check finds the two
-sets alike (``llm_mia.check.unlike`` is false), as ``llm-mia check`` does by default."""
+sets alike (``llm_mia.check.run.unlike`` is false), as ``llm-mia check`` does by default."""
 
 
 def git(commit: str, *args: str) -> str:
@@ -153,7 +177,7 @@ POWER = {  # setting: (results folder with the controlled split's score files, s
 def controlled_texts(folder: Path, data_dir: str | None) -> dict[str, str]:
     """The controlled split's texts by id, rebuilt from the data and the run's recorded settings
     (the same seeded assignment as ``llm-mia bench controlled``)."""
-    from llm_mia.controlled import ControlledConfig, assign, excerpts
+    from llm_mia.bench import ControlledConfig, assign, excerpts
 
     cfg = ControlledConfig(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads((folder / "results.json").read_text())["provenance"]["controlled"].items()}
@@ -168,7 +192,7 @@ def power(sizes: list[int], draws: int, splits: int, permutations: int, rng: np.
     """Each mode's share of p < 0.05 on the controlled split: n suspect texts (that share of
     members, the rest non-members from one half of the non-members) against the other
     non-members (all of them when every suspect text is a member)."""
-    from llm_mia.pipeline import read_score_file
+    from llm_mia.io import read_score_file
 
     rows = []
     for setting, (folder, split, fraction) in POWER.items():

@@ -16,27 +16,32 @@ In a notebook: ``llm_mia.to_dataframe(records)``, ``llm_mia.roc_figure(records, 
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .benchmark import BenchResult, run_bench, write_bench
-from .cache import StatsCache
-from .check import CheckResult, CheckSettings, run_check
-from .data import read_documents
-from .demo import write_demo_texts
-from .frames import to_dataframe
-from .plots import histogram_figure, plot_histograms, plot_roc, roc_figure
-from .outputs import write_jsonl
+from .backends import LoadedModel, load_model
+from .bench import BenchResult, run_bench, write_bench
+from .check import CheckResult, CheckSettings, CollectionTest, DocumentTest, collection_test, document_tests, run_check, write_demo_texts
 from .detectors import DETECTORS, Detector, DetectorInput, make_detector, register
-from .errors import EvaluationError, InputError, LlmMiaError, ModelLoadError, UnknownNameError
-from .evaluation import EvaluationReport, evaluate
-from .inference import CollectionTest, DocumentTest, collection_test, document_tests
-from .metrics import auroc, bootstrap_ci, roc_curve, tpr_at_fpr
-from .models import LoadedModel, load_model
-from .pipeline import read_score_file, score_documents
-from .scoring import Scorer, ScorerConfig
+from .errors import BackendUnavailable, EvaluationError, InputError, LlmMiaError, ModelLoadError, ScoringError, SettingError, UnknownNameError
+from .evaluation import (
+    EvaluationReport,
+    auroc,
+    bootstrap_ci,
+    evaluate,
+    histogram_figure,
+    plot_histograms,
+    plot_roc,
+    roc_curve,
+    roc_figure,
+    to_dataframe,
+    tpr_at_fpr,
+)
+from .io import read_documents, read_score_file, write_jsonl
+from .paths import VERSION as __version__  # noqa: F401  (llm_mia.__version__)
+from .pipeline import RunOptions, score_documents
+from .scoring import Scorer, ScorerConfig, StatsCache
 from .types import Document, ScoreRecord, TokenStats, Unscorable
 
 __all__ = [
+    "BackendUnavailable",
     "BenchResult",
     "CheckResult",
     "CheckSettings",
@@ -52,9 +57,12 @@ __all__ = [
     "LlmMiaError",
     "LoadedModel",
     "ModelLoadError",
+    "RunOptions",
     "ScoreRecord",
+    "ScoringError",
     "Scorer",
     "ScorerConfig",
+    "SettingError",
     "StatsCache",
     "TokenStats",
     "UnknownNameError",

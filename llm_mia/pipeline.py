@@ -8,23 +8,32 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .backends import CAPABILITY_WORDS
-from .cache import StatsCache
-from .data import as_documents, mark_duplicates
-from .detectors import DETECTORS, GROUPS, TARGET, Detector, DetectorInput, DetectorSkip
-from .detectors import default_detector_names, parse_detector, uses_reference_model
-from .detectors.base import REFERENCE_NEED, parameter_problem
-from .errors import InputError, SettingError, UnknownNameError
-from .models import DEFAULT_MODEL, LoadedModel, get_model
+from .backends import CAPABILITY_WORDS, DEFAULT_MODEL, LoadedModel, check_server_wait, get_model
+from .detectors import (
+    DETECTORS,
+    GROUPS,
+    REFERENCE_NEED,
+    TARGET,
+    Detector,
+    DetectorInput,
+    DetectorSkip,
+    default_detector_names,
+    parameter_problem,
+    parse_detector,
+    uses_reference_model,
+)
+from .errors import InputError, SettingError, UnknownNameError, require
+from .io import as_documents, mark_duplicates
+from .paths import cache_home, package_versions
 from .pools import KIND, draw_pool, hold_out
 from .progress import Progress
-from .scoring import Scorer, ScorerConfig, ScoringPlan
-from .settings import cache_home, package_versions
-from .types import REASONS, STATUS_OK, STATUS_SKIPPED, Document, Reason, ScoreRecord, TokenStats, Unscorable
+from .registry import did_you_mean
+from .scoring import Scorer, ScorerConfig, ScoringPlan, StatsCache
+from .types import STATUS_OK, STATUS_SKIPPED, Document, Reason, ScoreRecord, TokenStats, Unscorable
 from .views import View
 
 
@@ -327,41 +336,94 @@ def views_of(detectors: Sequence[Detector]) -> list[View]:
     return list(dict.fromkeys([TARGET, *(v for d in detectors for v in sorted(d.views(), key=repr))]))
 
 
+RUN_OPTION_NAMES = ("reference_model", "detectors", "k", "config", "cache_dir", "use_cache", "progress", "device", "dtype", "trust_remote_code", "server_wait")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run scores, the same for ``score_documents``, ``open_run``, ``run_bench``,
+    ``run_check`` and the command line's score, bench, check and demo: one definition of the
+    options, their defaults and their checks (each entry point also takes them as keywords,
+    ``score_documents(docs, detectors="loss", use_cache=False)``, merged by :meth:`build`).
+
+    ``reference_model``: a second model, which adds the ``ref`` detector. ``detectors``: as in
+    :func:`resolve_detectors` (names, specs or one comma-separated string; ``all`` and
+    ``default`` name sets; None: the entry point's default set). ``k``: the fraction of the
+    Min-K% family where a detector's spec leaves it out. ``config``: the scorer's settings
+    (None: the defaults, or what a benchmark suite's labels assume).
+    ``cache_dir`` (default ``~/.cache/llm_mia/stats``) and ``use_cache``: the token-statistics
+    cache. ``progress``: a progress bar on stderr. ``device``, ``dtype``, ``trust_remote_code``:
+    how models load (:func:`llm_mia.load_model`). ``server_wait``: seconds a served model's
+    failing request is retried (None: 120 s)."""
+
+    reference_model: str | LoadedModel | None = None
+    detectors: str | Sequence[str | Detector] | None = None
+    k: float | None = None
+    config: ScorerConfig | None = None
+    cache_dir: str | Path | None = None
+    use_cache: bool = True
+    progress: bool = False
+    device: str | None = None
+    dtype: str | None = None
+    trust_remote_code: bool = False
+    server_wait: float | None = None
+
+    def __post_init__(self) -> None:
+        require(self.config is None or isinstance(self.config, ScorerConfig), "config", f"must be a ScorerConfig, not {type(self.config).__name__}")
+        check_server_wait(self.server_wait)
+
+    @classmethod
+    def build(cls, options: RunOptions | None = None, **changes: Any) -> RunOptions:
+        """``options`` (default: the defaults) with ``changes``; an unknown name raises
+        :class:`UnknownNameError` with the names there are."""
+        unknown = [n for n in changes if n not in RUN_OPTION_NAMES]
+        if unknown:
+            raise UnknownNameError(
+                f"unknown run option {unknown[0]!r}. {did_you_mean(unknown[0], list(RUN_OPTION_NAMES))}Known: {', '.join(RUN_OPTION_NAMES)}."
+            )
+        return replace(options or cls(), **changes)
+
+    def load_settings(self) -> dict[str, Any]:
+        """The keywords of :func:`llm_mia.backends.get_model` that these options set."""
+        return dict(device=self.device, dtype=self.dtype, trust_remote_code=self.trust_remote_code, progress=self.progress, server_wait=self.server_wait)
+
+    def cache_folder(self) -> Path | None:
+        """Where the run's cache is (None without one)."""
+        if not self.use_cache:
+            return None
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
+
+
 def open_run(
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
     *,
-    detectors: str | Sequence[str | Detector] | None = None,
-    k: float | None = None,
-    config: ScorerConfig | None = None,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
-    progress: bool = False,
-    device: str | None = None,
-    dtype: str | None = None,
-    trust_remote_code: bool = False,
+    options: RunOptions | None = None,
     seed: int = 0,
-    server_wait: float | None = None,
+    **changes: Any,
 ) -> ScoringRun:
     """The one path from options to a :class:`ScoringRun`: detectors are resolved first (a
     bad name stops the run before any model loads), then both models load (their settings
     checked), then what each detector needs is checked against its backends' capabilities
     and each detector checks the backends itself (:meth:`Detector.check_models`).
-    ``detectors``: as in :func:`resolve_detectors` (a list, or one comma-separated string;
-    ``all`` and ``default`` name sets); a detector that only ``all`` named and that the
+    ``options`` (:class:`RunOptions`) with ``changes`` (its fields as keywords; a
+    ``reference_model`` given here wins). A detector that only ``all`` named and that the
     options or the backends cannot serve is left out (:attr:`ScoringRun.left_out`) instead
-    of stopping the run. ``seed`` draws the held-out pool of detectors that use labelled texts. ``server_wait``:
-    seconds a served model's failing request is retried (:func:`llm_mia.models.load_model`)."""
-    chosen = choose_detectors(detectors, k=k, reference_model=reference_model)
-    config = config or ScorerConfig()
-    folder = (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) if use_cache else None
+    of stopping the run. ``seed`` draws the held-out pool of detectors that use labelled texts."""
+    if reference_model is not None:
+        changes["reference_model"] = reference_model
+    opts = RunOptions.build(options, **changes)
+    reference_model = opts.reference_model
+    chosen = choose_detectors(opts.detectors, k=opts.k, reference_model=reference_model)
+    folder = opts.cache_folder()
     run_cache = open_cache(folder)  # an unusable cache stops the run before a model loads
     if run_cache is not None:
         run_cache.close()
-    load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=progress, server_wait=server_wait)
-    target = get_model(model, **load)
-    ref = None if reference_model is None else get_model(reference_model, **load)
-    run = ScoringRun(list(chosen), target, ref, config, folder, progress, seed, left_out=dict(chosen.left_out), optional=set(chosen.optional))
+    target = get_model(model, **opts.load_settings())
+    ref = None if reference_model is None else get_model(reference_model, **opts.load_settings())
+    run = ScoringRun(
+        list(chosen), target, ref, opts.config or ScorerConfig(), folder, opts.progress, seed, left_out=dict(chosen.left_out), optional=set(chosen.optional)
+    )
     backends = {m: run.scorer(m).backend for m in dict.fromkeys(v.model for v in run.views)}
     _check_capabilities([d for d in chosen if d.key not in chosen.optional], backends)
     for det in chosen:
@@ -385,45 +447,22 @@ def score_documents(
     documents: Sequence[Document | str],
     *,
     model: str | LoadedModel = DEFAULT_MODEL,
-    reference_model: str | LoadedModel | None = None,
-    detectors: str | Sequence[str | Detector] | None = None,
-    k: float | None = None,
-    config: ScorerConfig | None = None,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
-    progress: bool = False,
-    device: str | None = None,
-    dtype: str | None = None,
-    trust_remote_code: bool = False,
-    server_wait: float | None = None,
+    options: RunOptions | None = None,
+    **changes: Any,
 ) -> list[ScoreRecord]:
     """Score every document with every detector, in input order.
 
-    ``documents`` may be plain strings (ids "0", "1", ...). ``detectors``: names or specs,
-    or one comma-separated string (``"loss,min_k:k=0.1"``); ``"all"`` runs every detector
-    the run can use (the others are named, with why, in a warning) and ``"default"`` the
-    default set (also what None means). Models may be specs or already
-    loaded :class:`LoadedModel` objects (or scoring backends); a reference model adds the
-    ``ref`` detector unless a chosen detector uses it. ``k`` sets the fraction of the Min-K%
-    family. Statistics are cached under ``cache_dir`` (default ``~/.cache/llm_mia/stats``)
-    unless ``use_cache`` is False. A document that cannot be scored gets status "skipped"
-    and a reason. See :func:`open_run` to keep the models loaded across calls.
+    ``documents`` may be plain strings (ids "0", "1", ...). ``model``: a spec or an already
+    loaded :class:`LoadedModel` (or a scoring backend). The run's options are ``options``
+    (:class:`RunOptions`) with ``changes``, its fields as keywords: ``detectors`` (names or
+    specs, or one comma-separated string ``"loss,min_k:k=0.1"``; ``"all"`` runs every
+    detector the run can use, the others named with why in a warning; ``"default"`` or None
+    the default set), ``reference_model`` (adds the ``ref`` detector unless a chosen detector
+    uses it), ``k``, ``config``, ``cache_dir`` / ``use_cache``, ``device``, ``dtype``, ...
+    A document that cannot be scored gets status "skipped" and a reason. See
+    :func:`open_run` to keep the models loaded across calls.
     """
-    run = open_run(
-        model,
-        reference_model,
-        detectors=detectors,
-        k=k,
-        config=config,
-        cache_dir=cache_dir,
-        use_cache=use_cache,
-        progress=progress,
-        device=device,
-        dtype=dtype,
-        trust_remote_code=trust_remote_code,
-        server_wait=server_wait,
-    )
-    return run.score(documents).records
+    return open_run(model, options=options, **changes).score(documents).records
 
 
 def _check_capabilities(detectors: Sequence[Detector], backends: dict[str, Any]) -> None:
@@ -476,58 +515,3 @@ def _record(doc: Document, views: dict[View, TokenStats | Unscorable], detectors
 def _params(detectors: Sequence[Detector]) -> dict[str, dict[str, Any]]:
     """The parameters of each detector that has any, by its key (recorded in every score row)."""
     return {d.key: d.params for d in detectors if d.params}
-
-
-def records_from_json(rows: Sequence[dict[str, Any]]) -> list[ScoreRecord]:
-    """Parse rows written by ``ScoreRecord.to_json`` (e.g. a scores JSONL file)."""
-    out = []
-    for n, row in enumerate(rows, start=1):
-        scores = row.get("scores") if isinstance(row, dict) else None
-        if not isinstance(scores, dict) or not all(v is None or isinstance(v, (int, float)) for v in scores.values()):
-            raise InputError(f"row {n}: 'scores' must map detector names to numbers or null")
-        if row.get("label") not in (0, 1, None):
-            raise InputError(f"row {n}: label {row.get('label')!r} is not 0, 1 or null")
-        try:
-            out.append(
-                ScoreRecord(
-                    id=str(row["id"]),
-                    label=row.get("label"),
-                    n_tokens=int(row.get("n_tokens", 0)),
-                    status=row["status"],
-                    reason=_reason(row.get("reason"), row.get("reason_code")),
-                    scores=dict(row.get("scores") or {}),
-                    truncated=bool(row.get("truncated", False)),
-                    notes={k: _reason(v, (row.get("note_codes") or {}).get(k)) for k, v in (row.get("notes") or {}).items()},
-                    params=dict(row.get("params") or {}),
-                )
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"row {n} is not a score record ({exc!r}); was it written by llm-mia score?") from None
-    return out
-
-
-def _reason(text: Any, code: Any) -> Any:
-    """A reason read back from a file: a :class:`Reason` when its code is known (files
-    written before reason codes have none: they count as "other")."""
-    return Reason(code, text) if isinstance(text, str) and code in REASONS else text
-
-
-def read_score_file(path: str | Path) -> list[ScoreRecord]:
-    """Records from a JSONL file written by ``llm-mia score``."""
-    import json
-
-    p = Path(path).expanduser()
-    if p.is_dir():
-        raise InputError(f"{str(path)!r} is a folder; llm-mia eval reads one scores file written by llm-mia score")
-    if not p.is_file():
-        raise InputError(f"scores file {str(path)!r} does not exist")
-    rows = []
-    with p.open("rb") as fh:
-        for n, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rows.append(json.loads(raw.decode("utf-8")))
-            except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-                raise InputError(f"line {n} of {p.name} is not valid UTF-8 JSON ({exc})") from None
-    return records_from_json(rows)

@@ -21,6 +21,9 @@ tolerance. ``environment`` now names torch's CPU kernels and the CPU's vector in
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 import json
 import platform
 import sys
@@ -72,7 +75,7 @@ def compute(model_dir: Path, bos_model_dir: Path, work: Path) -> dict:
     from conftest import random_sentences, train_on
 
     from llm_mia import Scorer, ScorerConfig, StatsCache, load_model, run_check, score_documents
-    from llm_mia.cache import stats_key
+    from llm_mia.scoring import stats_key
 
     lm, bos = load_model(str(model_dir), device="cpu"), load_model(str(bos_model_dir), device="cpu")
     texts = random_sentences(24, seed=500) + [" ".join(random_sentences(12, seed=501)), "Hello, world! 123 ÄÖÜ ß é", "x"]
@@ -90,7 +93,8 @@ def compute(model_dir: Path, bos_model_dir: Path, work: Path) -> dict:
     scorer = Scorer(lm, ScorerConfig(max_tokens=16, stride=5), cache=cache)
     stats = scorer.score_texts(texts[-3:])
     settings = scorer.settings()
-    rows = cache._db.execute("SELECT key, truncated, token_ids, logprobs, dist_mean, dist_var, checksum FROM stats ORDER BY key").fetchall()
+    with closing(sqlite3.connect(cache.path)) as db:  # the cache's own rows, as stored
+        rows = db.execute("SELECT key, truncated, token_ids, logprobs, dist_mean, dist_var, checksum FROM stats ORDER BY key").fetchall()
     out["cache"] = {
         "keys": [stats_key(settings, t) for t in texts[-3:]],
         "rows": [[k, t, ids.hex(), lp.hex(), mu.hex(), var.hex(), c] for k, t, ids, lp, mu, var, c in rows],
@@ -166,7 +170,7 @@ def downstream(golden: dict) -> dict:
     inputs (its score records and the check's texts): no model, so the same numbers to 1e-9 on
     any machine while the code is unchanged."""
     from llm_mia.check import check_scores
-    from llm_mia.pipeline import records_from_json
+    from llm_mia.io import records_from_json
     from llm_mia.types import Document
 
     inputs = golden["check_input"]

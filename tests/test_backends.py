@@ -15,7 +15,7 @@ from conftest import random_sentences
 
 from llm_mia import Scorer, ScorerConfig, StatsCache, score_documents
 from llm_mia.backends import LOGPROBS, MockBackend, ScoringBackend
-from llm_mia.backends.mock import BOS
+from llm_mia.backends import BOS
 from llm_mia.errors import InputError, ScoringError
 from llm_mia.types import TokenStats, Unscorable
 
@@ -28,7 +28,7 @@ def test_the_test_backend_is_a_backend_with_exact_statistics():
     (st,) = Scorer(backend).score_texts(["abc"])
     ids = [BOS, 97, 98, 99]
     assert list(st.token_ids) == ids
-    logp = backend._logp
+    logp = backend.logp
     np.testing.assert_allclose(st.logprobs, [logp[a, b] for a, b in zip(ids, ids[1:])], rtol=1e-6)
     p = np.exp(logp[ids[:-1]])
     np.testing.assert_allclose(st.dist_mean, (p * logp[ids[:-1]]).sum(1), rtol=1e-6)
@@ -112,7 +112,8 @@ def test_every_command_runs_on_the_test_backend_without_torch(tmp_path):
 def test_bfloat16_on_a_cpu_is_refused_without_native_support_and_close_to_float32_with_it(tiny_model_dir, monkeypatch):
     import numpy as np
 
-    from llm_mia import Scorer, load_model, models
+    import llm_mia.backends.loading as models
+    from llm_mia import Scorer, load_model
     from llm_mia.errors import ModelLoadError
 
     monkeypatch.setattr(models, "cpu_computes_bfloat16", lambda: False)
@@ -183,7 +184,8 @@ def test_a_hub_revision_loads_that_snapshot_from_the_local_cache(tiny_model_dir,
 
     import huggingface_hub.constants as hub
 
-    from llm_mia import load_model, models
+    from llm_mia import load_model
+    import llm_mia.backends.loading as models
     from llm_mia.errors import ModelLoadError
 
     commit = "0123456789abcdef0123456789abcdef01234567"

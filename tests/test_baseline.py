@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import random_sentences
 
-from llm_mia.baseline import features, model_free_auroc
+from llm_mia.evaluation import features, model_free_auroc
 
 
 def test_features_are_words_and_bigrams():

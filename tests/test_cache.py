@@ -69,16 +69,16 @@ def test_weights_changed_in_place_do_not_reuse_the_cache(tiny_model_dir, tmp_pat
 
 def test_interrupted_run_resumes(tiny_lm, tmp_path, monkeypatch):
     scorer = Scorer(tiny_lm, ScorerConfig(batch_size=2), cache=StatsCache(tmp_path))
-    real = scorer._forward
+    real = scorer.backend.forward
     calls = {"n": 0}
 
-    def flaky(batch, gradient=False):
+    def flaky(batch):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(batch, gradient)
+        return real(batch)
 
-    monkeypatch.setattr(scorer, "_forward", flaky)
+    monkeypatch.setattr(scorer.backend, "forward", flaky)
     with pytest.raises(KeyboardInterrupt):
         scorer.score_texts(TEXTS)
     assert len(StatsCache(tmp_path)) == 4  # two finished batches of two

@@ -11,7 +11,7 @@ from conftest import random_sentences
 from llm_mia import score_documents
 from llm_mia.backends import MockBackend
 from llm_mia.detectors import TARGET, DetectorInput, make_detector
-from llm_mia.detectors.camia import above_running_mean, lempel_ziv_phrases, quantised
+from llm_mia.detectors import above_running_mean, lempel_ziv_phrases, quantised
 from llm_mia.types import TokenStats
 
 
@@ -67,7 +67,7 @@ def test_camia_through_the_pipeline_matches_a_float64_computation():
     records = score_documents(texts, model=backend, detectors=specs, use_cache=False)
     for text, rec in zip(texts, records):
         ids = [256, *text.encode()]
-        lp = [backend._logp[a, b] for a, b in zip(ids[:-1], ids[1:])]
+        lp = [backend.logp[a, b] for a, b in zip(ids[:-1], ids[1:])]
         beaten = [lp[t] > sum(lp[:t]) / t for t in range(1, len(lp))]
         assert rec.scores["camia"] == pytest.approx(sum(beaten) / len(beaten), abs=1e-9)
         assert rec.scores["camia:cut=50:signal=count_above:tau=-4.0"] == pytest.approx(sum(v >= -4 for v in lp[:50]) / 50)

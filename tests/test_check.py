@@ -15,8 +15,8 @@ from conftest import WORDS, build_epub, random_sentences
 from llm_mia.check import CheckSettings, run_check, token_pieces
 from llm_mia.errors import InputError
 from llm_mia.cli import main
-from llm_mia.cli_common import FLAGS
-from llm_mia.report import summary, to_html, to_json
+from llm_mia.cli import FLAGS
+from llm_mia.check import summary, to_html, to_json
 
 
 def _jsonl(path: Path, texts: list[str]) -> Path:
@@ -252,7 +252,7 @@ def test_epub_books_are_read_in_reading_order(tmp_path):
 
 
 def test_html_to_text_keeps_paragraphs():
-    from llm_mia.epub import html_to_text
+    from llm_mia.io import html_to_text
 
     assert html_to_text("<p>a  b</p><p>c<br/>d</p><style>p{}</style>") == "a b\n\nc\n\nd"
 
@@ -284,7 +284,7 @@ def test_demo_writes_its_texts_and_runs_a_check(tiny_model_dir, tmp_path, capsys
     assert code == 0 and "def dedent(" in suspect and "def write_demo_texts(" not in suspect
     assert reference.startswith('"""llm-mia: membership inference')  # llm_mia/__init__.py comes first
     # the reference is the snapshot shipped with the package, not today's source (stable figures)
-    from llm_mia.demo import REFERENCE_SNAPSHOT
+    from llm_mia.check import REFERENCE_SNAPSHOT
 
     assert reference.strip() == REFERENCE_SNAPSHOT.read_text().strip()
     assert "REFERENCE_SNAPSHOT" not in reference and "def write_demo_texts(" not in reference
@@ -390,7 +390,7 @@ Updated editions will replace the previous one--the old editions will be renamed
 
 
 def test_project_gutenberg_boilerplate_is_removed_unless_kept():
-    from llm_mia.gutenberg import strip_gutenberg
+    from llm_mia.io import strip_gutenberg
 
     body = "Chapter one.\n\nIt was a dark night."
     text, cut = strip_gutenberg(GUTENBERG.format(body=body))
@@ -446,7 +446,7 @@ def _model_dir(lm) -> str:
 
 
 def test_the_report_shades_tokens_by_log_probability_with_a_key_and_labels_its_tables(tiny_lm, tmp_path):
-    from llm_mia.report import SHADES, looks_like_code
+    from llm_mia.check import SHADES, looks_like_code
 
     suspect = _jsonl(tmp_path / "s.jsonl", random_sentences(12, seed=51))
     ref = _jsonl(tmp_path / "r.jsonl", random_sentences(12, seed=52))

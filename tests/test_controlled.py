@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from conftest import random_sentences
 
-from llm_mia.benchmark import run_bench
-from llm_mia.controlled import ControlledConfig, assign
+from llm_mia.bench import run_bench
+from llm_mia.bench import ControlledConfig, assign
 from llm_mia.errors import InputError
 
 

@@ -15,10 +15,10 @@ from llm_mia import Scorer, score_documents
 from llm_mia.backends import MockBackend
 from llm_mia.cli import main
 from llm_mia.detectors import TARGET, DetectorInput, make_detector
-from llm_mia.detectors.dc_pdd import first_occurrences
+from llm_mia.detectors import first_occurrences
 from llm_mia.errors import InputError
-from llm_mia.freq import FrequencyTable, build_table, load_table, save_table
-from llm_mia.models import LoadedTokenizer, tokenizer_identity
+from llm_mia.io import FrequencyTable, build_table, load_table, save_table
+from llm_mia.backends import LoadedTokenizer, tokenizer_identity
 from llm_mia.types import TokenStats
 
 
@@ -95,7 +95,7 @@ def test_dc_pdd_through_the_pipeline_matches_a_direct_computation(tmp_path):
         for prev, tok in zip(ids[:-1], ids[1:]):
             if tok not in seen:
                 seen.add(tok)
-                alphas.append(min(math.exp(backend._logp[prev, tok]) * -math.log(freq[tok]), 0.05))
+                alphas.append(min(math.exp(backend.logp[prev, tok]) * -math.log(freq[tok]), 0.05))
         assert rec.scores[f"dc_pdd:a=0.05:table={path}"] == pytest.approx(sum(alphas) / len(alphas), rel=1e-5)
 
 

@@ -13,7 +13,7 @@ from conftest import random_sentences
 
 from llm_mia import score_documents
 from llm_mia.backends import LOGPROBS, MockBackend
-from llm_mia.benchmark import run_bench
+from llm_mia.bench import run_bench
 from llm_mia.check import CheckSettings, run_check
 from llm_mia.cli import main
 from llm_mia.detectors import DETECTORS, default_detector_names

@@ -69,7 +69,7 @@ GENERIC_PARAMS = {
 
 
 def write_uniform_table(folder):
-    from llm_mia.freq import FrequencyTable, save_table
+    from llm_mia.io import FrequencyTable, save_table
 
     save_table(FrequencyTable(np.ones(64, dtype=np.int64), "any"), folder / "t.json")
     return folder / "t.json"

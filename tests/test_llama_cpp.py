@@ -23,10 +23,10 @@ import pytest
 import torch
 
 from llm_mia import Scorer, load_model
-from llm_mia.backends.http import HTTPBackend
-from llm_mia.backends.openai import PROBE_TOLERANCE
+from llm_mia.backends import HTTPBackend
+from llm_mia.backends import PROBE_TOLERANCE
 from llm_mia.errors import ModelLoadError
-from llm_mia.models import _locate_smollm2
+from llm_mia.backends import locate_smollm2
 
 
 def _server_python() -> str | None:
@@ -58,7 +58,7 @@ def llama_server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [str(_server_python()), "-m", "llama_cpp.server", "--model", str(_locate_smollm2()), "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]
+    cmd = [str(_server_python()), "-m", "llama_cpp.server", "--model", str(locate_smollm2()), "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     try:

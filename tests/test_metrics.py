@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from llm_mia import auroc, bootstrap_ci, roc_curve, tpr_at_fpr
-from llm_mia.metrics import fpr_budget_too_small
+from llm_mia.evaluation import fpr_budget_too_small
 
 
 def brute_auroc(y, s):

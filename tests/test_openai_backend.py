@@ -15,13 +15,13 @@ from conftest import random_sentences
 from openai_fake import FakeOpenAIServer
 
 from llm_mia import Scorer, ScorerConfig
-from llm_mia.backends.base import LOGPROBS, TOP1
-from llm_mia.backends.http import HTTPBackend
-from llm_mia.backends.openai import PROBE_TOLERANCE
+from llm_mia.backends import LOGPROBS, TOP1
+from llm_mia.backends import HTTPBackend
+from llm_mia.backends import PROBE_TOLERANCE
 from llm_mia.cli import main
 from llm_mia.errors import ModelLoadError
 from llm_mia.pipeline import open_run
-from llm_mia.serve import make_server
+from llm_mia.backends import make_server
 from llm_mia.types import TokenStats
 
 TEXTS = random_sentences(10, seed=8)

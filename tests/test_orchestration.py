@@ -11,14 +11,14 @@ import pytest
 from conftest import random_sentences
 
 from llm_mia.backends import MockBackend
-from llm_mia.benchmark import run_bench, write_bench
+from llm_mia.bench import run_bench, write_bench
 from llm_mia.check import CheckSettings, run_check
 from llm_mia.cli import main
 from llm_mia.detectors import default_detector_names
 from llm_mia.errors import InputError
 from llm_mia.pipeline import choose_detectors, open_run
 from llm_mia.scoring import Scorer, ScorerConfig
-from llm_mia.suites import SUITES, OpenedSuite, Split, Suite
+from llm_mia.bench import SUITES, OpenedSuite, Split, Suite
 from llm_mia.types import Document
 
 
@@ -89,7 +89,7 @@ def test_run_bench_returns_results_and_write_bench_writes_them(files):
     assert [json.loads(x) for x in lines] == [r.to_json() for r in result.splits[0].records]
 
 
-def test_a_suite_that_brings_its_own_models_runs_through_the_same_path(monkeypatch):
+def test_a_suite_that_brings_its_own_models_runs_through_the_same_path(request):
     """What the controlled split does (train a model, score with it against the base model),
     any suite can do through its opener: run_bench does not know the suite."""
     texts = random_sentences(12, seed=64)
@@ -100,7 +100,8 @@ def test_a_suite_that_brings_its_own_models_runs_through_the_same_path(monkeypat
         seen.update(model=model, options=options, load=load)
         return OpenedSuite(suite, [split], MockBackend(5), MockBackend(6), 32, {"own": {"setting": options}})
 
-    monkeypatch.setitem(SUITES._items, "own", Suite("own", "test", "the brought model", ("test-backend:5",), "-", lambda r: [], opener=opener))
+    SUITES.add("own", Suite("own", "test", "the brought model", ("test-backend:5",), "-", lambda r: [], opener=opener))
+    request.addfinalizer(lambda: SUITES.remove("own"))
     result = run_bench("own", model="base-spec", controlled="opts", n_bootstrap=20, use_cache=False, dtype="bfloat16")
     assert seen == {"model": "base-spec", "options": "opts", "load": {"dtype": "bfloat16"}}  # the run's dtype reaches the models it brings
     assert result.model == "test-backend:5" and result.labels_valid is True

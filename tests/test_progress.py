@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from llm_mia import progress
+import llm_mia.progress as progress
 from llm_mia.cli import main
 from llm_mia.progress import Progress, duration
 

@@ -11,10 +11,10 @@ from conftest import random_sentences
 from reference import reference_token_stats
 
 from llm_mia.backends import MockBackend
-from llm_mia.benchmark import run_bench
+from llm_mia.bench import run_bench
 from llm_mia.check import CheckSettings, run_check
 from llm_mia.detectors import TARGET, DetectorInput, DetectorSkip, make_detector
-from llm_mia.detectors.recall import SEPARATOR
+from llm_mia.detectors import SEPARATOR
 from llm_mia.errors import InputError
 from llm_mia.pipeline import open_run
 from llm_mia.scoring import Scorer
@@ -169,8 +169,8 @@ def test_no_scored_document_shares_a_book_with_a_prefix_text(seed):
 
 
 def test_bench_and_check_hold_out_the_books_of_the_prefix_texts(tmp_path, monkeypatch):
-    from llm_mia import benchmark
-    from llm_mia.suites import OpenedSuite, Split, Suite
+    import llm_mia.bench.run as benchmark
+    from llm_mia.bench import OpenedSuite, Split, Suite
 
     texts = random_sentences(40, seed=100)
     split = Split("s", "s", [Document(f"d{i}", t, (i // 5) % 2) for i, t in enumerate(texts)], [f"book{i // 5}" for i in range(40)])

@@ -18,7 +18,7 @@ import pytest
 from conftest import random_sentences
 
 from llm_mia.check import CheckSettings, run_check
-from llm_mia.report import to_html
+from llm_mia.check import to_html
 
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 pytestmark = pytest.mark.skipif(BROWSER is None and not os.environ.get("LLM_MIA_REQUIRE_BROWSER"), reason="no headless Chromium (apt-get install chromium)")

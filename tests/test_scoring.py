@@ -80,7 +80,7 @@ def test_invariant_to_document_order(tiny_lm):
 def test_full_logits_fallback_gives_same_stats(tiny_lm):
     fast = Scorer(tiny_lm)
     slow = Scorer(tiny_lm)
-    slow.backend._head_ok = False  # as for a model whose head cannot be applied on its own
+    slow.backend.head_ok = False  # as for a model whose head cannot be applied on its own
     for a, b in zip(fast.score_texts(TEXTS), slow.score_texts(TEXTS)):
         np.testing.assert_allclose(a.dist_var, b.dist_var, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-5, atol=1e-5)
@@ -145,10 +145,10 @@ def test_a_model_that_keeps_failing_stops_the_run(tiny_lm, monkeypatch):
 
     scorer = Scorer(tiny_lm, ScorerConfig(batch_size=2))
 
-    def broken(batch, gradient=False):
+    def broken(batch):
         raise RuntimeError("CUDA error: an illegal memory access (simulated)")
 
-    monkeypatch.setattr(scorer, "_forward", broken)
+    monkeypatch.setattr(scorer.backend, "forward", broken)
     with pytest.raises(ScoringError, match="in a row"):
         scorer.score_texts(TEXTS)
 
@@ -162,18 +162,18 @@ def test_model_dir_loads_with_identity(tiny_model_dir):
 
 def test_model_failures_split_the_batch_and_mark_only_the_failing_text(tiny_lm, monkeypatch):
     scorer = Scorer(tiny_lm, ScorerConfig(batch_size=8))
-    real = scorer._forward
+    real = scorer.backend.forward
     poison = TEXTS[2]
     poison_ids = scorer.tokenize([poison])[0]
 
-    def fragile(batch, gradient=False):
+    def fragile(batch):
         if len(batch) > 2:
             raise RuntimeError("out of memory (simulated)")
-        if any(seg.ids == poison_ids for seg in batch):
+        if any(ids == poison_ids for ids, _ in batch):
             raise RuntimeError("CUDA error: device-side assert (simulated)")
-        return real(batch, gradient)
+        return real(batch)
 
-    monkeypatch.setattr(scorer, "_forward", fragile)
+    monkeypatch.setattr(scorer.backend, "forward", fragile)
     out = scorer.score_texts(TEXTS)
     assert isinstance(out[2], Unscorable) and "device-side assert" in out[2].reason
     expected = Scorer(tiny_lm).score_texts(TEXTS)
@@ -199,9 +199,9 @@ def _exact_stats(logits, targets):
 def test_tiles_merge_exactly_with_masked_logits(tile, chunk_elements, monkeypatch):
     import torch
 
-    from llm_mia.backends import hf as scoring
+    import llm_mia.backends.hf as scoring
 
-    monkeypatch.setattr(scoring, "_STATS_BLOCK_ROWS", 3)  # several row blocks per tile
+    monkeypatch.setattr(scoring, "STATS_BLOCK_ROWS", 3)  # several row blocks per tile
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(37, 50, generator=g) * 4
     logits[4] = 0.0  # uniform: var 0
@@ -211,5 +211,5 @@ def test_tiles_merge_exactly_with_masked_logits(tile, chunk_elements, monkeypatc
     logits[9, 30] = 25.0  # one possible token: p = 1, mu = 0, var = 0
     targets = torch.randint(0, 50, (37,), generator=g)
     targets[5], targets[7], targets[9] = 25, 1, 30
-    got = scoring._token_stats(logits, targets, scoring._logits_columns, 50, chunk_elements, tile).numpy()
+    got = scoring.token_stats(logits, targets, scoring.logits_columns, 50, chunk_elements, tile).numpy()
     np.testing.assert_allclose(got, _exact_stats(logits, targets), rtol=1e-5, atol=1e-5)

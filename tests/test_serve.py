@@ -18,11 +18,11 @@ import pytest
 from conftest import random_sentences
 
 from llm_mia import Scorer, ScorerConfig, StatsCache
-from llm_mia.backends import as_backend
-from llm_mia.backends.http import HTTPBackend, ServerError
+from llm_mia.scoring import as_backend
+from llm_mia.backends import HTTPBackend, ServerError
 from llm_mia.cli import main
 from llm_mia.errors import BackendUnavailable, InputError, ModelLoadError
-from llm_mia.serve import ScoringService, make_server
+from llm_mia.backends import ScoringService, make_server
 from llm_mia.types import TokenStats, Unscorable
 
 TEXTS = random_sentences(12, seed=5) + ["Hello, world! 123 ÄÖÜ ß é", "x"]
@@ -148,7 +148,7 @@ def test_a_token_is_required_and_never_shown(service, monkeypatch, tmp_path):
 
 
 def test_429_and_a_server_that_is_down_for_a_while_are_retried(service, tmp_path):
-    from llm_mia.serve import RequestError
+    from llm_mia.backends import RequestError
 
     calls = {"n": 0}
     real = service.completions
@@ -164,9 +164,8 @@ def test_429_and_a_server_that_is_down_for_a_while_are_retried(service, tmp_path
     service.completions = sometimes_busy  # type: ignore[method-assign]
     try:
         with serving(service) as (address, _):
-            remote = _fast(address)
             slept: list[float] = []
-            remote._sleep = slept.append
+            remote = _fast(address, sleep=slept.append)
             got = Scorer(remote, ScorerConfig(batch_size=5)).score_texts(TEXTS)
     finally:
         service.completions = real  # type: ignore[method-assign]

@@ -17,11 +17,11 @@ from conftest import random_sentences
 
 from llm_mia import Scorer, ScorerConfig, score_documents
 from llm_mia.backends import MockBackend
-from llm_mia.backends.http import HTTPBackend, ServerWaitWarning, check_server_wait
+from llm_mia.backends import HTTPBackend, ServerWaitWarning, check_server_wait
 from llm_mia.cli import main
 from llm_mia.errors import BackendUnavailable, SettingError
-from llm_mia.models import load_model
-from llm_mia.serve import ScoringService, make_server
+from llm_mia.backends import load_model
+from llm_mia.backends import ScoringService, make_server
 
 
 def _dead_address() -> str:

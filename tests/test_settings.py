@@ -9,10 +9,10 @@ import pytest
 from conftest import random_sentences
 
 from llm_mia.backends import MockBackend
-from llm_mia.benchmark import run_bench
+from llm_mia.bench import run_bench
 from llm_mia.check import CheckSettings
 from llm_mia.cli import main
-from llm_mia.controlled import ControlledConfig
+from llm_mia.bench import ControlledConfig
 from llm_mia.errors import InputError, SettingError
 from llm_mia.evaluation import evaluate
 from llm_mia.scoring import Scorer, ScorerConfig
@@ -76,7 +76,7 @@ def test_the_command_line_names_the_flag(argv, expected, tmp_path, monkeypatch, 
 def test_skipped_documents_carry_reason_codes_that_eval_counts(tmp_path, capsys):
     """Reasons for skipped documents are structured codes: written to the score file, read
     back, and counted by the evaluation (no pattern matching on the texts)."""
-    from llm_mia.pipeline import read_score_file
+    from llm_mia.io import read_score_file
     from llm_mia.types import REASONS
 
     rows = [{"id": f"r{i}", "text": t, "label": i % 2} for i, t in enumerate(random_sentences(8, seed=82))]

@@ -7,10 +7,10 @@ import json
 import pytest
 from conftest import random_sentences
 
-from llm_mia.benchmark import limit_split, run_bench, write_bench
+from llm_mia.bench import limit_split, run_bench, write_bench
 from llm_mia.cli import main
 from llm_mia.errors import InputError, UnknownNameError
-from llm_mia.suites import SUITES, load_suite
+from llm_mia.bench import SUITES, load_suite
 
 
 @pytest.fixture()
@@ -129,7 +129,7 @@ def test_bench_group_level_and_cli(tiny_model_dir, data_dir, tmp_path, capsys):
 def test_wikimia_loads_from_the_hub_when_the_files_are_absent(tmp_path, monkeypatch):
     import datasets
 
-    import llm_mia.models
+    import llm_mia.bench.suites as suites  # where the suites look the hub up
 
     calls = []
 
@@ -137,7 +137,7 @@ def test_wikimia_loads_from_the_hub_when_the_files_are_absent(tmp_path, monkeypa
         calls.append((name, split))
         return [{"input": f"text {split} {i}", "label": i % 2} for i in range(6)]
 
-    monkeypatch.setattr(llm_mia.models, "hub_reachable", lambda: True)
+    monkeypatch.setattr(suites, "hub_reachable", lambda: True)
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     _, splits = load_suite("wikimia", tmp_path)  # an empty data directory
     assert calls == [("swj0419/WikiMIA", f"WikiMIA_length{n}") for n in (32, 64, 128, 256)]
@@ -145,9 +145,9 @@ def test_wikimia_loads_from_the_hub_when_the_files_are_absent(tmp_path, monkeypa
 
 
 def test_a_missing_split_says_where_it_looked_when_the_hub_is_offline(tmp_path, monkeypatch):
-    import llm_mia.models
+    import llm_mia.bench.suites as suites  # where the suites look the hub up
 
-    monkeypatch.setattr(llm_mia.models, "hub_reachable", lambda: False)
+    monkeypatch.setattr(suites, "hub_reachable", lambda: False)
     with pytest.raises(InputError, match=r"data not found at .*wikimia/32.jsonl.*'swj0419/WikiMIA' needs the Hugging Face hub"):
         load_suite("wikimia", tmp_path)
     with pytest.raises(InputError, match="data not found at .*arXivTection"):

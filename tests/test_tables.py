@@ -1,5 +1,5 @@
 """Reports in one place (issue 10, item 5): eval, bench and check format their cells through
-:mod:`llm_mia.tables`, so one set of scores reads the same in each."""
+:mod:`llm_mia.evaluation.tables`, so one set of scores reads the same in each."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import json
 from conftest import random_sentences
 
 from llm_mia.backends import MockBackend
-from llm_mia.benchmark import run_bench
+from llm_mia.bench import run_bench
 from llm_mia.check import CheckSettings, run_check
 from llm_mia.evaluation import FPR_BUDGETS, TprAtFpr, evaluate
-from llm_mia.report import summary, to_html
-from llm_mia.tables import detector_cells, markdown_table, p_value, text_table, tpr_cell, with_ci
+from llm_mia.check import summary, to_html
+from llm_mia.evaluation import detector_cells, markdown_table, p_value, text_table, tpr_cell, with_ci
 
 
 def test_cells():

@@ -1,25 +1,64 @@
-"""Scoring backends: what runs a model for the scorer (see :mod:`llm_mia.backends.base`)."""
+"""Scoring backends: what runs a model for the scorer (the interface: :mod:`llm_mia.backends.base`),
+how a model spec is resolved and loaded (:mod:`~llm_mia.backends.loading`), and the server that
+serves a backend over HTTP (:mod:`~llm_mia.backends.serve`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .base import CAPABILITY_WORDS, GRADIENT, LOGPROBS, MOMENTS, TOP1, ScoringBackend
-from .mock import MockBackend
+from .hf import HFBackend
+from .http import SERVER_WAIT, HTTPBackend, ServerError, ServerWaitWarning, check_server_wait, is_url
+from .loading import (
+    ALIASES,
+    DEFAULT_MODEL,
+    LoadedModel,
+    LoadedTokenizer,
+    describe_aliases,
+    get_model,
+    hf_progress,
+    hub_reachable,
+    load_model,
+    load_tokenizer,
+    locate_smollm2,
+    resolve_spec,
+    tokenizer_identity,
+    with_revision,
+)
+from .mock import BOS, MockBackend
+from .openai import PROBE_TOLERANCE
+from .serve import RequestError, ScoringService, make_server
 
-if TYPE_CHECKING:
-    from ..models import LoadedModel
-    from ..scoring import ScorerConfig
-
-__all__ = ["CAPABILITY_WORDS", "GRADIENT", "LOGPROBS", "MOMENTS", "TOP1", "MockBackend", "ScoringBackend", "as_backend"]
-
-
-def as_backend(model: LoadedModel | ScoringBackend, config: ScorerConfig) -> ScoringBackend:
-    """``model`` itself when it is a backend; a loaded Hugging Face model behind :class:`HFBackend`."""
-    from ..models import LoadedModel
-
-    if isinstance(model, LoadedModel):
-        from .hf import HFBackend
-
-        return HFBackend(model, config)
-    return model
+__all__ = [
+    "ALIASES",
+    "BOS",
+    "CAPABILITY_WORDS",
+    "DEFAULT_MODEL",
+    "GRADIENT",
+    "HFBackend",
+    "HTTPBackend",
+    "LOGPROBS",
+    "LoadedModel",
+    "LoadedTokenizer",
+    "MOMENTS",
+    "MockBackend",
+    "PROBE_TOLERANCE",
+    "RequestError",
+    "SERVER_WAIT",
+    "ScoringBackend",
+    "ScoringService",
+    "ServerError",
+    "ServerWaitWarning",
+    "TOP1",
+    "check_server_wait",
+    "describe_aliases",
+    "get_model",
+    "hf_progress",
+    "hub_reachable",
+    "is_url",
+    "load_model",
+    "load_tokenizer",
+    "locate_smollm2",
+    "make_server",
+    "resolve_spec",
+    "tokenizer_identity",
+    "with_revision",
+]

@@ -10,7 +10,7 @@ The language-model head is applied to the backbone's hidden states in chunks of 
 (scored positions), one vocabulary tile at a time, so that at most
 ``chunk_elements`` logits exist at once and the head's weights are read once per chunk of
 rows: the (tokens x vocabulary) matrix of a batch is never held whole. Each tile gets exact
-two-pass moments, and the tiles are merged exactly (see :func:`_token_stats`). Padding
+two-pass moments, and the tiles are merged exactly (see :func:`token_stats`). Padding
 positions and context-only positions never reach the head.
 """
 
@@ -23,26 +23,30 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .base import GRADIENT, LOGPROBS, MOMENTS, TOP1
-from ..models import tokenize_with
+from .loading import tokenize_with
 
 if TYPE_CHECKING:
-    from ..models import LoadedModel
-    from ..scoring import ScorerConfig
+    from .loading import LoadedModel
 
 
 class HFBackend:
-    """A :class:`~llm_mia.models.LoadedModel` behind the scoring-backend interface
+    """A :class:`~llm_mia.backends.loading.LoadedModel` behind the scoring-backend interface
     (:class:`~llm_mia.backends.base.ScoringBackend`)."""
 
     capabilities = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT})
 
-    def __init__(self, lm: LoadedModel, config: ScorerConfig) -> None:
+    def __init__(self, lm: LoadedModel, *, padding_side: str = "right", chunk_elements: int = 1 << 24, vocab_tile: int = 4096) -> None:
+        """``padding_side`` ("right" or "left": scores do not depend on it), ``chunk_elements``
+        (bound on the logits held at once) and ``vocab_tile`` (vocabulary entries computed
+        together) are the scorer's kernel settings (:class:`~llm_mia.scoring.ScorerConfig`)."""
         self.lm = lm
-        self.config = config
+        self.padding_side, self.chunk_elements, self.vocab_tile = padding_side, chunk_elements, vocab_tile
         self.spec, self.identity, self.tokenizer_identity = lm.spec, lm.identity, lm.tokenizer_identity
         self.tokenizer: Any = lm.tokenizer
         self.max_positions = lm.max_positions
-        self._head_ok: bool | None = None
+        self.head_ok: bool | None = None
+        """Whether the output head can be applied to hidden states on its own (tile by tile);
+        None until the first batch checks it, False for the full forward pass."""
 
     def cache_identity(self) -> dict[str, object]:
         return {
@@ -74,7 +78,7 @@ class HFBackend:
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, (ids, _) in enumerate(batch):
             n = len(ids)
-            cols = slice(0, n) if self.config.padding_side == "right" else slice(width - n, width)
+            cols = slice(0, n) if self.padding_side == "right" else slice(width - n, width)
             input_ids[row, cols] = torch.tensor(ids)
             mask[row, cols] = 1
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -83,19 +87,19 @@ class HFBackend:
         scored = mask[:, 1:].bool() & mask[:, :-1].bool() & (position_ids[:, 1:] >= score_from[:, None])
         input_ids, mask, position_ids, scored = (t.to(device) for t in (input_ids, mask, position_ids, scored))
         with torch.inference_mode():
-            if self._head_ok is None:
-                self._head_ok = self._check_head(input_ids[:1, : min(width, 16)])
+            if self.head_ok is None:
+                self.head_ok = self._check_head(input_ids[:1, : min(width, 16)])
             logits_of: Callable[[Any, int, int], Any]
-            if self._head_ok:
+            if self.head_ok:
                 hidden = model.base_model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False).last_hidden_state  # [B, L, H]
                 rows = hidden[:, :-1][scored]  # [M, H]
                 logits_of = self._head_logits
             else:  # full logits: the model's own head (see _check_head)
                 logits = model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False).logits  # [B, L, V]
                 rows = logits[:, :-1][scored]  # [M, V]
-                logits_of = _logits_columns
+                logits_of = logits_columns
             targets = input_ids[:, 1:][scored]  # [M]
-            out = _token_stats(rows, targets, logits_of, self._vocab_size(), self.config.chunk_elements, self.config.vocab_tile)
+            out = token_stats(rows, targets, logits_of, self._vocab_size(), self.chunk_elements, self.vocab_tile)
         out_np = out.cpu().numpy()  # [M, 3]
         counts = scored.sum(-1).tolist()
         return list(np.split(out_np, np.cumsum(counts)[:-1]))
@@ -129,7 +133,7 @@ class HFBackend:
         finally:
             model.zero_grad(set_to_none=True)
         with torch.inference_mode():
-            stats = _token_stats(logits.detach(), targets, _logits_columns, logits.shape[1], self.config.chunk_elements, self.config.vocab_tile)
+            stats = token_stats(logits.detach(), targets, logits_columns, logits.shape[1], self.chunk_elements, self.vocab_tile)
         return stats.cpu().numpy(), norms
 
     def _vocab_size(self) -> int:
@@ -170,12 +174,12 @@ class HFBackend:
         return ok
 
 
-def _logits_columns(logits, start: int, stop: int):  # type: ignore[no-untyped-def]
+def logits_columns(logits, start: int, stop: int):  # type: ignore[no-untyped-def]
     """Columns ``start:stop`` of full logits, as float32 (the fallback path)."""
     return logits[:, start:stop].float()
 
 
-def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile: int):  # type: ignore[no-untyped-def]
+def token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile: int):  # type: ignore[no-untyped-def]
     """(M, 4) float32 tensor [lp, mu, var, top] from M rows (hidden states, or full logits).
 
     Rows go in chunks of ``R = chunk_elements // tile`` (at least 1). For each chunk the head
@@ -203,7 +207,7 @@ def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile
         part = rows[start : start + chunk]
         tgt = targets[start : start + chunk]
         n = part.shape[0]
-        block = _STATS_BLOCK_ROWS if rows.device.type == "cpu" else n
+        block = STATS_BLOCK_ROWS if rows.device.type == "cpu" else n
         moments = torch.empty((4, n, n_tiles), dtype=torch.float32, device=rows.device)  # L_c, d_c, s_c, m_c
         z_target = torch.empty(n, dtype=torch.float32, device=rows.device)
         for c in range(n_tiles):
@@ -224,7 +228,7 @@ def _token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile
     return out
 
 
-_STATS_BLOCK_ROWS = 64
+STATS_BLOCK_ROWS = 64
 
 
 def _tile_moments(z):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""A served model over HTTP: the client side of :mod:`llm_mia.serve`'s protocol.
+"""A served model over HTTP: the client side of :mod:`llm_mia.backends.serve`'s protocol.
 
 ``--model http://HOST:PORT/v1`` (or ``https://``) scores through a server instead of a model
 in this process. The server's ``GET /v1/models`` names the model, its weights' and
@@ -56,9 +56,9 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ..errors import BackendUnavailable, ModelLoadError, require
-from ..serve import MAX_PROMPTS
 from . import openai
 from .base import CAPABILITY_WORDS, LOGPROBS, TOP1
+from .protocol import MAX_PROMPTS
 
 API_KEY_ENV = "LLM_MIA_API_KEY"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})

@@ -61,11 +61,12 @@ class MockBackend:
         self.calls = 0  # batches run
         logits = np.random.default_rng(seed).normal(0.0, 2.0, size=(VOCAB, VOCAB))
         logits -= logits.max(axis=1, keepdims=True)
-        self._logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))  # [prev, next], float64
-        p = np.exp(self._logp)
-        self._mu = (p * self._logp).sum(axis=1)
-        self._var = (p * (self._logp - self._mu[:, None]) ** 2).sum(axis=1)
-        self._top = self._logp.max(axis=1)
+        self.logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))  # [prev, next], float64
+        """The model itself: ``logp[a, b]`` = log p(b | previous token a), for tests to check against."""
+        p = np.exp(self.logp)
+        self._mu = (p * self.logp).sum(axis=1)
+        self._var = (p * (self.logp - self._mu[:, None]) ** 2).sum(axis=1)
+        self._top = self.logp.max(axis=1)
 
     def cache_identity(self) -> dict[str, object]:
         return {"model": self.identity, "tokenizer": self.tokenizer_identity, "dtype": "float64", "device": "cpu"}
@@ -81,7 +82,7 @@ class MockBackend:
         for ids, score_from in batch:
             prev, nxt = np.asarray(ids[:-1]), np.asarray(ids[1:])
             keep = np.arange(1, len(ids)) >= score_from
-            stats = np.stack([self._logp[prev, nxt], self._mu[prev], self._var[prev], self._top[prev]], axis=1)[keep]
+            stats = np.stack([self.logp[prev, nxt], self._mu[prev], self._var[prev], self._top[prev]], axis=1)[keep]
             if MOMENTS not in self.capabilities:
                 stats[:, 1:3] = np.nan
             if TOP1 not in self.capabilities:
@@ -96,9 +97,9 @@ class MockBackend:
         if GRADIENT not in self.capabilities:
             raise RuntimeError("this test backend was made without the gradient capability")
         (stats,) = self.forward([(ids, 1)])
-        grad = np.zeros_like(self._logp)
+        grad = np.zeros_like(self.logp)
         for prev, nxt in zip(ids[:-1], ids[1:]):
-            grad[prev] += np.exp(self._logp[prev])
+            grad[prev] += np.exp(self.logp[prev])
             grad[prev, nxt] -= 1.0
         grad /= len(ids) - 1
         return stats, np.array([np.abs(grad).sum(), np.sqrt((grad**2).sum()), np.abs(grad).max()])

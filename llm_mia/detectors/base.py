@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..backends.base import LOGPROBS, MOMENTS
+from ..backends import LOGPROBS, MOMENTS
 from ..errors import UnknownNameError
 from ..registry import Registry, did_you_mean
 from ..types import TokenStats

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..freq import FrequencyTable, check_tokenizer, load_table
+from ..io import FrequencyTable, check_tokenizer, load_table
 from ..strings import printable
 from .base import TARGET, Detector, DetectorInput, register
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backends import TOP1
 from .base import LOGPROBS, MOMENTS, TARGET, Detector, DetectorInput, DetectorSkip, check_fraction, lowest_mean, register
-from ..backends.base import TOP1
 from .min_k import per_sigma
 
 

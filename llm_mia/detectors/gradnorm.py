@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backends.base import GRADIENT
+from ..backends import GRADIENT
 from ..views import TARGET_GRADIENT
 from .base import LOGPROBS, Detector, DetectorInput, DetectorSkip, register
 

@@ -22,7 +22,7 @@ def prefix_from(texts: Sequence[str], shots: int, what: str) -> tuple[str, ...]:
 
 def read_prefix_file(path: str, shots: int) -> tuple[str, ...]:
     """The prefix from the first ``shots`` texts of a file (any format ``llm-mia score`` reads)."""
-    from ..data import texts_of
+    from ..io import texts_of
 
     texts, _ = texts_of([path])
     return prefix_from(texts, shots, f"non-member (from {path})")

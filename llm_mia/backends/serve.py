@@ -1,0 +1,250 @@
+"""``llm-mia serve``: a scoring backend behind an OpenAI-compatible HTTP protocol, so that a
+GPU host serves and other machines run ``score``, ``check`` and ``bench`` against it with
+``--model http://HOST:PORT/v1`` (:class:`llm_mia.backends.http.HTTPBackend`).
+
+Endpoints (JSON; the subset of the OpenAI and vLLM APIs that scoring needs):
+
+- ``GET /v1/models``: the one served model, with an ``llm_mia`` field: ``protocol``,
+  ``identity``, ``tokenizer_identity``, ``capabilities``, ``max_positions``, ``dtype``,
+  ``device``, ``special_ids``.
+- ``POST /tokenize`` ``{"prompt": str, "add_special_tokens": bool}`` -> ``{"tokens": [...],
+  "count": n}`` and ``POST /detokenize`` ``{"tokens": [...]}`` -> ``{"prompt": str}`` (as vLLM);
+  ``{"prompts": [str, ...]}`` -> ``{"tokens_list": [[...], ...]}`` tokenizes a batch at once.
+- ``POST /v1/completions`` with ``echo: true``, ``max_tokens: 0`` and ``logprobs: 0``:
+  prompt scoring only. ``prompt`` is a token-id list or a list of them (one choice each,
+  scored in one batch). Each choice has the OpenAI ``logprobs`` (``tokens``,
+  ``token_logprobs``; the first position and positions before ``score_from`` are null) and
+  an ``llm_mia`` field ``{"score_from": k, "stats": [[lp, mu, var, top], ...]}`` with the
+  backend's exact statistics for the positions from ``max(1, k)`` (see
+  :mod:`llm_mia.backends.base`); ``llm_mia: {"score_from": [k, ...]}`` in the request says
+  where each prompt's scored part starts (its context is not scored).
+
+Float32 statistics travel as JSON numbers (written as Python floats, so exactly). The server
+runs one batch at a time (a lock), binds to 127.0.0.1 unless told otherwise, and with a
+token requires ``Authorization: Bearer TOKEN`` on every request.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .base import GRADIENT, ScoringBackend
+from .protocol import MAX_BODY, MAX_PROMPTS, PROTOCOL
+
+Routes = dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]]
+"""(method, path) -> handler of the request body, returning the response body."""
+
+
+class RequestError(Exception):
+    """A request the server refuses: an HTTP status and a message for the client."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def model_card(backend: ScoringBackend, device: str, dtype: str) -> dict[str, Any]:
+    """What ``GET /v1/models`` says of the served model."""
+    tok = getattr(backend, "tokenizer", None)
+    return {
+        "id": backend.spec,
+        "object": "model",
+        "owned_by": "llm-mia",
+        "llm_mia": {
+            "protocol": PROTOCOL,
+            "identity": backend.identity,
+            "tokenizer_identity": backend.tokenizer_identity,
+            "capabilities": sorted(backend.capabilities - {GRADIENT}),  # no gradients over HTTP
+            "max_positions": backend.max_positions,
+            "dtype": dtype,
+            "device": device,
+            "special_ids": sorted(int(i) for i in getattr(tok, "all_special_ids", []) or []),
+            "vocab_size": len(tok) if tok is not None else None,
+        },
+    }
+
+
+class ScoringService:
+    """The protocol without the transport: each method takes a request body and returns the
+    response body, or raises :class:`RequestError`."""
+
+    def __init__(self, backend: ScoringBackend) -> None:
+        self.backend = backend
+        identity = backend.cache_identity()
+        self.card = model_card(backend, str(identity.get("device", "")), str(identity.get("dtype", "")))
+        self.lock = threading.Lock()
+        self._count = 0
+
+    def models(self) -> dict[str, Any]:
+        return {"object": "list", "data": [self.card]}
+
+    def routes(self) -> Routes:
+        return {
+            ("GET", "/v1/models"): lambda _: self.models(),
+            ("POST", "/tokenize"): self.tokenize,
+            ("POST", "/detokenize"): self.detokenize,
+            ("POST", "/v1/completions"): self.completions,
+        }
+
+    def tokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        """vLLM's ``{"prompt": text}``, or llm-mia's ``{"prompts": [text, ...]}`` (one round
+        trip for a batch; answered with ``tokens_list``)."""
+        many = body.get("prompts")
+        texts = many if many is not None else [body.get("prompt")]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts) or len(texts) > MAX_PROMPTS:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"tokenize takes a string 'prompt', or 'prompts', a list of at most {MAX_PROMPTS} strings")
+        special = body.get("add_special_tokens", True)
+        if not isinstance(special, bool):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "'add_special_tokens' must be true or false")
+        try:
+            with self.lock:
+                ids_list = self.backend.tokenize(texts, special)
+        except Exception as exc:  # noqa: BLE001  (the tokenizer's own failure: the client retries text by text)
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"the tokenizer failed ({type(exc).__name__}: {str(exc)[:200]})") from None
+        if many is not None:
+            return {"tokens_list": [[int(i) for i in ids] for ids in ids_list], "max_model_len": self.backend.max_positions}
+        return {"tokens": [int(i) for i in ids_list[0]], "count": len(ids_list[0]), "max_model_len": self.backend.max_positions}
+
+    def detokenize(self, body: dict[str, Any]) -> dict[str, Any]:
+        ids = body.get("tokens")
+        if not _is_ids(ids):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "detokenize takes 'tokens', a list of token ids")
+        with self.lock:
+            return {"prompt": self.backend.tokenizer.decode(ids)}
+
+    def completions(self, body: dict[str, Any]) -> dict[str, Any]:
+        model = body.get("model")
+        if model is not None and model != self.card["id"]:
+            raise RequestError(HTTPStatus.NOT_FOUND, f"this server serves {self.card['id']!r}, not {model!r}")
+        if body.get("echo") is not True or body.get("max_tokens", 16) != 0:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "this server scores prompts only: send echo: true and max_tokens: 0")
+        if body.get("logprobs") not in (0, None) and body.get("logprobs") is not False:
+            raise RequestError(
+                HTTPStatus.BAD_REQUEST,
+                "top-k log-probabilities are not offered (send logprobs: 0); the exact top-1 log-probability and the moments are in each choice's llm_mia field",
+            )
+        prompts = body.get("prompt")
+        if _is_ids(prompts):
+            prompts = [prompts]
+        if not isinstance(prompts, list) or not prompts or not all(_is_ids(p) and len(p) >= 2 for p in prompts):
+            raise RequestError(
+                HTTPStatus.BAD_REQUEST, "'prompt' must be a list of at least 2 token ids, or a list of such lists (tokenize first: POST /tokenize)"
+            )
+        if len(prompts) > MAX_PROMPTS:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"at most {MAX_PROMPTS} prompts per request; got {len(prompts)}")
+        limit = self.backend.max_positions
+        if limit is not None and max(len(p) for p in prompts) > limit:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"a prompt of {max(len(p) for p in prompts)} tokens exceeds the model's context length ({limit})")
+        starts = (body.get("llm_mia") or {}).get("score_from", 1)
+        starts = [starts] * len(prompts) if isinstance(starts, int) else starts
+        if not (isinstance(starts, list) and len(starts) == len(prompts) and all(isinstance(s, int) and 0 <= s < len(p) for s, p in zip(starts, prompts))):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "llm_mia.score_from must be a position inside each prompt (one number, or one per prompt)")
+        with self.lock:
+            stats = self.backend.forward([(list(p), s) for p, s in zip(prompts, starts)])
+            names = _token_names(self.backend.tokenizer, prompts)
+            self._count += 1
+        choices = []
+        for i, (s, arr) in enumerate(zip(starts, stats)):
+            first = max(1, s)
+            lps: list[float | None] = [None] * first + [float(v) for v in arr[:, 0]]
+            choices.append(
+                {
+                    "index": i,
+                    "text": "",
+                    "finish_reason": "length",
+                    "logprobs": {"tokens": names[i], "token_logprobs": lps, "top_logprobs": None},
+                    "llm_mia": {"score_from": first, "stats": [[float(v) for v in row] for row in arr]},
+                }
+            )
+        n = sum(len(p) for p in prompts)
+        return {
+            "id": f"cmpl-llm-mia-{self._count}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": self.card["id"],
+            "choices": choices,
+            "usage": {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n},
+        }
+
+
+def _is_ids(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value)
+
+
+def _token_names(tokenizer: Any, prompts: list[list[int]]) -> list[list[str]]:
+    """Each prompt's tokens as strings (the tokenizer's own names where it has them)."""
+    convert = getattr(tokenizer, "convert_ids_to_tokens", None)
+    if convert is not None:
+        return [[str(t) for t in convert(p)] for p in prompts]
+    return [[tokenizer.decode([i]) for i in p] for p in prompts]
+
+
+def make_server(
+    service: Any, host: str = "127.0.0.1", port: int = 8000, token: str | None = None, log: Callable[[str], None] | None = None
+) -> ThreadingHTTPServer:
+    """An HTTP server of ``service`` (anything with ``routes() -> Routes``, such as a
+    :class:`ScoringService`; call ``serve_forever``; ``port`` 0 picks a free one).
+    ``token``: every request must carry ``Authorization: Bearer TOKEN``. ``log`` gets one
+    line per request (method, path, status; never a header)."""
+    routes = service.routes()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's names)
+            self._handle("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._handle("POST")
+
+        def _handle(self, method: str) -> None:
+            try:
+                if token is not None and not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {token}"):
+                    raise RequestError(HTTPStatus.UNAUTHORIZED, "this server needs Authorization: Bearer <token>")
+                route = routes.get((method, self.path.split("?")[0].rstrip("/")))
+                if route is None:
+                    raise RequestError(HTTPStatus.NOT_FOUND, f"no such endpoint: {method} {self.path}")
+                body: dict[str, Any] = {}
+                if method == "POST":
+                    size = int(self.headers.get("Content-Length") or 0)
+                    if size > MAX_BODY:
+                        raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"a request body of {size} bytes is over the limit ({MAX_BODY})")
+                    try:
+                        body = json.loads(self.rfile.read(size) or b"{}")
+                    except (ValueError, UnicodeDecodeError):
+                        raise RequestError(HTTPStatus.BAD_REQUEST, "the request body is not JSON") from None
+                    if not isinstance(body, dict):
+                        raise RequestError(HTTPStatus.BAD_REQUEST, "the request body must be a JSON object")
+                self._send(HTTPStatus.OK, route(body))
+            except RequestError as exc:
+                self._send(exc.status, {"error": {"message": str(exc), "type": "invalid_request_error", "code": int(exc.status)}})
+            except Exception as exc:  # noqa: BLE001  (the model failed: the client splits the batch)
+                self._send(
+                    HTTPStatus.INTERNAL_SERVER_ERROR, {"error": {"message": f"{type(exc).__name__}: {str(exc)[:300]}", "type": "server_error", "code": 500}}
+                )
+
+        def _send(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+            if log is not None:
+                log(f"{self.address_string()} {format % args}")
+
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        daemon_threads = True
+
+    return Server((host, port), Handler)

@@ -1,0 +1,42 @@
+"""Metrics over labelled scores: AUROC, TPR at low FPR, bootstrap intervals, the model-free baseline, tables and plots."""
+
+from __future__ import annotations
+
+from .baseline import BaselineResult, features, model_free_auroc
+from .evaluator import FPR_BUDGETS, EvaluationReport, TprAtFpr, detector_cells, evaluate, too_few_notes, tpr_cell
+from .frames import to_dataframe
+from .metrics import N_BOOTSTRAP, auroc, auroc_stat, bootstrap_ci, fpr_budget_too_small, roc_curve, tpr_at_fpr, tpr_stat
+from .plots import histogram_figure, plot_histograms, plot_roc, roc_figure
+from .tables import NA, markdown_table, metric_headers, p_value, text_table, with_ci
+
+__all__ = [
+    "BaselineResult",
+    "EvaluationReport",
+    "FPR_BUDGETS",
+    "NA",
+    "N_BOOTSTRAP",
+    "TprAtFpr",
+    "auroc",
+    "auroc_stat",
+    "bootstrap_ci",
+    "detector_cells",
+    "evaluate",
+    "features",
+    "fpr_budget_too_small",
+    "histogram_figure",
+    "markdown_table",
+    "metric_headers",
+    "model_free_auroc",
+    "p_value",
+    "plot_histograms",
+    "plot_roc",
+    "roc_curve",
+    "roc_figure",
+    "text_table",
+    "to_dataframe",
+    "too_few_notes",
+    "tpr_at_fpr",
+    "tpr_cell",
+    "tpr_stat",
+    "with_ci",
+]
