@@ -203,3 +203,25 @@ def test_a_hub_revision_loads_that_snapshot_from_the_local_cache(tiny_model_dir,
         with pytest.raises(ModelLoadError, match="--revision applies to a hub id"):
             models.with_revision(spec, "step100")
     assert models.with_revision("smollm2-135m", None) == "smollm2-135m"
+
+
+def test_a_registered_kind_of_spec_loads_its_own_backend(request):
+    """The seam a new backend plugs into: a kind registered in SPEC_KINDS is what load_model
+    and load_tokenizer give for its specs (and score_documents, through them)."""
+    from llm_mia import load_model, score_documents
+    from llm_mia.backends import SPEC_KINDS, MockBackend, SpecKind, load_tokenizer
+
+    opened = []
+
+    def open_seven(spec, *, device, dtype, server_wait):
+        opened.append((spec, device, dtype, server_wait))
+        return MockBackend(7)
+
+    SPEC_KINDS.add("seven", SpecKind(lambda spec: spec.startswith("seven:"), open_seven))
+    request.addfinalizer(lambda: SPEC_KINDS.remove("seven"))
+    assert load_model("seven:a", device="cpu", server_wait=3).identity == "mock-bigram-v1:seed7"
+    assert load_tokenizer("seven:b").identity == "mock-bigram-v1:seed7"
+    assert opened == [("seven:a", "cpu", None, 3.0), ("seven:b", None, None, None)]
+    records = score_documents(["a text to score", "another one"], model="seven:c", detectors="loss", use_cache=False)
+    assert [r.status for r in records] == ["ok", "ok"]
+    assert load_model("test-backend:7").identity == "mock-bigram-v1:seed7"  # the built-in kinds are registered so too

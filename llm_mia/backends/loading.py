@@ -9,7 +9,10 @@ A spec is one of:
 - a Hugging Face hub id (``org/name``, or ``org/name@REVISION`` for a branch, tag or commit,
   such as Pythia's training checkpoints ``EleutherAI/pythia-160m@step143000``): taken from the
   local hub cache when it is there, otherwise downloaded when the hub can be reached; offline
-  it fails at once. Gated models use the token of ``huggingface-cli login`` or ``$HF_TOKEN``.
+  it fails at once. Gated models use the token of ``huggingface-cli login`` or ``$HF_TOKEN``;
+- a spec of a registered kind (:data:`SPEC_KINDS`), which a backend of its own serves:
+  ``http://HOST:PORT/v1`` (a served model, :mod:`~llm_mia.backends.http`) and ``test-backend``
+  / ``test-backend:SEED`` (the test backend, :mod:`~llm_mia.backends.mock`).
 
 GGUF files are de-quantised by transformers, which takes tens of seconds per load. The first
 load therefore converts the file once into a safetensors directory under
@@ -157,16 +160,35 @@ class LoadedModel:
         return None
 
 
+@dataclass(frozen=True)
+class SpecKind:
+    """Model specs that a backend of its own serves, not a Hugging Face model: ``matches(spec)``
+    tells them, ``open(spec, device=, dtype=, server_wait=)`` returns the backend (a
+    :class:`~llm_mia.backends.base.ScoringBackend`, which is also the tokenizer that
+    :func:`load_tokenizer` gives for the spec). A new backend registers its kind in its own
+    module: ``SPEC_KINDS.add("name", SpecKind(...))``."""
+
+    matches: Callable[[str], bool]
+    open: Callable[..., Any]
+
+
+SPEC_KINDS: Registry[SpecKind] = Registry("kind of model spec")
+"""The kinds of spec that :func:`load_model` tries, in order, before it resolves a Hugging Face model."""
 TEST_BACKEND = "test-backend"
 
 
-def _test_backend(spec: str):  # type: ignore[no-untyped-def]
+def _test_backend(spec: str, **_: Any) -> Any:
     from .mock import MockBackend
 
     seed = spec.partition(":")[2] or "0"
     if not seed.isdigit():
         raise ModelLoadError(f"{spec!r}: the test backend takes a whole-number seed (test-backend:3)")
     return MockBackend(int(seed))
+
+
+def spec_kind(spec: str) -> SpecKind | None:
+    """The registered kind whose ``matches`` takes ``spec`` (the first), or None for a Hugging Face model."""
+    return next((kind for _, kind in SPEC_KINDS.items() if kind.matches(spec)), None)
 
 
 def get_model(model: Any, **load: Any) -> Any:
@@ -207,15 +229,14 @@ def load_model(
     the scorer).
     """
     server_wait = check_server_wait(server_wait)  # a bad value stops the run whatever the model
-    if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
-        return _test_backend(spec)
-    if is_url(spec):
-        return _served(spec, device, dtype, server_wait)
+    kind = spec_kind(spec)
+    if kind is not None:
+        return kind.open(spec, device=device, dtype=dtype, server_wait=server_wait)
     with hf_progress(progress):
         return _load(spec, device, dtype, trust_remote_code)
 
 
-def _served(url: str, device: str | None, dtype: str | None, server_wait: float | None = None) -> Any:
+def _served(url: str, *, device: str | None = None, dtype: str | None = None, server_wait: float | None = None) -> Any:
     """A served model (:class:`~llm_mia.backends.http.HTTPBackend`: ``llm-mia serve`` or a
     generic OpenAI-compatible server); the server chose its device and dtype, so asking for
     others here is an error."""
@@ -226,6 +247,10 @@ def _served(url: str, device: str | None, dtype: str | None, server_wait: float 
         if asked is not None and asked.split(":")[0] != served.split(":")[0]:
             raise ModelLoadError(f"{url} chooses its model's {setting} ({served}); set it where the server starts (llm-mia serve --{setting}), not here")
     return backend
+
+
+SPEC_KINDS.add("test backend", SpecKind(lambda spec: spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"), _test_backend))
+SPEC_KINDS.add("served model", SpecKind(is_url, _served))
 
 
 @contextmanager
@@ -360,10 +385,9 @@ def load_tokenizer(spec: str = DEFAULT_MODEL, *, trust_remote_code: bool = False
     """The tokenizer of model ``spec`` (any spec :func:`load_model` takes; the test backend
     gives itself), without loading the weights (a GGUF file is still converted once, with
     transformers' bars when ``progress``)."""
-    if spec == TEST_BACKEND or spec.startswith(TEST_BACKEND + ":"):
-        return _test_backend(spec)
-    if is_url(spec):
-        return _served(spec, None, None)  # the server's tokenizer
+    kind = spec_kind(spec)
+    if kind is not None:
+        return kind.open(spec, device=None, dtype=None, server_wait=None)  # the backend tokenizes (a server: with its tokenizer)
     with hf_progress(progress):
         folder, _ = resolve_spec(spec, trust_remote_code)
     from transformers import AutoTokenizer
