@@ -1,0 +1,138 @@
+"""Extraction windows: how likely the model reproduces a passage's continuation from its prefix.
+
+A text's token ids x_0..x_{n-1} (x_0 the tokenizer's BOS where it adds one, as everywhere in
+llm-mia) are cut into windows k = 0, 1, ...: prefix x[kS, kS+P), suffix x[kS+P, kS+P+S), for
+prefix length P, suffix length S and a step of S tokens, so the suffixes tile the text after
+its first P tokens. The model is conditioned on the window's prefix only, never on earlier text.
+Only whole windows count; the tokens after the last one are reported (``tail_tokens``).
+
+These are exactly the positions the scorer's sliding-window mode scores with
+``max_tokens = P + S`` and ``stride = S`` (every segment after the first is x[kS, kS+P+S) and
+scores its last S tokens; the first scores all of x[0, P+S), whose last S positions see only
+x[0, P)), so window statistics come from ordinary :class:`~llm_mia.types.TokenStats`: one
+batched pass, exact in float32, cached like every other statistic (:func:`window_config`).
+
+Per window, from lp_t = log p(x_t | prefix, x_{kS+P..t-1}) and top_t = max_v log p(v | ...):
+
+- ``log_pz = sum_t lp_t``: the log-probability of the suffix at temperature 1 (Carlini et al.,
+  ICLR 2023, "Quantifying Memorization Across Neural Language Models"; Hayes et al., NAACL 2025,
+  probabilistic discoverable extraction: ``p_z``);
+- ``greedy``: how many suffix tokens are the model's argmax (lp_t == top_t: both come from the
+  same float32 logits, so equality is exact; a tie counts as greedy), and ``longest_run``, the
+  longest run of consecutive greedy tokens; ``greedy == S`` is greedy extraction;
+- :func:`samples_needed`: the (n, p)-discoverability of Hayes et al.: the fewest samples n with
+  1 - (1 - p_z)^n >= p.
+
+Top-k sampling's p_z (Cooper et al. 2025) needs each position's top-k mass and the target's
+rank, which the statistics do not hold: not computed here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import InputError, at_least
+from ..types import TokenStats
+from .scorer import ScorerConfig
+
+DEFAULT_PREFIX = 50
+DEFAULT_SUFFIX = 50
+"""Cooper et al. 2025's window: a 50-token prefix and a 50-token suffix."""
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """``prefix`` (P) and ``suffix`` (S) lengths in tokens; windows step by S."""
+
+    prefix: int = DEFAULT_PREFIX
+    suffix: int = DEFAULT_SUFFIX
+
+    def __post_init__(self) -> None:
+        at_least("prefix", self.prefix, 1)
+        at_least("suffix", self.suffix, 1)
+
+
+def window_config(settings: WindowSettings, base: ScorerConfig | None = None) -> ScorerConfig:
+    """The scorer settings whose statistics hold the windows: ``base`` (batch size, padding,
+    kernel tiles) with ``max_tokens = P + S`` and ``stride = S``."""
+    return replace(base or ScorerConfig(), max_tokens=settings.prefix + settings.suffix, stride=settings.suffix)
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """The whole windows of one text, in text order (arrays of one entry per window)."""
+
+    starts: np.ndarray
+    """Token offset of each window's prefix in the text's token ids (0, S, 2S, ...)."""
+    log_pz: np.ndarray
+    """log p_z of each suffix (float64 sum of float32 token log-probabilities)."""
+    greedy: np.ndarray
+    """Suffix tokens that are the model's argmax."""
+    longest_run: np.ndarray
+    """Longest run of consecutive argmax tokens in each suffix."""
+    settings: WindowSettings
+    tail_tokens: int
+    """Tokens after the last whole window (scored by no window)."""
+
+    @property
+    def n_windows(self) -> int:
+        return int(self.starts.shape[0])
+
+    @property
+    def all_greedy(self) -> np.ndarray:
+        """Windows whose whole suffix is the greedy continuation of the prefix."""
+        return self.greedy == self.settings.suffix
+
+
+def window_stats(stats: TokenStats, settings: WindowSettings) -> WindowStats:
+    """The windows of a text from its statistics under :func:`window_config` (a text of fewer
+    than P + S tokens has none). Raises :class:`InputError` for statistics that cannot hold
+    them: truncated ones, or ones without the top-1 log-probability."""
+    if stats.truncated:
+        raise InputError("window statistics need every token scored: score with window_config(settings) (sliding windows), not truncated")
+    if stats.top_logprob is None:
+        raise InputError("window statistics need the top-1 log-probability of each position (a backend with the top1 capability)")
+    p, s = settings.prefix, settings.suffix
+    n = stats.n_tokens
+    count = max(0, (n - p) // s)  # window k needs tokens up to k*S + P + S <= n
+    starts = np.arange(count, dtype=np.int64) * s
+    # suffix positions t = kS+P .. kS+P+S-1; position t is entry t-1 of the per-position arrays
+    idx = (starts[:, None] + p - 1) + np.arange(s)[None, :]  # [windows, S]
+    lp = stats.logprobs[idx].astype(np.float64)
+    hit = stats.logprobs[idx] >= stats.top_logprob[idx]
+    covered = p + count * s if count else 0
+    return WindowStats(
+        starts=starts,
+        log_pz=lp.sum(axis=1),
+        greedy=hit.sum(axis=1).astype(np.int64),
+        longest_run=_longest_runs(hit),
+        settings=settings,
+        tail_tokens=n - covered if count else n,
+    )
+
+
+def _longest_runs(hit: np.ndarray) -> np.ndarray:
+    """Per row of a boolean [rows, S] array, the longest run of True."""
+    out = np.zeros(hit.shape[0], dtype=np.int64)
+    run = np.zeros(hit.shape[0], dtype=np.int64)
+    for j in range(hit.shape[1]):  # S columns (50), not tokens of the text
+        run = np.where(hit[:, j], run + 1, 0)
+        out = np.maximum(out, run)
+    return out
+
+
+def samples_needed(log_pz: float, p: float) -> float:
+    """The fewest samples n with ``1 - (1 - p_z)^n >= p`` (Hayes et al.'s (n, p)-discoverable
+    extraction): ``ceil(log(1 - p) / log(1 - p_z))``; 1 when p_z = 1, infinity when p_z = 0.
+    ``p`` in (0, 1)."""
+    if not 0 < p < 1:
+        raise InputError(f"p must be in (0, 1), not {p!r}")
+    if log_pz >= 0:
+        return 1.0
+    if log_pz == -math.inf:
+        return math.inf
+    per_sample = math.log1p(-math.exp(log_pz))  # log(1 - p_z), exact for tiny p_z
+    return float(max(1, math.ceil(math.log1p(-p) / per_sample)))

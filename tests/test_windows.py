@@ -1,0 +1,118 @@
+"""Extraction windows (llm_mia.scoring.windows) against a slow, obvious reference: each window
+run through the model alone, from its prefix, in float64."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import random_sentences
+
+from llm_mia import InputError, Scorer, StatsCache
+from llm_mia.backends import BOS, MockBackend
+from llm_mia.scoring import WindowSettings, samples_needed, window_config, window_stats
+from llm_mia.types import TokenStats
+
+
+def _reference(lm, ids: list[int], settings: WindowSettings) -> list[tuple[int, float, int, int]]:
+    """(start, log p_z, greedy tokens, longest greedy run) per whole window, each window's
+    prefix + suffix fed to the model on its own."""
+    import torch
+
+    p, s = settings.prefix, settings.suffix
+    out = []
+    for start in range(0, len(ids) - p - s + 1, s):
+        window = torch.tensor([ids[start : start + p + s]])
+        with torch.no_grad():
+            logp = torch.log_softmax(lm.model(window).logits[0].double(), dim=-1)  # [P+S, V]
+        rows = logp[p - 1 : p + s - 1]  # predictions of the suffix tokens
+        target = window[0, p : p + s]
+        lp = rows[torch.arange(s), target]
+        hit = (rows.argmax(dim=-1) == target).tolist()
+        run = best = 0
+        for h in hit:
+            run = run + 1 if h else 0
+            best = max(best, run)
+        out.append((start, float(lp.sum()), sum(hit), best))
+    return out
+
+
+def test_windows_match_each_window_run_alone(tiny_lm):
+    settings = WindowSettings(prefix=9, suffix=7)
+    text = " ".join(random_sentences(12, seed=81))
+    (stats,) = Scorer(tiny_lm, window_config(settings)).score_texts([text])
+    got = window_stats(stats, settings)
+    want = _reference(tiny_lm, stats.token_ids.tolist(), settings)
+    assert got.n_windows == len(want) >= 8
+    assert got.starts.tolist() == [w[0] for w in want]
+    np.testing.assert_allclose(got.log_pz, [w[1] for w in want], rtol=1e-5)
+    assert got.greedy.tolist() == [w[2] for w in want] and got.longest_run.tolist() == [w[3] for w in want]
+    assert got.tail_tokens == stats.n_tokens - 9 - 7 * got.n_windows
+
+
+def _greedy_chain(backend: MockBackend, length: int) -> str | None:
+    """A text of printable ASCII in which every byte after the first is the test backend's
+    argmax after the byte before, or None when the argmax leaves printable ASCII."""
+    for first in range(ord("a"), ord("z") + 1):
+        chain = [first]
+        while len(chain) < length and 32 <= (nxt := int(np.argmax(backend.logp[chain[-1]]))) < 127:
+            chain.append(nxt)
+        if len(chain) == length:
+            return bytes(chain).decode("ascii")
+    return None
+
+
+def test_a_greedy_text_is_greedy_in_every_window():
+    settings = WindowSettings(prefix=5, suffix=4)
+    backend, text = next((b, t) for b in map(MockBackend, range(40)) if (t := _greedy_chain(b, 60)) is not None)
+    (stats,) = Scorer(backend, window_config(settings)).score_texts([text])
+    got = window_stats(stats, settings)
+    assert got.n_windows == (61 - 5) // 4  # BOS + 60 bytes
+    assert got.all_greedy.all() and (got.longest_run == 4).all()
+    expected = [sum(backend.logp[a, b] for a, b in zip(stats.token_ids[k + 4 : k + 8], stats.token_ids[k + 5 : k + 9])) for k in got.starts]
+    np.testing.assert_allclose(got.log_pz, expected, rtol=1e-6)
+    (other,) = Scorer(backend, window_config(settings)).score_texts(["a text that the test backend does not predict"])
+    assert window_stats(other, settings).greedy.max() < 4
+
+
+@pytest.mark.parametrize(("n_tokens", "windows", "tail"), [(8, 0, 8), (9, 1, 0), (12, 1, 3), (13, 2, 0)])
+def test_only_whole_windows_count(n_tokens, windows, tail):
+    settings = WindowSettings(prefix=5, suffix=4)
+    (stats,) = Scorer(MockBackend(0), window_config(settings)).score_texts(["x" * (n_tokens - 1)])  # BOS + bytes
+    got = window_stats(stats, settings)
+    assert (stats.n_tokens, got.n_windows, got.tail_tokens) == (n_tokens, windows, tail)
+    assert stats.token_ids[0] == BOS and got.starts.tolist() == [4 * k for k in range(windows)]
+
+
+def test_statistics_that_cannot_hold_windows_are_refused():
+    n = 20
+    base = dict(
+        token_ids=np.zeros(n, dtype=np.int64), logprobs=np.zeros(n - 1, np.float32), dist_mean=np.zeros(n - 1, np.float32), dist_var=np.zeros(n - 1, np.float32)
+    )
+    with pytest.raises(InputError, match="top-1"):
+        window_stats(TokenStats(**base), WindowSettings(5, 4))
+    with pytest.raises(InputError, match="truncated"):
+        window_stats(TokenStats(**base, truncated=True, top_logprob=np.zeros(n - 1, np.float32)), WindowSettings(5, 4))
+    with pytest.raises(InputError, match="prefix"):
+        WindowSettings(prefix=0)
+
+
+def test_windows_are_cached_like_every_statistic(tmp_path):
+    settings = WindowSettings(prefix=5, suffix=4)
+    texts = ["the first text of this test", "and a second one, a little longer than the first"]
+    first = Scorer(MockBackend(3), window_config(settings), cache=StatsCache(tmp_path))
+    a = [window_stats(s, settings) for s in first.score_texts(texts)]
+    again = Scorer(MockBackend(3), window_config(settings), cache=StatsCache(tmp_path))
+    b = [window_stats(s, settings) for s in again.score_texts(texts)]
+    assert first.forward_passes > 0 and again.forward_passes == 0
+    assert all(np.array_equal(x.log_pz, y.log_pz) and np.array_equal(x.greedy, y.greedy) for x, y in zip(a, b))
+
+
+def test_samples_needed():
+    assert samples_needed(math.log(0.5), 0.9) == 4  # 1 - 0.5^4 = 0.94 >= 0.9 > 1 - 0.5^3
+    assert samples_needed(0.0, 0.99) == 1 and samples_needed(-math.inf, 0.5) == math.inf
+    n = samples_needed(math.log(1e-12), 0.5)
+    assert abs(n - math.log(2) / 1e-12) / n < 1e-6  # log(1 - p_z) kept exact for a tiny p_z
+    with pytest.raises(InputError):
+        samples_needed(-1.0, 1.0)
