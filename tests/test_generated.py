@@ -47,6 +47,7 @@ def test_readme_blocks(scripts) -> None:  # type: ignore[no-untyped-def]
         "scorer": scripts("bench_scorer").table(_json("scorer.json")),
         "long": scripts("bench_long_document").table(_json("long_document.json")),
         "seam": scripts("bench_seam").table(_json("seam.json")),
+        "windows": scripts("bench_windows").table(_json("windows.json")),
         "http": scripts("bench_http").table(_json("http.json")),
         "dtype-speed-cpu": scripts("bench_dtype").table(_json("dtype-cpu.json")),
         "peer-agreement": scripts("peer_agreement").table(peers["results"], peers["command"]),
