@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .cache import StatsCache, stats_key
 from .scorer import Scorer, ScorerConfig, ScoringPlan, as_backend, prefix_chars, tokenize_prefix
-from .windows import WindowSettings, WindowStats, samples_needed, window_config, window_stats
+from .windows import PriorControl, WindowSettings, WindowStats, prior_controls, samples_needed, unrelated_windows, window_config, window_stats
 
 __all__ = [
     "Scorer",
@@ -15,9 +15,12 @@ __all__ = [
     "prefix_chars",
     "stats_key",
     "tokenize_prefix",
+    "PriorControl",
     "WindowSettings",
     "WindowStats",
+    "prior_controls",
     "samples_needed",
+    "unrelated_windows",
     "window_config",
     "window_stats",
 ]

@@ -268,6 +268,31 @@ class Scorer:
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 
+    def score_sequences(self, sequences: Sequence[tuple[list[int], int]]) -> list[np.ndarray | Unscorable]:
+        """Per-position statistics of token-id sequences built by the caller (such as another
+        text's prefix before a suffix): for each ``(ids, score_from)``, an
+        ``(len(ids) - score_from, 4)`` float32 array ``[lp, mu, var, top]`` of positions
+        ``score_from .. len(ids) - 1`` (see :class:`~llm_mia.types.TokenStats`), or an
+        :class:`Unscorable` when the model fails on it. Batched longest first, failures split as
+        for texts; not cached (the cache is keyed by texts). Raises :class:`InputError` for a
+        sequence that cannot be scored (``1 <= score_from < len(ids)``, within the model's
+        context)."""
+        limit = self.backend.max_positions
+        for ids, score_from in sequences:
+            if not 1 <= score_from < len(ids):
+                raise InputError(f"a sequence of {len(ids)} tokens cannot be scored from position {score_from}")
+            if limit is not None and len(ids) > limit:
+                raise InputError(f"a sequence of {len(ids)} tokens exceeds the model's context length ({limit} positions)")
+        segments = [_Segment(i, list(ids), score_from, score_from) for i, (ids, score_from) in enumerate(sequences)]
+        order = sorted(range(len(segments)), key=lambda i: -len(segments[i].ids))
+        out: list[np.ndarray | Unscorable | None] = [None] * len(segments)
+        bs = self.config.batch_size
+        for b in range(0, len(order), bs):
+            batch = [segments[i] for i in order[b : b + bs]]
+            for seg, res in zip(batch, self._forward_or_split(batch)):
+                out[seg.doc] = res if isinstance(res, Unscorable) else res[0]
+        return out  # type: ignore[return-value]
+
     # -- internals --------------------------------------------------------------------------
 
     def context_ids(self, context: str | None) -> list[int] | None:

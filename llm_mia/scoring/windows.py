@@ -23,6 +23,11 @@ Per window, from lp_t = log p(x_t | prefix, x_{kS+P..t-1}) and top_t = max_v log
 - :func:`samples_needed`: the (n, p)-discoverability of Hayes et al.: the fewest samples n with
   1 - (1 - p_z)^n >= p.
 
+The prior-aware control (:func:`prior_controls`, in the manner of Tiwari, Trachtenberg and Suh
+2026, "Prior Aware Memorization"): the same suffix after unrelated prefixes of the collection. A
+suffix the model reproduces because it is common (boilerplate, code idioms, a famous line) is
+likely after any prefix; a memorized one is far likelier after its own.
+
 Top-k sampling's p_z (Cooper et al. 2025) needs each position's top-k mass and the target's
 rank, which the statistics do not hold: not computed here.
 """
@@ -30,17 +35,20 @@ rank, which the statistics do not hold: not computed here.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import InputError, at_least
 from ..types import TokenStats
-from .scorer import ScorerConfig
+from .scorer import Scorer, ScorerConfig
 
 DEFAULT_PREFIX = 50
 DEFAULT_SUFFIX = 50
 """Cooper et al. 2025's window: a 50-token prefix and a 50-token suffix."""
+DEFAULT_CONTROL_PREFIXES = 8
+"""Unrelated prefixes per window in the prior-aware control."""
 
 
 @dataclass(frozen=True)
@@ -136,3 +144,67 @@ def samples_needed(log_pz: float, p: float) -> float:
         return math.inf
     per_sample = math.log1p(-math.exp(log_pz))  # log(1 - p_z), exact for tiny p_z
     return float(max(1, math.ceil(math.log1p(-p) / per_sample)))
+
+
+@dataclass(frozen=True)
+class PriorControl:
+    """One window's suffix after its own prefix and after unrelated ones.
+
+    ``log_prior = log((1/m) sum_j p(suffix | prefix_j))`` over the m unrelated prefixes that
+    could be scored (the model's prior for the suffix, estimated); ``lift = log_pz - log_prior``
+    in nats: how much likelier the suffix is after its own prefix (m = 0: no estimate, NaN)."""
+
+    log_pz: float
+    log_prior: float
+    n_prefixes: int
+
+    @property
+    def lift(self) -> float:
+        return self.log_pz - self.log_prior
+
+
+def unrelated_windows(windows: Sequence[WindowStats], doc: int, k: int, n: int, seed: int = 0) -> list[tuple[int, int]]:
+    """Up to ``n`` windows ``(text, window)`` whose tokens share none with window ``k`` of text
+    ``doc`` (another text's, or the same text's at least (P + S) / S windows away), drawn
+    without replacement with a generator seeded by ``(seed, doc, k)``: the same draw in any order."""
+    p, s = windows[doc].settings.prefix, windows[doc].settings.suffix
+    pool = [(e, j) for e, w in enumerate(windows) for j in range(w.n_windows) if e != doc or abs(j - k) * s >= p + s]
+    if len(pool) <= n:
+        return pool
+    rng = np.random.default_rng([seed, doc, k])
+    return [pool[i] for i in sorted(rng.choice(len(pool), n, replace=False))]
+
+
+def prior_controls(
+    scorer: Scorer,
+    stats: Sequence[TokenStats],
+    windows: Sequence[WindowStats],
+    candidates: Sequence[tuple[int, int]],
+    n_prefixes: int = DEFAULT_CONTROL_PREFIXES,
+    seed: int = 0,
+) -> list[PriorControl]:
+    """The prior-aware control of each candidate window ``(text, window)``: its suffix scored
+    after the prefixes of :func:`unrelated_windows` (one batched pass, :meth:`Scorer.score_sequences`).
+    ``stats`` and ``windows`` are the collection's (:func:`window_stats` of each text's statistics)."""
+    at_least("n_prefixes", n_prefixes, 1)
+    jobs: list[tuple[int, list[int]]] = []  # (candidate, sequence)
+    sequences: list[tuple[list[int], int]] = []
+    for c, (doc, k) in enumerate(candidates):
+        w = windows[doc]
+        p, s = w.settings.prefix, w.settings.suffix
+        start = int(w.starts[k])
+        suffix = stats[doc].token_ids[start + p : start + p + s].tolist()
+        for e, j in unrelated_windows(windows, doc, k, n_prefixes, seed):
+            other = int(windows[e].starts[j])
+            jobs.append((c, stats[e].token_ids[other : other + p].tolist()))
+            sequences.append((jobs[-1][1] + suffix, p))
+    scored = scorer.score_sequences(sequences)
+    per: list[list[float]] = [[] for _ in candidates]
+    for (c, _), out in zip(jobs, scored):
+        if isinstance(out, np.ndarray):
+            per[c].append(float(out[:, 0].astype(np.float64).sum()))
+    result = []
+    for (doc, k), values in zip(candidates, per):
+        log_prior = float(np.logaddexp.reduce(values) - math.log(len(values))) if values else math.nan
+        result.append(PriorControl(float(windows[doc].log_pz[k]), log_prior, len(values)))
+    return result
