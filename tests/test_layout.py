@@ -293,6 +293,7 @@ PUBLIC = {
         "with_revision",
     ],
     "llm_mia.scoring": [
+        "DEFAULT_CONTROL_PREFIXES",
         "Scorer",
         "ScorerConfig",
         "ScoringPlan",
@@ -387,6 +388,8 @@ PUBLIC = {
         "write_bench",
     ],
     "llm_mia.check": [
+        "MemorizationEvidence",
+        "memorization_evidence",
         "CHECK_DETECTORS",
         "CheckResult",
         "CheckSettings",

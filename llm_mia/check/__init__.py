@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .demo import DEMO_EXCERPT_WORDS, REFERENCE_SNAPSHOT, write_demo_texts
 from .excerpts import cut_all, cut_excerpts, find_overlaps
+from .memorization import MemorizationEvidence, memorization_evidence
 from .report import SHADES, looks_like_code, summary, to_html, to_json
 from .run import CHECK_DETECTORS, MODES, CheckResult, CheckSettings, check_scores, read_texts, run_check, unlike
 from .shading import token_pieces
@@ -20,6 +21,8 @@ from .stat_tests import (
 )
 
 __all__ = [
+    "MemorizationEvidence",
+    "memorization_evidence",
     "CHECK_DETECTORS",
     "CheckResult",
     "CheckSettings",

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from .cache import StatsCache, stats_key
 from .scorer import Scorer, ScorerConfig, ScoringPlan, as_backend, prefix_chars, tokenize_prefix
-from .windows import PriorControl, WindowSettings, WindowStats, prior_controls, samples_needed, unrelated_windows, window_config, window_stats
+from .windows import (
+    DEFAULT_CONTROL_PREFIXES,
+    PriorControl,
+    WindowSettings,
+    WindowStats,
+    prior_controls,
+    samples_needed,
+    unrelated_windows,
+    window_config,
+    window_stats,
+)
 
 __all__ = [
+    "DEFAULT_CONTROL_PREFIXES",
     "Scorer",
     "ScorerConfig",
     "ScoringPlan",

@@ -1,0 +1,210 @@
+"""Memorization evidence: passages the model reproduces word for word from their prefix alone.
+
+For a published work no reference set can be of the same kind, and no likelihood test then
+bounds its false positives (Zhang, Das, Kamath and Tramèr, SaTML 2025). Memorization needs no
+reference: a 50-token continuation reproduced with probability 1e-2 does not happen by chance to
+text the model never saw (Carlini et al., ICLR 2023; Hayes et al., NAACL 2025; Cooper et al.
+2025). Its weak spot is predictable text (licences, lists, code idioms, famous lines), which the
+controls catch.
+
+A window (:mod:`llm_mia.scoring.windows`) **counts as memorized at threshold t** when
+
+    p_z >= t   and   lift >= min_lift,
+
+with ``lift = log p_z - log mean_j p(suffix | unrelated prefix_j)`` the prior-aware control
+(:func:`~llm_mia.scoring.prior_controls`; default ``min_lift = log 100``: the suffix at least
+100 times likelier after its own prefix than after other passages' prefixes). A window that
+clears t but not the control is **predictable**, reported, not hidden. Where reference texts
+are given, the same count on them: memorized text is found at t only when the suspect texts
+have memorized windows and, if the reference texts have some too, a larger share (one-sided
+Fisher exact test, p < 0.05). The evidence shows training on the text or on copies and
+quotations of it; its absence never shows that a text was not trained on (most trained books
+are not memorized).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as sps
+
+from ..errors import at_least
+from ..scoring import DEFAULT_CONTROL_PREFIXES, Scorer, WindowSettings, WindowStats, prior_controls, window_stats
+from ..types import TokenStats
+
+THRESHOLDS = (0.5, 1e-2, 1e-4)
+"""The p_z thresholds reported (Cooper et al. 2025 use 0.5; 1e-2 and 1e-4 for the rarer)."""
+DEFAULT_MIN_LIFT = math.log(100.0)
+"""The prior-aware control's bar, in nats."""
+TOP_PASSAGES = 5
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One window: where it is, its numbers and its text (``lift`` None: below every threshold, no control run)."""
+
+    text_id: str
+    window: int
+    start: int
+    log_pz: float
+    greedy: int
+    longest_run: int
+    lift: float | None
+    prefix: str
+    suffix: str
+
+    def memorized(self, threshold: float, min_lift: float) -> bool:
+        return self.log_pz >= math.log(threshold) and self.lift is not None and self.lift >= min_lift
+
+
+@dataclass(frozen=True)
+class Count:
+    """At one threshold: windows that clear it, those that also clear the control, their share
+    of all windows with a 95% Clopper-Pearson interval."""
+
+    threshold: float
+    clearing: int
+    memorized: int
+    windows: int
+    ci: tuple[float, float]
+
+    @property
+    def share(self) -> float:
+        return self.memorized / self.windows if self.windows else math.nan
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    threshold: float
+    suspect: Count
+    reference: Count | None
+    p_value: float | None
+    """One-sided Fisher exact test of a larger memorized share in the suspect texts (None: no reference)."""
+    found: bool
+
+
+@dataclass(frozen=True)
+class MemorizationEvidence:
+    settings: WindowSettings
+    min_lift: float
+    n_texts: int
+    n_windows: int
+    tail_tokens: int
+    results: list[ThresholdResult]
+    longest_run: int
+    passages: list[Passage]
+    """The suspect windows with the highest p_z (at most :data:`TOP_PASSAGES`)."""
+    positions: list[tuple[str, int, float]] = field(repr=False)
+    """(text id, start token, log p_z) of every suspect window, for a map over the work."""
+
+    @property
+    def found(self) -> bool:
+        return any(r.found for r in self.results)
+
+    def headline(self) -> str:
+        """One line: what was found, in words that never say "not trained on"."""
+        hits = [r for r in self.results if r.found]
+        if hits:
+            r = max(hits, key=lambda r: r.threshold)
+            return (
+                f"memorized text found: {r.suspect.memorized} of {self.n_windows} windows reproduced from their prefix with p_z >= {r.threshold:g}, "
+                f"each at least {math.exp(self.min_lift):.0f} times likelier after its own prefix than after others"
+            )
+        shared = [r for r in self.results if r.suspect.memorized and r.reference is not None]
+        if shared:
+            r = max(shared, key=lambda r: r.suspect.memorized)
+            return (
+                f"no evidence of memorization: {r.suspect.memorized} of {self.n_windows} suspect windows clear p_z >= {r.threshold:g} and the control, "
+                f"but so do {r.reference.memorized} of {r.reference.windows} reference windows (one-sided Fisher p = {r.p_value:.3g}): "  # type: ignore[union-attr]
+                "predictable text, or reference texts the model was trained on too"
+            )
+        return "no memorized text found (this does not show that the text was not trained on: most trained books are not memorized)"
+
+
+def memorization_evidence(
+    scorer: Scorer,
+    suspect: Sequence[tuple[str, TokenStats]],
+    reference: Sequence[tuple[str, TokenStats]] | None = None,
+    settings: WindowSettings | None = None,
+    *,
+    min_lift: float = DEFAULT_MIN_LIFT,
+    n_prefixes: int = DEFAULT_CONTROL_PREFIXES,
+    seed: int = 0,
+) -> MemorizationEvidence:
+    """The evidence for ``suspect`` texts ``(id, statistics under window_config(settings))``,
+    with ``reference`` texts scored the same way where given; ``scorer`` runs the controls (the
+    model the statistics came from)."""
+    settings = settings or WindowSettings()
+    at_least("n_prefixes", n_prefixes, 1)
+    sus = _passages(scorer, suspect, settings, n_prefixes, seed)
+    ref = None if reference is None else _passages(scorer, reference, settings, n_prefixes, seed)
+    results = []
+    for t in THRESHOLDS:
+        s_count = _count(sus[0], t, min_lift)
+        r_count = None if ref is None else _count(ref[0], t, min_lift)
+        p = None
+        found = s_count.memorized > 0
+        if r_count is not None:
+            table = [[s_count.memorized, s_count.windows - s_count.memorized], [r_count.memorized, r_count.windows - r_count.memorized]]
+            p = float(sps.fisher_exact(table, alternative="greater").pvalue) if s_count.windows and r_count.windows else None
+            if r_count.memorized > 0:
+                found = found and p is not None and p < 0.05
+        results.append(ThresholdResult(t, s_count, r_count, p, found))
+    passages, windows = sus
+    top = sorted(passages, key=lambda p: -p.log_pz)[:TOP_PASSAGES]
+    return MemorizationEvidence(
+        settings=settings,
+        min_lift=min_lift,
+        n_texts=len(suspect),
+        n_windows=len(passages),
+        tail_tokens=sum(w.tail_tokens for w in windows),
+        results=results,
+        longest_run=max((p.longest_run for p in passages), default=0),
+        passages=top,
+        positions=[(p.text_id, p.start, p.log_pz) for p in passages],
+    )
+
+
+def _passages(
+    scorer: Scorer, texts: Sequence[tuple[str, TokenStats]], settings: WindowSettings, n_prefixes: int, seed: int
+) -> tuple[list[Passage], list[WindowStats]]:
+    """Every window of ``texts``; the prior-aware control for those that clear the lowest threshold."""
+    stats = [s for _, s in texts]
+    windows = [window_stats(s, settings) for s in stats]
+    floor = math.log(min(THRESHOLDS))
+    candidates = [(d, k) for d, w in enumerate(windows) for k in np.flatnonzero(w.log_pz >= floor).tolist()]
+    lifts = {c: ctl.lift for c, ctl in zip(candidates, prior_controls(scorer, stats, windows, candidates, n_prefixes, seed))}
+    decode = getattr(scorer.backend.tokenizer, "decode", None)
+    p, s = settings.prefix, settings.suffix
+    out = []
+    for d, ((text_id, st), w) in enumerate(zip(texts, windows)):
+        ids = st.token_ids.tolist()
+        for k in range(w.n_windows):
+            start = int(w.starts[k])
+            pre, suf = ids[start : start + p], ids[start + p : start + p + s]
+            lift = lifts.get((d, k))
+            out.append(
+                Passage(
+                    text_id,
+                    k,
+                    start,
+                    float(w.log_pz[k]),
+                    int(w.greedy[k]),
+                    int(w.longest_run[k]),
+                    None if lift is None or math.isnan(lift) else lift,
+                    decode(pre) if decode else " ".join(map(str, pre)),
+                    decode(suf) if decode else " ".join(map(str, suf)),
+                )
+            )
+    return out, windows
+
+
+def _count(passages: list[Passage], threshold: float, min_lift: float) -> Count:
+    clearing = sum(p.log_pz >= math.log(threshold) for p in passages)
+    memorized = sum(p.memorized(threshold, min_lift) for p in passages)
+    n = len(passages)
+    ci = sps.binomtest(memorized, n).proportion_ci(0.95) if n else None
+    return Count(threshold, clearing, memorized, n, (float(ci.low), float(ci.high)) if ci is not None else (math.nan, math.nan))

@@ -1,0 +1,54 @@
+"""Memorization evidence (llm_mia.check.memorization): the rule, the controls, the words."""
+
+from __future__ import annotations
+
+import math
+
+from conftest import random_sentences
+
+from llm_mia import Scorer
+from llm_mia.backends import MockBackend
+from llm_mia.check import memorization_evidence
+import llm_mia.check.memorization as memorization
+from llm_mia.scoring import WindowSettings, window_config
+
+SETTINGS = WindowSettings(prefix=4, suffix=4)
+
+
+def _scored(scorer, texts, tag):
+    return [(f"{tag}{i}", s) for i, s in enumerate(scorer.score_texts(texts))]
+
+
+def test_a_model_fitted_on_members_memorizes_them_and_not_the_held_out(tiny_trained):
+    lm, members, held_out = tiny_trained
+    scorer = Scorer(lm, window_config(SETTINGS))
+    seen = memorization_evidence(scorer, _scored(scorer, members, "m"), settings=SETTINGS)
+    unseen = memorization_evidence(scorer, _scored(scorer, held_out[:20], "h"), settings=SETTINGS)
+    assert seen.found and seen.headline().startswith("memorized text found")
+    assert not unseen.found and unseen.headline().startswith("no memorized text found (this does not show")
+    by = {r.threshold: r for r in seen.results}
+    assert by[1e-2].suspect.memorized > 0 and all(r.suspect.memorized == 0 for r in unseen.results)
+    # held-out texts as the reference: the members' share is larger; members against members: no evidence
+    against_held_out = memorization_evidence(scorer, _scored(scorer, members, "m"), _scored(scorer, held_out[:20], "h"), settings=SETTINGS)
+    assert against_held_out.found and all(r.p_value is not None for r in against_held_out.results)
+    against_themselves = memorization_evidence(scorer, _scored(scorer, members[:10], "m"), _scored(scorer, members[10:], "r"), settings=SETTINGS)
+    assert not against_themselves.found  # the reference texts are memorized as much: predictable, not evidence
+    assert against_themselves.headline().startswith("no evidence of memorization: ") and "so do" in against_themselves.headline()
+
+
+def test_the_counts_follow_the_rule():
+    backend = MockBackend(4)
+    scorer = Scorer(backend, window_config(SETTINGS))
+    texts = ["".join(chr(97 + (i * 7 + j * 3) % 26) for j in range(60)) for i in range(6)] + random_sentences(6, seed=85)
+    ev = memorization_evidence(scorer, _scored(scorer, texts, "t"), settings=SETTINGS, min_lift=1.0)
+    assert ev.n_windows == len(ev.positions) == sum(1 for _ in ev.positions)
+    floor = math.log(min(memorization.THRESHOLDS))
+    controlled = [p for p in ev.passages if p.log_pz >= floor]
+    assert all(p.lift is not None for p in controlled)
+    for r in ev.results:
+        assert r.suspect.clearing == sum(lp >= math.log(r.threshold) for _, _, lp in ev.positions)
+        assert r.suspect.memorized <= r.suspect.clearing and r.found == (r.suspect.memorized > 0)
+        lo, hi = r.suspect.ci
+        assert lo <= r.suspect.share <= hi
+    assert [p.log_pz for p in ev.passages] == sorted((p.log_pz for p in ev.passages), reverse=True)
+    assert memorization.DEFAULT_MIN_LIFT == math.log(100)
