@@ -40,11 +40,11 @@ def _texts(path: str, n: int) -> list[str]:
     return docs[:n]
 
 
-def _bare_batches(lm, texts, batch_size):
-    """The scorer's batches (sorted by length, right-padded), as tensors."""
+def padded_batches(ids: list[list[int]], batch_size: int):  # type: ignore[no-untyped-def]
+    """Token-id sequences in batches of ``batch_size``, right-padded: (input ids, attention mask,
+    position ids) tensors per batch, as the scorer feeds the model."""
     import torch
 
-    ids = sorted(lm.tokenizer(texts)["input_ids"], key=len, reverse=True)
     out = []
     for b in range(0, len(ids), batch_size):
         chunk = ids[b : b + batch_size]
@@ -55,7 +55,13 @@ def _bare_batches(lm, texts, batch_size):
             x[r, : len(row)] = torch.tensor(row)
             m[r, : len(row)] = 1
         out.append((x, m, (m.cumsum(-1) - 1).clamp(min=0)))
-    return out, sum(map(len, ids))
+    return out
+
+
+def _bare_batches(lm, texts, batch_size):
+    """The scorer's batches (sorted by length, right-padded), as tensors."""
+    ids = sorted(lm.tokenizer(texts)["input_ids"], key=len, reverse=True)
+    return padded_batches(ids, batch_size), sum(map(len, ids))
 
 
 def _sync(device) -> None:  # type: ignore[no-untyped-def]

@@ -33,20 +33,10 @@ BOOK_TOKENS = 100_000
 
 def _window_batches(ids: list[int], prefix: int, suffix: int, batch_size: int):  # type: ignore[no-untyped-def]
     """The scorer's sequences for the windows of ``ids``, as padded tensors."""
-    import torch
+    from bench_scorer import padded_batches
 
     seqs = [ids[: prefix + suffix]] + [ids[s : s + prefix + suffix] for s in range(suffix, len(ids) - prefix, suffix)]
-    out = []
-    for b in range(0, len(seqs), batch_size):
-        chunk = seqs[b : b + batch_size]
-        width = max(map(len, chunk))
-        x = torch.zeros((len(chunk), width), dtype=torch.long)
-        m = torch.zeros_like(x)
-        for r, row in enumerate(chunk):
-            x[r, : len(row)] = torch.tensor(row)
-            m[r, : len(row)] = 1
-        out.append((x, m, (m.cumsum(-1) - 1).clamp(min=0)))
-    return out
+    return padded_batches(seqs, batch_size)
 
 
 def measure(spec: str, text: str, prefix: int, suffix: int, batch_size: int, repeats: int, device: str = "cpu") -> dict:
