@@ -52,3 +52,24 @@ def test_the_counts_follow_the_rule():
         assert lo <= r.suspect.share <= hi
     assert [p.log_pz for p in ev.passages] == sorted((p.log_pz for p in ev.passages), reverse=True)
     assert memorization.DEFAULT_MIN_LIFT == math.log(100)
+
+
+def test_a_reference_model_is_a_control(tiny_trained, tiny_lm):
+    """The model under test against one that never saw the members (the same tokenizer): the
+    members' windows stay memorized; against itself as the reference model, none is."""
+    import pytest
+
+    from llm_mia import InputError
+
+    lm, members, _ = tiny_trained
+    scorer, ref_scorer = Scorer(lm, window_config(SETTINGS)), Scorer(tiny_lm, window_config(SETTINGS))
+    texts = _scored(scorer, members, "m")
+    untrained = ref_scorer.score_texts(members)
+    ev = memorization_evidence(scorer, texts, settings=SETTINGS, reference_model=untrained)
+    assert ev.found and all(p.ref_log_pz is not None for p in ev.passages)
+    assert all(p.log_pz - p.ref_log_pz >= ev.min_lift for p in ev.passages if p.memorized(0.5, ev.min_lift))
+    itself = memorization_evidence(scorer, texts, settings=SETTINGS, reference_model=[s for _, s in texts])
+    assert not itself.found and all(r.suspect.memorized == 0 for r in itself.results)
+    assert max(r.suspect.clearing for r in itself.results) > 0  # they clear the thresholds, not the control
+    with pytest.raises(InputError, match="other tokens"):
+        memorization_evidence(scorer, texts[:2], settings=SETTINGS, reference_model=ref_scorer.score_texts(["other text", "and another"]))

@@ -13,8 +13,11 @@ A window (:mod:`llm_mia.scoring.windows`) **counts as memorized at threshold t**
 
 with ``lift = log p_z - log mean_j p(suffix | unrelated prefix_j)`` the prior-aware control
 (:func:`~llm_mia.scoring.prior_controls`; default ``min_lift = log 100``: the suffix at least
-100 times likelier after its own prefix than after other passages' prefixes). A window that
-clears t but not the control is **predictable**, reported, not hidden. Where reference texts
+100 times likelier after its own prefix than after other passages' prefixes), and, where a
+reference model's statistics are given (same tokenizer), ``log p_z - log p_z_ref >= min_lift``
+too: the model under test at least 100 times likelier to reproduce the suffix than a model that
+did not see the text, which a suffix any model predicts fails. A window that clears t but not
+the controls is **predictable**, reported, not hidden. Where reference texts
 are given, the same count on them: memorized text is found at t only when the suspect texts
 have memorized windows and, if the reference texts have some too, a larger share (one-sided
 Fisher exact test, p < 0.05). The evidence shows training on the text or on copies and
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as sps
 
-from ..errors import at_least
+from ..errors import InputError, at_least
 from ..scoring import DEFAULT_CONTROL_PREFIXES, Scorer, WindowSettings, WindowStats, prior_controls, window_stats
 from ..types import TokenStats
 
@@ -55,9 +58,13 @@ class Passage:
     lift: float | None
     prefix: str
     suffix: str
+    ref_log_pz: float | None = None
+    """log p_z of the suffix under the reference model (None: no reference model given)."""
 
     def memorized(self, threshold: float, min_lift: float) -> bool:
-        return self.log_pz >= math.log(threshold) and self.lift is not None and self.lift >= min_lift
+        if self.log_pz < math.log(threshold) or self.lift is None or self.lift < min_lift:
+            return False
+        return self.ref_log_pz is None or self.log_pz - self.ref_log_pz >= min_lift
 
 
 @dataclass(frozen=True)
@@ -130,16 +137,19 @@ def memorization_evidence(
     reference: Sequence[tuple[str, TokenStats]] | None = None,
     settings: WindowSettings | None = None,
     *,
+    reference_model: Sequence[TokenStats] | None = None,
     min_lift: float = DEFAULT_MIN_LIFT,
     n_prefixes: int = DEFAULT_CONTROL_PREFIXES,
     seed: int = 0,
 ) -> MemorizationEvidence:
     """The evidence for ``suspect`` texts ``(id, statistics under window_config(settings))``,
     with ``reference`` texts scored the same way where given; ``scorer`` runs the controls (the
-    model the statistics came from)."""
+    model the statistics came from). ``reference_model``: the suspect texts' statistics under a
+    reference model (same settings, in the same order); its tokenizer must cut every text into
+    the same tokens, else :class:`InputError`."""
     settings = settings or WindowSettings()
     at_least("n_prefixes", n_prefixes, 1)
-    sus = _passages(scorer, suspect, settings, n_prefixes, seed)
+    sus = _passages(scorer, suspect, settings, n_prefixes, seed, reference_model)
     ref = None if reference is None else _passages(scorer, reference, settings, n_prefixes, seed)
     results = []
     for t in THRESHOLDS:
@@ -169,11 +179,25 @@ def memorization_evidence(
 
 
 def _passages(
-    scorer: Scorer, texts: Sequence[tuple[str, TokenStats]], settings: WindowSettings, n_prefixes: int, seed: int
+    scorer: Scorer,
+    texts: Sequence[tuple[str, TokenStats]],
+    settings: WindowSettings,
+    n_prefixes: int,
+    seed: int,
+    reference_model: Sequence[TokenStats] | None = None,
 ) -> tuple[list[Passage], list[WindowStats]]:
-    """Every window of ``texts``; the prior-aware control for those that clear the lowest threshold."""
+    """Every window of ``texts``; the prior-aware control for those that clear the lowest
+    threshold; each window's p_z under the reference model where its statistics are given."""
     stats = [s for _, s in texts]
     windows = [window_stats(s, settings) for s in stats]
+    ref_pz: list[np.ndarray | None] = [None] * len(stats)
+    if reference_model is not None:
+        if len(reference_model) != len(stats):
+            raise InputError(f"the reference model's statistics cover {len(reference_model)} texts, the suspect's {len(stats)}")
+        for d, (own, other) in enumerate(zip(stats, reference_model)):
+            if not np.array_equal(own.token_ids, other.token_ids):
+                raise InputError(f"text {texts[d][0]!r}: the reference model's tokenizer cuts it into other tokens; the windows need the same tokenizer")
+            ref_pz[d] = window_stats(other, settings).log_pz
     floor = math.log(min(THRESHOLDS))
     candidates = [(d, k) for d, w in enumerate(windows) for k in np.flatnonzero(w.log_pz >= floor).tolist()]
     lifts = {c: ctl.lift for c, ctl in zip(candidates, prior_controls(scorer, stats, windows, candidates, n_prefixes, seed))}
@@ -197,6 +221,7 @@ def _passages(
                     None if lift is None or math.isnan(lift) else lift,
                     decode(pre) if decode else " ".join(map(str, pre)),
                     decode(suf) if decode else " ".join(map(str, suf)),
+                    None if (ref := ref_pz[d]) is None else float(ref[k]),
                 )
             )
     return out, windows
