@@ -8,7 +8,7 @@ import sqlite3
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -336,9 +336,6 @@ def views_of(detectors: Sequence[Detector]) -> list[View]:
     return list(dict.fromkeys([TARGET, *(v for d in detectors for v in sorted(d.views(), key=repr))]))
 
 
-RUN_OPTION_NAMES = ("reference_model", "detectors", "k", "config", "cache_dir", "use_cache", "progress", "device", "dtype", "trust_remote_code", "server_wait")
-
-
 @dataclass(frozen=True)
 class RunOptions:
     """How a run scores, the same for ``score_documents``, ``open_run``, ``run_bench``,
@@ -394,6 +391,9 @@ class RunOptions:
         return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
 
 
+RUN_OPTION_NAMES = tuple(f.name for f in fields(RunOptions))
+
+
 def open_run(
     model: str | LoadedModel = DEFAULT_MODEL,
     reference_model: str | LoadedModel | None = None,
@@ -419,8 +419,9 @@ def open_run(
     run_cache = open_cache(folder)  # an unusable cache stops the run before a model loads
     if run_cache is not None:
         run_cache.close()
-    target = get_model(model, **opts.load_settings())
-    ref = None if reference_model is None else get_model(reference_model, **opts.load_settings())
+    load = opts.load_settings()
+    target = get_model(model, **load)
+    ref = None if reference_model is None else get_model(reference_model, **load)
     run = ScoringRun(
         list(chosen), target, ref, opts.config or ScorerConfig(), folder, opts.progress, seed, left_out=dict(chosen.left_out), optional=set(chosen.optional)
     )

@@ -54,5 +54,6 @@ def test_readme_blocks(scripts) -> None:  # type: ignore[no-untyped-def]
         "dtype": scripts("dtype_agreement").table(dtype) + "\n" + scripts("dtype_agreement").summary(dtype),
     }
     for name, md in tables.items():
-        block = readme.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
+        start, end = scripts("readme_block").markers(name)
+        block = readme.split(start)[1].split(end)[0]
         assert md.strip() in block, f"benchmarks/README.md block {name} is not what its script writes from the result file"

@@ -9,13 +9,9 @@ from conftest import random_sentences
 
 from llm_mia import CheckSettings, ScorerConfig, SettingError, UnknownNameError, run_check, score_documents
 from llm_mia.cli import build_parser, run_options
-from llm_mia.pipeline import RUN_OPTION_NAMES, RunOptions, open_run
+from llm_mia.pipeline import RunOptions, open_run
 
 TEXTS = random_sentences(6, seed=71)
-
-
-def test_the_names_are_the_fields() -> None:
-    assert tuple(f.name for f in dataclasses.fields(RunOptions)) == RUN_OPTION_NAMES
 
 
 def test_every_option_is_set_by_the_command_line() -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from ..backends import DEFAULT_MODEL, SERVER_WAIT, check_server_wait, with_revision
 from ..detectors import DEFAULT_K, default_detector_names
 from ..errors import LlmMiaError, SettingError
+from ..pipeline import RunOptions, detector_specs
 from ..scoring import ScorerConfig
-
-if TYPE_CHECKING:
-    from ..pipeline import RunOptions
 
 DEFAULTS = ScorerConfig()
 
@@ -59,8 +57,6 @@ def _names(value: str | None) -> list[str] | None:
     """``--detectors`` as a list of specs, split as the library splits one string
     (:func:`llm_mia.pipeline.detector_specs`; None when not given; an error when it names
     nothing, such as ``--detectors ,``)."""
-    from ..pipeline import detector_specs
-
     try:
         return cast("list[str] | None", detector_specs(value))
     except SettingError as exc:
@@ -147,8 +143,6 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
 def run_options(args: argparse.Namespace) -> tuple[str, RunOptions]:
     """The model spec and the :class:`~llm_mia.pipeline.RunOptions` of score, bench, check and
     demo, from the options of :func:`add_run_options`."""
-    from ..pipeline import RunOptions
-
     return with_revision(args.model, args.revision), RunOptions(
         reference_model=args.reference_model,
         detectors=_names(args.detectors),

@@ -111,14 +111,13 @@ def window_stats(stats: TokenStats, settings: WindowSettings) -> WindowStats:
     idx = (starts[:, None] + p - 1) + np.arange(s)[None, :]  # [windows, S]
     lp = stats.logprobs[idx].astype(np.float64)
     hit = stats.logprobs[idx] >= stats.top_logprob[idx]
-    covered = p + count * s if count else 0
     return WindowStats(
         starts=starts,
         log_pz=lp.sum(axis=1),
         greedy=hit.sum(axis=1).astype(np.int64),
         longest_run=_longest_runs(hit),
         settings=settings,
-        tail_tokens=n - covered if count else n,
+        tail_tokens=n - (p + count * s) if count else n,
     )
 
 
@@ -187,7 +186,7 @@ def prior_controls(
     after the prefixes of :func:`unrelated_windows` (one batched pass, :meth:`Scorer.score_sequences`).
     ``stats`` and ``windows`` are the collection's (:func:`window_stats` of each text's statistics)."""
     at_least("n_prefixes", n_prefixes, 1)
-    jobs: list[tuple[int, list[int]]] = []  # (candidate, sequence)
+    owner: list[int] = []  # the candidate of each sequence
     sequences: list[tuple[list[int], int]] = []
     for c, (doc, k) in enumerate(candidates):
         w = windows[doc]
@@ -196,11 +195,11 @@ def prior_controls(
         suffix = stats[doc].token_ids[start + p : start + p + s].tolist()
         for e, j in unrelated_windows(windows, doc, k, n_prefixes, seed):
             other = int(windows[e].starts[j])
-            jobs.append((c, stats[e].token_ids[other : other + p].tolist()))
-            sequences.append((jobs[-1][1] + suffix, p))
+            owner.append(c)
+            sequences.append((stats[e].token_ids[other : other + p].tolist() + suffix, p))
     scored = scorer.score_sequences(sequences)
     per: list[list[float]] = [[] for _ in candidates]
-    for (c, _), out in zip(jobs, scored):
+    for c, out in zip(owner, scored):
         if isinstance(out, np.ndarray):
             per[c].append(float(out[:, 0].astype(np.float64).sum()))
     result = []
