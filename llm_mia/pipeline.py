@@ -32,7 +32,7 @@ from .paths import cache_home, package_versions
 from .pools import KIND, draw_pool, hold_out
 from .progress import Progress
 from .registry import did_you_mean
-from .scoring import Scorer, ScorerConfig, ScoringPlan, StatsCache
+from .scoring import Scorer, ScorerConfig, ScoringPlan, StatsCache, WindowSettings, window_config
 from .types import STATUS_OK, STATUS_SKIPPED, Document, Reason, ScoreRecord, TokenStats, Unscorable
 from .views import View
 
@@ -200,11 +200,29 @@ class ScoringRun:
         """Every view a detector needs, each once; the text itself first."""
         return views_of(self.detectors)
 
-    def scorer(self, model: str = "target", cache: StatsCache | None = None) -> Scorer:
-        """A scorer of the model under test ("target") or of the reference model."""
+    def scorer(self, model: str = "target", cache: StatsCache | None = None, config: ScorerConfig | None = None) -> Scorer:
+        """A scorer of the model under test ("target") or of the reference model, with the
+        run's scorer settings unless ``config`` is given."""
         lm = self.target if model == "target" else self.reference
         assert lm is not None, "this run has no reference model"
-        return Scorer(lm, self.config, cache=cache, progress=self.progress)
+        return Scorer(lm, config or self.config, cache=cache, progress=self.progress)
+
+    def score_windows(self, texts: Sequence[str], settings: WindowSettings, model: str = "target") -> list[TokenStats | Unscorable]:
+        """Each text's statistics under :func:`~llm_mia.scoring.window_config` (the extraction
+        windows of :mod:`llm_mia.scoring.windows`), cached like every statistic; the time and
+        batches are counted in :attr:`costs` under "extraction windows"."""
+        cache = self._open_cache()
+        started, passes = time.perf_counter(), Scorer.forward_passes_total
+        try:
+            stats = self.scorer(model, cache, window_config(settings, self.config)).score_texts(list(texts), label="extraction windows")
+        finally:
+            if cache is not None:
+                cache.close()
+        cost = self.costs.setdefault(f"extraction windows {settings.prefix}+{settings.suffix} ({model})", {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": ["memorization"]})
+        cost["seconds"] += time.perf_counter() - started
+        cost["batches"] += Scorer.forward_passes_total - passes
+        cost["texts"] += len(texts)
+        return stats
 
     def score(
         self, documents: Sequence[Document | str], *, pool_from: Sequence[bool] | None = None, where: str = "the input", groups: Sequence[str] | None = None

@@ -261,6 +261,7 @@ PUBLIC = {
         "CAPABILITY_WORDS",
         "DEFAULT_MODEL",
         "GRADIENT",
+        "GREEDY",
         "HFBackend",
         "HTTPBackend",
         "LOGPROBS",
@@ -278,6 +279,7 @@ PUBLIC = {
         "ServerWaitWarning",
         "SpecKind",
         "TOP1",
+        "TOPK",
         "check_server_wait",
         "describe_aliases",
         "get_model",
@@ -294,6 +296,8 @@ PUBLIC = {
     ],
     "llm_mia.scoring": [
         "DEFAULT_CONTROL_PREFIXES",
+        "DEFAULT_PREFIX",
+        "DEFAULT_SUFFIX",
         "Scorer",
         "ScorerConfig",
         "ScoringPlan",
@@ -310,6 +314,7 @@ PUBLIC = {
         "unrelated_windows",
         "window_config",
         "window_stats",
+        "with_topk",
     ],
     "llm_mia.detectors": [
         "DEFAULT_K",

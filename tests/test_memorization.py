@@ -46,7 +46,7 @@ def test_the_counts_follow_the_rule():
     controlled = [p for p in ev.passages if p.log_pz >= floor]
     assert all(p.lift is not None for p in controlled)
     for r in ev.results:
-        assert r.suspect.clearing == sum(lp >= math.log(r.threshold) for _, _, lp in ev.positions)
+        assert r.suspect.clearing == sum(lp >= math.log(r.threshold) for _, _, lp, _ in ev.positions)
         assert r.suspect.memorized <= r.suspect.clearing and r.found == (r.suspect.memorized > 0)
         lo, hi = r.suspect.ci
         assert lo <= r.suspect.share <= hi
@@ -73,3 +73,35 @@ def test_a_reference_model_is_a_control(tiny_trained, tiny_lm):
     assert max(r.suspect.clearing for r in itself.results) > 0  # they clear the thresholds, not the control
     with pytest.raises(InputError, match="other tokens"):
         memorization_evidence(scorer, texts[:2], settings=SETTINGS, reference_model=ref_scorer.score_texts(["other text", "and another"]))
+
+
+def test_the_greedy_continuation_agrees_with_the_greedy_flags(tiny_trained):
+    """The top passages' greedy continuations, decoded step by step with the key-value cache,
+    agree with the true suffix exactly as far as the scorer's argmax flags say (its first
+    non-greedy token is the first difference); a memorized member's is the suffix itself."""
+    import numpy as np
+
+    lm, members, held_out = tiny_trained
+    scorer = Scorer(lm, window_config(SETTINGS))
+    scored = _scored(scorer, members + held_out[:10], "t")
+    ev = memorization_evidence(scorer, scored, settings=SETTINGS)
+    stats = dict(scored)
+    p, s = SETTINGS.prefix, SETTINGS.suffix
+    assert ev.passages and all(x.continuation is not None for x in ev.passages)
+    for x in ev.passages:
+        st = stats[x.text_id]
+        idx = np.arange(x.start + p - 1, x.start + p + s - 1)
+        greedy = st.logprobs[idx] >= st.top_logprob[idx]
+        leading = int(np.argmin(greedy)) if not greedy.all() else s
+        assert x.continuation_matches == leading, (x, greedy)
+        if x.greedy == s:
+            assert x.continuation == x.suffix
+    assert any(x.continuation_matches == s for x in ev.passages)
+
+
+def test_texts_without_windows_are_named():
+    scorer = Scorer(MockBackend(), window_config(SETTINGS))
+    from llm_mia.types import Unscorable
+
+    ev = memorization_evidence(scorer, [("long", scorer.score_texts(["abcdefghijklmnop" * 2])[0]), ("short", scorer.score_texts(["ab"])[0]), ("bad", Unscorable("no text"))], settings=SETTINGS)
+    assert ev.n_texts == 2 and dict(ev.left_out) == {"short": "shorter than one window (8 tokens)", "bad": "not scored: no text"}

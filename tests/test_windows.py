@@ -11,7 +11,8 @@ from conftest import random_sentences
 
 from llm_mia import InputError, Scorer, StatsCache
 from llm_mia.backends import BOS, MockBackend
-from llm_mia.scoring import WindowSettings, samples_needed, window_config, window_stats
+from llm_mia.errors import SettingError
+from llm_mia.scoring import ScorerConfig, WindowSettings, samples_needed, window_config, window_stats, with_topk
 from llm_mia.types import TokenStats
 
 
@@ -49,6 +50,86 @@ def test_windows_match_each_window_run_alone(tiny_lm):
     np.testing.assert_allclose(got.log_pz, [w[1] for w in want], rtol=1e-5)
     assert got.greedy.tolist() == [w[2] for w in want] and got.longest_run.tolist() == [w[3] for w in want]
     assert got.tail_tokens == stats.n_tokens - 9 - 7 * got.n_windows
+
+
+def _topk_reference(lm, ids: list[int], settings: WindowSettings, k: int) -> list[float]:
+    """Top-k log p_z per whole window from the full float64 distribution: the suffix token's
+    probability renormalized over the k most likely, or -inf when it is not among them."""
+    import torch
+
+    p, s = settings.prefix, settings.suffix
+    out = []
+    for start in range(0, len(ids) - p - s + 1, s):
+        window = torch.tensor([ids[start : start + p + s]])
+        with torch.no_grad():
+            logp = torch.log_softmax(lm.model(window).logits[0].double(), dim=-1)[p - 1 : p + s - 1]
+        total = 0.0
+        for row, target in zip(logp, window[0, p:].tolist()):
+            top = row.topk(k).values
+            if row[target] < top[-1]:
+                total = -math.inf
+                break
+            total += float(row[target] - torch.logsumexp(top, 0))
+        out.append(total)
+    return out
+
+
+@pytest.mark.parametrize("k, tile", [(5, 7), (40, 4096), (2, 1)])
+def test_topk_pz_matches_the_full_distribution(tiny_trained, k, tile):
+    """Top-k p_z from tiles of the vocabulary (7 and 1 entries: the running top k is merged
+    across many tiles) equals the top k of the whole float64 distribution, on a model fitted
+    on member sentences (whose windows stay inside a small top k) and on held-out ones (which
+    fall outside: p_z = 0)."""
+    lm, members, held_out = tiny_trained
+    settings = WindowSettings(prefix=4, suffix=4)
+    scorer = Scorer(lm, replace_tile(window_config(settings), tile))
+    text = " ".join(members[:6] + held_out[:6])
+    (stats,) = scorer.score_texts([text])
+    (got,) = with_topk(scorer, [stats], [window_stats(stats, settings)], k)
+    want = np.array(_topk_reference(lm, stats.token_ids.tolist(), settings, k))
+    assert got.top_k == k and got.topk_log_pz is not None
+    assert (np.isinf(got.topk_log_pz) == np.isinf(want)).all()
+    finite = np.isfinite(want)
+    assert finite.any()
+    np.testing.assert_allclose(got.topk_log_pz[finite], want[finite], rtol=1e-4, atol=1e-4)
+    assert (got.topk_log_pz[finite] >= got.log_pz[finite] - 1e-4).all()  # renormalized over the top k: never less likely
+    if k < 40:
+        assert not finite.all()
+
+
+def replace_tile(config: ScorerConfig, tile: int) -> ScorerConfig:
+    from dataclasses import replace
+
+    return replace(config, vocab_tile=tile)
+
+
+def test_topk_on_the_test_backend_and_refused_without_the_capability():
+    """The test backend's exact top-k agrees with its own table; a backend that cannot give
+    exact top-k is refused, not approximated."""
+    from llm_mia.backends import LOGPROBS, TOP1
+
+    settings = WindowSettings(prefix=6, suffix=5)
+    backend = MockBackend()
+    scorer = Scorer(backend, window_config(settings))
+    (stats,) = scorer.score_texts(["the quick brown fox jumps over the lazy dog " * 3])
+    windows = window_stats(stats, settings)
+    (got,) = with_topk(scorer, [stats], [windows], 257)
+    np.testing.assert_allclose(got.topk_log_pz, windows.log_pz, rtol=1e-5)  # k = the whole vocabulary: plain p_z
+    ids = stats.token_ids.tolist()
+    lp = backend.logp
+    want = []
+    for start in windows.starts.tolist():
+        total = 0.0
+        for t in range(start + 6, start + 11):
+            row = lp[ids[t - 1]]
+            top = np.sort(row)[::-1][:20]
+            total = -math.inf if row[ids[t]] < top[-1] or total == -math.inf else total + row[ids[t]] - np.log(np.exp(top).sum())
+        want.append(total)
+    (got20,) = with_topk(scorer, [stats], [windows], 20)
+    np.testing.assert_allclose(got20.topk_log_pz, want, rtol=1e-5)
+    narrow = Scorer(MockBackend(capabilities=frozenset({LOGPROBS, TOP1})), window_config(settings))
+    with pytest.raises(SettingError, match="refused, not approximated"):
+        with_topk(narrow, [stats], [windows], 40)
 
 
 def _greedy_chain(backend: MockBackend, length: int) -> str | None:

@@ -4,7 +4,7 @@ serves a backend over HTTP (:mod:`~llm_mia.backends.serve`)."""
 
 from __future__ import annotations
 
-from .base import CAPABILITY_WORDS, GRADIENT, LOGPROBS, MOMENTS, TOP1, ScoringBackend
+from .base import CAPABILITY_WORDS, GRADIENT, GREEDY, LOGPROBS, MOMENTS, TOP1, TOPK, ScoringBackend
 from .hf import HFBackend
 from .http import SERVER_WAIT, HTTPBackend, ServerError, ServerWaitWarning, check_server_wait, is_url
 from .loading import (
@@ -35,6 +35,7 @@ __all__ = [
     "CAPABILITY_WORDS",
     "DEFAULT_MODEL",
     "GRADIENT",
+    "GREEDY",
     "HFBackend",
     "HTTPBackend",
     "LOGPROBS",
@@ -52,6 +53,7 @@ __all__ = [
     "ServerWaitWarning",
     "SpecKind",
     "TOP1",
+    "TOPK",
     "check_server_wait",
     "describe_aliases",
     "get_model",

@@ -15,6 +15,17 @@ A backend with the ``GRADIENT`` capability also has ``forward_with_gradient(ids)
 sequence (every position after the first scored), the same ``(n - 1, 4)`` array and the
 norms of the gradient of the mean loss ``-mean_t lp_t`` with respect to the model's weights,
 a float64 array ``[L1, L2, Linf]``, each the mean over the weight tensors of that tensor's norm.
+
+A backend with the ``TOPK`` capability also has ``forward_topk(batch, k)``: for each
+``(ids, score_from)`` an ``(n_scored, 2)`` float32 array ``[log_mass, inside]`` of the same
+positions: ``log_mass = log sum_{v in top k} p(v | x_<p)`` and ``inside`` 1.0 where ``x_p``
+is among the k most likely tokens (its logit at least the k-th largest: a tie counts as
+inside), else 0.0. Top-k sampling at temperature 1 then draws ``x_p`` with probability
+``exp(lp - log_mass)`` where ``inside``, and 0 elsewhere.
+
+A backend with the ``GREEDY`` capability also has ``greedy(prefixes, n)``: for prefixes of
+token ids of one length, the ``n`` tokens the model's greedy decoding appends to each (the
+argmax at every step, temperature 0), as lists of ids.
 """
 
 from __future__ import annotations
@@ -34,11 +45,18 @@ TOP1 = "top1"
 GRADIENT = "gradient"
 """White-box: the gradient of a text's loss with respect to the model's weights (the backend
 has ``forward_with_gradient``, see the module docstring)."""
+TOPK = "topk"
+"""Exact top-k sampling probabilities: each position's top-k mass and whether the token is in
+the top k (the backend has ``forward_topk``, see the module docstring)."""
+GREEDY = "greedy"
+"""The model's greedy continuation of a prefix (the backend has ``greedy``)."""
 CAPABILITY_WORDS = {
     LOGPROBS: "exact token log-probabilities",
     MOMENTS: "exact next-token moments (the whole distribution)",
     TOP1: "the top-1 log-probability at each position",
     GRADIENT: "the gradient of the loss with respect to the weights (white-box, a backward pass per text)",
+    TOPK: "exact top-k sampling probabilities (each position's top-k mass and the token's rank)",
+    GREEDY: "the model's greedy continuation of a prefix",
 }
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .base import GRADIENT, LOGPROBS, MOMENTS, TOP1
+from .base import GRADIENT, GREEDY, LOGPROBS, MOMENTS, TOP1, TOPK
 from .loading import tokenize_with
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class HFBackend:
     """A :class:`~llm_mia.backends.loading.LoadedModel` behind the scoring-backend interface
     (:class:`~llm_mia.backends.base.ScoringBackend`)."""
 
-    capabilities = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT})
+    capabilities = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT, TOPK, GREEDY})
 
     def __init__(self, lm: LoadedModel, *, padding_side: str = "right", chunk_elements: int = 1 << 24, vocab_tile: int = 4096) -> None:
         """``padding_side`` ("right" or "left": scores do not depend on it), ``chunk_elements``
@@ -67,6 +67,39 @@ class HFBackend:
 
     def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
         """One forward pass over a batch; returns per sequence an (n_scored, 4) float32 array."""
+        return self._batched(batch, lambda rows, targets, logits_of: token_stats(rows, targets, logits_of, self._vocab_size(), self.chunk_elements, self.vocab_tile))
+
+    def forward_topk(self, batch: Sequence[tuple[list[int], int]], k: int) -> list[np.ndarray]:
+        """One forward pass over a batch; per sequence an (n_scored, 2) float32 array
+        ``[log_mass, inside]`` of top-k sampling (:func:`topk_stats`)."""
+        return self._batched(batch, lambda rows, targets, logits_of: topk_stats(rows, targets, logits_of, self._vocab_size(), k, self.chunk_elements, self.vocab_tile))
+
+    def greedy(self, prefixes: Sequence[list[int]], n: int) -> list[list[int]]:
+        """The ``n`` tokens greedy decoding appends to each prefix (all of one length): the
+        argmax of the model's float32 logits at every step, the whole sequence run again at
+        each (no key-value cache: its keyword differs between transformers versions; a passage
+        is short), the head applied to the last position only."""
+        import torch
+
+        if not prefixes:
+            return []
+        model = self.lm.model
+        x = torch.tensor([list(p) for p in prefixes], dtype=torch.long, device=model.device)
+        with torch.inference_mode():
+            if self.head_ok is None:
+                self.head_ok = self._check_head(x[:1, :16])
+            for _ in range(n):
+                if self.head_ok:
+                    last = model.base_model(input_ids=x, use_cache=False).last_hidden_state[:, -1]
+                    logits = self._head_logits(last, 0, self._vocab_size())
+                else:
+                    logits = model(input_ids=x, use_cache=False).logits[:, -1].float()
+                x = torch.cat([x, logits.argmax(dim=-1, keepdim=True)], dim=1)
+        return x[:, -n:].tolist() if n else [[] for _ in prefixes]
+
+    def _batched(self, batch: Sequence[tuple[list[int], int]], reduce: Callable[[Any, Any, Callable[[Any, int, int], Any]], Any]) -> list[np.ndarray]:
+        """Run the model over a padded batch and ``reduce(rows, targets, logits_of)`` the
+        scored positions (rows: hidden states or full logits) to one row of numbers each."""
         import torch
 
         model = self.lm.model
@@ -99,8 +132,8 @@ class HFBackend:
                 rows = logits[:, :-1][scored]  # [M, V]
                 logits_of = logits_columns
             targets = input_ids[:, 1:][scored]  # [M]
-            out = token_stats(rows, targets, logits_of, self._vocab_size(), self.chunk_elements, self.vocab_tile)
-        out_np = out.cpu().numpy()  # [M, 3]
+            out = reduce(rows, targets, logits_of)
+        out_np = out.cpu().numpy()
         counts = scored.sum(-1).tolist()
         return list(np.split(out_np, np.cumsum(counts)[:-1]))
 
@@ -225,6 +258,38 @@ def token_stats(rows, targets, logits_of, vocab: int, chunk_elements: int, tile:
         mu = torch.linalg.vecdot(w, mean_c)
         var = torch.linalg.vecdot(w, s_c + (mean_c - mu[:, None]).square())
         out[start : start + n] = torch.stack([z_target - lse, mu, var, m_c.amax(dim=1) - lse], dim=1)
+    return out
+
+
+def topk_stats(rows, targets, logits_of, vocab: int, k: int, chunk_elements: int, tile: int):  # type: ignore[no-untyped-def]
+    """(M, 2) float32 tensor ``[log_mass, inside]`` of top-k sampling from M rows, one tile of
+    logits at a time as :func:`token_stats`: the k largest logits are kept over the tiles
+    (``torch.topk`` of each tile merged with the best so far), with ``lse`` the logsumexp of
+    all, ``log_mass = logsumexp(top k) - lse`` and ``inside = z_target >= k-th largest``
+    (a tie at the k-th place counts as inside). ``k >= vocab``: mass 0, every token inside."""
+    import torch
+
+    tile = max(1, min(tile, vocab))
+    k = max(1, min(k, vocab))
+    chunk = max(1, chunk_elements // tile)
+    out = torch.empty((rows.shape[0], 2), dtype=torch.float32, device=rows.device)
+    for start in range(0, rows.shape[0], chunk):
+        part = rows[start : start + chunk]
+        tgt = targets[start : start + chunk]
+        n = part.shape[0]
+        best = torch.empty((n, 0), dtype=torch.float32, device=rows.device)
+        lse_c = []
+        z_target = torch.empty(n, dtype=torch.float32, device=rows.device)
+        for v0 in range(0, vocab, tile):
+            z = logits_of(part, v0, min(v0 + tile, vocab))  # [n, <= tile]
+            here = (tgt >= v0) & (tgt < v0 + z.shape[1])
+            z_target[here] = z[here, tgt[here] - v0]
+            lse_c.append(torch.logsumexp(z, dim=1))
+            both = torch.cat([best, z.topk(min(k, z.shape[1]), dim=1).values], dim=1)
+            best = both.topk(min(k, both.shape[1]), dim=1).values  # sorted, largest first
+        lse = torch.logsumexp(torch.stack(lse_c, dim=1), dim=1)
+        out[start : start + n, 0] = torch.logsumexp(best, dim=1) - lse
+        out[start : start + n, 1] = (z_target >= best[:, -1]).float()
     return out
 
 

@@ -57,7 +57,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable, ModelLoadError, require
 from . import openai
-from .base import CAPABILITY_WORDS, LOGPROBS, TOP1
+from .base import CAPABILITY_WORDS, GRADIENT, GREEDY, LOGPROBS, TOP1, TOPK
 from .protocol import MAX_PROMPTS
 
 API_KEY_ENV = "LLM_MIA_API_KEY"
@@ -176,7 +176,7 @@ class HTTPBackend:
         self.identity = str(info["identity"])
         self.tokenizer_identity = str(info["tokenizer_identity"])
         unknown = set(info["capabilities"]) - set(CAPABILITY_WORDS)
-        self.capabilities = frozenset(set(info["capabilities"]) - unknown)
+        self.capabilities = frozenset(set(info["capabilities"]) - unknown - {GRADIENT, GREEDY, TOPK})  # this client has no method for those
         self.max_positions = info.get("max_positions")
         self.dtype, self.device = str(info.get("dtype", "")), str(info.get("device", ""))
         self.probe: openai.ProbeResult | None = None

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import GRADIENT, LOGPROBS, MOMENTS, TOP1
+from .base import GRADIENT, GREEDY, LOGPROBS, MOMENTS, TOP1, TOPK
 
 BOS = 256
 VOCAB = 257
@@ -49,7 +49,7 @@ class MockBackend:
         self,
         seed: int = 0,
         *,
-        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT}),
+        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT, TOPK, GREEDY}),
         max_positions: int | None = 4096,
         fail: Callable[[Sequence[tuple[list[int], int]]], None] | None = None,
     ) -> None:
@@ -88,6 +88,39 @@ class MockBackend:
             if TOP1 not in self.capabilities:
                 stats[:, 3] = np.nan
             out.append(stats.astype(np.float32))
+        return out
+
+    def greedy(self, prefixes: Sequence[list[int]], n: int) -> list[list[int]]:
+        """The argmax chain of the bigram table after each prefix's last token."""
+        if GREEDY not in self.capabilities:
+            raise RuntimeError("this test backend was made without the greedy capability")
+        out = []
+        for prefix in prefixes:
+            chain, last = [], prefix[-1]
+            for _ in range(n):
+                last = int(np.argmax(self.logp[last]))
+                chain.append(last)
+            out.append(chain)
+        return out
+
+    def forward_topk(self, batch: Sequence[tuple[list[int], int]], k: int) -> list[np.ndarray]:
+        """``[log_mass, inside]`` of top-k sampling at each scored position, exactly (float64,
+        then float32): the k largest of ``logp[prev]``, a tie at the k-th counting as inside."""
+        if TOPK not in self.capabilities:
+            raise RuntimeError("this test backend was made without the topk capability")
+        if self.fail is not None:
+            self.fail(batch)
+        self.calls += 1
+        k = max(1, min(k, VOCAB))
+        kth = np.sort(self.logp, axis=1)[:, VOCAB - k]  # the k-th largest log-probability after each token
+        order = np.sort(self.logp, axis=1)[:, ::-1][:, :k]
+        mass = np.log(np.exp(order).sum(axis=1))
+        out = []
+        for ids, score_from in batch:
+            prev, nxt = np.asarray(ids[:-1]), np.asarray(ids[1:])
+            keep = np.arange(1, len(ids)) >= score_from
+            inside = self.logp[prev, nxt] >= kth[prev]
+            out.append(np.stack([mass[prev], inside.astype(np.float64)], axis=1)[keep].astype(np.float32))
         return out
 
     def forward_with_gradient(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:

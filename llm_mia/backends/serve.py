@@ -36,7 +36,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .base import GRADIENT, ScoringBackend
+from .base import GRADIENT, GREEDY, TOPK, ScoringBackend
 from .protocol import MAX_BODY, MAX_PROMPTS, PROTOCOL
 
 Routes = dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]]
@@ -62,7 +62,7 @@ def model_card(backend: ScoringBackend, device: str, dtype: str) -> dict[str, An
             "protocol": PROTOCOL,
             "identity": backend.identity,
             "tokenizer_identity": backend.tokenizer_identity,
-            "capabilities": sorted(backend.capabilities - {GRADIENT}),  # no gradients over HTTP
+            "capabilities": sorted(backend.capabilities - {GRADIENT, GREEDY, TOPK}),  # no gradients, generation or top-k over HTTP (yet)
             "max_positions": backend.max_positions,
             "dtype": dtype,
             "device": device,

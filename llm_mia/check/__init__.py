@@ -5,9 +5,9 @@ from __future__ import annotations
 from .demo import DEMO_EXCERPT_WORDS, REFERENCE_SNAPSHOT, write_demo_texts
 from .excerpts import cut_all, cut_excerpts, find_overlaps
 from .memorization import MemorizationEvidence, memorization_evidence
-from .report import SHADES, looks_like_code, summary, to_html, to_json
+from .report import SHADES, summary, to_html, to_json
 from .run import CHECK_DETECTORS, MODES, CheckResult, CheckSettings, check_scores, read_texts, run_check, unlike
-from .shading import token_pieces
+from .shading import looks_like_code, token_pieces
 from .stat_tests import (
     DEFAULT_PERMUTATIONS,
     DEFAULT_SPLITS,

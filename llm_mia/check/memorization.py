@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats as sps
 
+from ..backends import GREEDY
 from ..errors import InputError, at_least
-from ..scoring import DEFAULT_CONTROL_PREFIXES, Scorer, WindowSettings, WindowStats, prior_controls, window_stats
-from ..types import TokenStats
+from ..scoring import DEFAULT_CONTROL_PREFIXES, Scorer, WindowSettings, WindowStats, prior_controls, window_stats, with_topk
+from ..types import TokenStats, Unscorable
 
 THRESHOLDS = (0.5, 1e-2, 1e-4)
 """The p_z thresholds reported (Cooper et al. 2025 use 0.5; 1e-2 and 1e-4 for the rarer)."""
@@ -60,6 +61,12 @@ class Passage:
     suffix: str
     ref_log_pz: float | None = None
     """log p_z of the suffix under the reference model (None: no reference model given)."""
+    topk_log_pz: float | None = None
+    """log p_z under top-k sampling (-inf: a suffix token outside the top k; None: not computed)."""
+    continuation: str | None = None
+    """The model's greedy continuation of the prefix, as long as the suffix (None: not computed)."""
+    continuation_matches: int | None = None
+    """Leading tokens of the greedy continuation equal to the true suffix's."""
 
     def memorized(self, threshold: float, min_lift: float) -> bool:
         if self.log_pz < math.log(threshold) or self.lift is None or self.lift < min_lift:
@@ -77,6 +84,8 @@ class Count:
     memorized: int
     windows: int
     ci: tuple[float, float]
+    clearing_topk: int | None = None
+    """Windows whose top-k p_z clears the threshold (None: top-k not computed)."""
 
     @property
     def share(self) -> float:
@@ -104,8 +113,13 @@ class MemorizationEvidence:
     longest_run: int
     passages: list[Passage]
     """The suspect windows with the highest p_z (at most :data:`TOP_PASSAGES`)."""
-    positions: list[tuple[str, int, float]] = field(repr=False)
-    """(text id, start token, log p_z) of every suspect window, for a map over the work."""
+    positions: list[tuple[str, int, float, bool]] = field(repr=False)
+    """(text id, start token, log p_z, memorized at the lowest threshold) of every suspect window, for a map over the work."""
+    top_k: int | None = None
+    """k of the top-k p_z reported beside the temperature-1 one (None: not computed)."""
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+    """(text id, reason) of each text that has no windows: too short, or not scored."""
+    reference_windows: int = 0
 
     @property
     def found(self) -> bool:
@@ -131,26 +145,47 @@ class MemorizationEvidence:
         return "no memorized text found (this does not show that the text was not trained on: most trained books are not memorized)"
 
 
+Scored = Sequence[tuple[str, "TokenStats | Unscorable"]]
+
+
 def memorization_evidence(
     scorer: Scorer,
-    suspect: Sequence[tuple[str, TokenStats]],
-    reference: Sequence[tuple[str, TokenStats]] | None = None,
+    suspect: Scored,
+    reference: Scored | None = None,
     settings: WindowSettings | None = None,
     *,
-    reference_model: Sequence[TokenStats] | None = None,
+    reference_model: Sequence[TokenStats | Unscorable] | None = None,
     min_lift: float = DEFAULT_MIN_LIFT,
     n_prefixes: int = DEFAULT_CONTROL_PREFIXES,
+    top_k: int | None = None,
     seed: int = 0,
 ) -> MemorizationEvidence:
     """The evidence for ``suspect`` texts ``(id, statistics under window_config(settings))``,
     with ``reference`` texts scored the same way where given; ``scorer`` runs the controls (the
     model the statistics came from). ``reference_model``: the suspect texts' statistics under a
     reference model (same settings, in the same order); its tokenizer must cut every text into
-    the same tokens, else :class:`InputError`."""
+    the same tokens, else :class:`InputError`. ``top_k``: also each window's p_z under top-k
+    sampling (:func:`~llm_mia.scoring.with_topk`; refused on a backend that cannot give it
+    exactly). A text without statistics (:class:`Unscorable`, or statistics of the reference
+    model that are) is left out and named in ``left_out``, as is a text too short for a window."""
     settings = settings or WindowSettings()
     at_least("n_prefixes", n_prefixes, 1)
-    sus = _passages(scorer, suspect, settings, n_prefixes, seed, reference_model)
-    ref = None if reference is None else _passages(scorer, reference, settings, n_prefixes, seed)
+    if top_k is not None:
+        at_least("top_k", top_k, 1)
+    if reference_model is not None and len(reference_model) != len(suspect):
+        raise InputError(f"the reference model's statistics cover {len(reference_model)} texts, the suspect's {len(suspect)}")
+    left_out: list[tuple[str, str]] = []
+
+    def side(texts: Scored, other: Sequence[TokenStats | Unscorable] | None = None) -> tuple[list[Passage], list[WindowStats], int]:
+        keep = [i for i, (text_id, st) in enumerate(texts) if _usable(text_id, st, left_out) and (other is None or _usable(text_id, other[i], left_out, "under the reference model"))]
+        usable = [(texts[i][0], texts[i][1]) for i in keep]
+        passages, windows = _passages(scorer, usable, settings, n_prefixes, seed, None if other is None else [other[i] for i in keep], top_k)  # type: ignore[arg-type]
+        short = f"shorter than one window ({settings.prefix + settings.suffix} tokens)"
+        left_out.extend((text_id, short) for (text_id, _), w in zip(usable, windows) if w.n_windows == 0)
+        return passages, windows, len(usable)
+
+    sus = side(suspect, reference_model)
+    ref = None if reference is None else side(reference)
     results = []
     for t in THRESHOLDS:
         s_count = _count(sus[0], t, min_lift)
@@ -163,19 +198,48 @@ def memorization_evidence(
             if r_count.memorized > 0:
                 found = found and p is not None and p < 0.05
         results.append(ThresholdResult(t, s_count, r_count, p, found))
-    passages, windows = sus
-    top = sorted(passages, key=lambda p: -p.log_pz)[:TOP_PASSAGES]
+    passages, windows, n_texts = sus
+    top = _with_continuations(scorer, sorted(passages, key=lambda p: -p.log_pz)[:TOP_PASSAGES], dict(suspect), settings)
     return MemorizationEvidence(
         settings=settings,
         min_lift=min_lift,
-        n_texts=len(suspect),
+        n_texts=n_texts,
         n_windows=len(passages),
         tail_tokens=sum(w.tail_tokens for w in windows),
         results=results,
         longest_run=max((p.longest_run for p in passages), default=0),
         passages=top,
-        positions=[(p.text_id, p.start, p.log_pz) for p in passages],
+        positions=[(p.text_id, p.start, p.log_pz, p.memorized(min(THRESHOLDS), min_lift)) for p in passages],
+        top_k=top_k,
+        left_out=left_out,
+        reference_windows=0 if ref is None else len(ref[0]),
     )
+
+
+def _with_continuations(scorer: Scorer, top: list[Passage], stats: dict[str, TokenStats | Unscorable], settings: WindowSettings) -> list[Passage]:
+    """``top`` with the model's greedy continuation of each prefix, where the backend can
+    decode (the ``greedy`` capability); unchanged elsewhere."""
+    backend = scorer.backend
+    if GREEDY not in backend.capabilities or not top:
+        return top
+    p, s = settings.prefix, settings.suffix
+    ids = {t.text_id: st.token_ids.tolist() for t in top if isinstance(st := stats[t.text_id], TokenStats)}
+    prefixes = [ids[t.text_id][t.start : t.start + p] for t in top]
+    decode = getattr(backend.tokenizer, "decode", None)
+    out = []
+    for t, cont in zip(top, backend.greedy(prefixes, s)):  # type: ignore[attr-defined]
+        true = ids[t.text_id][t.start + p : t.start + p + s]
+        matches = next((i for i, (a, b) in enumerate(zip(cont, true)) if a != b), min(len(cont), len(true)))
+        out.append(replace(t, continuation=decode(cont) if decode else " ".join(map(str, cont)), continuation_matches=matches))
+    return out
+
+
+def _usable(text_id: str, stats: TokenStats | Unscorable, left_out: list[tuple[str, str]], where: str = "") -> bool:
+    """Whether a text has statistics; if not, it is named in ``left_out`` with the reason."""
+    if isinstance(stats, TokenStats):
+        return True
+    left_out.append((text_id, f"not scored{' ' + where if where else ''}: {stats.reason}"))
+    return False
 
 
 def _passages(
@@ -185,15 +249,17 @@ def _passages(
     n_prefixes: int,
     seed: int,
     reference_model: Sequence[TokenStats] | None = None,
+    top_k: int | None = None,
 ) -> tuple[list[Passage], list[WindowStats]]:
     """Every window of ``texts``; the prior-aware control for those that clear the lowest
-    threshold; each window's p_z under the reference model where its statistics are given."""
+    threshold; each window's p_z under the reference model where its statistics are given,
+    and under top-k sampling with ``top_k``."""
     stats = [s for _, s in texts]
     windows = [window_stats(s, settings) for s in stats]
+    if top_k is not None:
+        windows = with_topk(scorer, stats, windows, top_k)
     ref_pz: list[np.ndarray | None] = [None] * len(stats)
     if reference_model is not None:
-        if len(reference_model) != len(stats):
-            raise InputError(f"the reference model's statistics cover {len(reference_model)} texts, the suspect's {len(stats)}")
         for d, (own, other) in enumerate(zip(stats, reference_model)):
             if not np.array_equal(own.token_ids, other.token_ids):
                 raise InputError(f"text {texts[d][0]!r}: the reference model's tokenizer cuts it into other tokens; the windows need the same tokenizer")
@@ -222,6 +288,7 @@ def _passages(
                     decode(pre) if decode else " ".join(map(str, pre)),
                     decode(suf) if decode else " ".join(map(str, suf)),
                     None if (ref := ref_pz[d]) is None else float(ref[k]),
+                    None if w.topk_log_pz is None else float(w.topk_log_pz[k]),
                 )
             )
     return out, windows
@@ -230,6 +297,14 @@ def _passages(
 def _count(passages: list[Passage], threshold: float, min_lift: float) -> Count:
     clearing = sum(p.log_pz >= math.log(threshold) for p in passages)
     memorized = sum(p.memorized(threshold, min_lift) for p in passages)
+    topk = [p.topk_log_pz for p in passages if p.topk_log_pz is not None]
     n = len(passages)
     ci = sps.binomtest(memorized, n).proportion_ci(0.95) if n else None
-    return Count(threshold, clearing, memorized, n, (float(ci.low), float(ci.high)) if ci is not None else (math.nan, math.nan))
+    return Count(
+        threshold,
+        clearing,
+        memorized,
+        n,
+        (float(ci.low), float(ci.high)) if ci is not None else (math.nan, math.nan),
+        sum(v >= math.log(threshold) for v in topk) if len(topk) == n and n else None,
+    )

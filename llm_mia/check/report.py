@@ -17,6 +17,8 @@ import numpy as np
 from ..errors import name_settings
 from ..evaluation import p_value, with_ci
 from ..types import STATUS_OK, held_out
+from . import memorization_report
+from .shading import looks_like_code
 
 if TYPE_CHECKING:
     from .run import CheckResult  # the result is rendered here; run imports this module
@@ -237,6 +239,9 @@ def summary(result: CheckResult, html_path: str | None = None, names: dict[str, 
         lines += _score_lines(result)
     if not result.has_reference and result.reference_model:
         lines.append(_ref_model_line(result))
+    memo = memorization_report.summary_lines(result.memorization, result.memorization_problem)
+    if memo:
+        lines += ["", *memo]
     lines.append("")
     lines += ["Caveats:"] + [f"  - {c}" for c in caveats(result, names)]
     if html_path:
@@ -299,6 +304,7 @@ def to_json(result: CheckResult, names: dict[str, str] = PYTHON_NAMES) -> dict[s
         "caveats": caveats(result, names),
         "documents": [asdict(t) for t in result.documents],
         "dropped_overlaps": [asdict(o) for o in result.dropped_overlaps],
+        "memorization": memorization_report.to_json(result.memorization, result.memorization_problem),
         "suspect": [r.to_json() for r in result.suspect],
         "reference": [r.to_json() for r in result.reference],
         "provenance": result.provenance,
@@ -341,6 +347,7 @@ def to_html(result: CheckResult, names: dict[str, str] = PYTHON_NAMES) -> str:
         "<h2>Numbers</h2>",
         _numbers_table(result),
         "<h2>What this can and cannot show</h2><ul>" + "".join(f"<li>{e(c)}</li>" for c in caveats(result, names)) + "</ul>",
+        memorization_report.to_html(result.memorization, result.memorization_problem) if result.memorization or result.memorization_problem else "",
         "<h2>Score distributions</h2>",
         "<p class='legend'>Higher = more likely a member.<span style='background:%s'></span>suspect<span style='background:%s'></span>reference</p>"
         % (_SUSPECT, _REFERENCE),
@@ -482,17 +489,6 @@ def shade_key() -> str:
     """The colour key of the token shading."""
     swatches = "".join(f"<span class='tok' style='background:{bg};color:{fg}'>{html.escape(label)}</span> " for _, bg, fg, label in SHADES)
     return f"<p class='key'>How likely the model found each token (not a p-value): {swatches}</p>"
-
-
-def looks_like_code(text: str) -> bool:
-    """True for text that reads as source code (indented lines, lines ending in ``:``, ``{``,
-    ``;`` or ``)``, or keywords): shown in a monospace font."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return False
-    codey = sum(line.startswith(("    ", "\t")) or line.rstrip().endswith((":", "{", "}", ";", ")")) for line in lines)
-    keywords = sum(w in text for w in ("def ", "return ", "import ", "class ", "function ", "#include", "=>", "});"))
-    return codey / len(lines) >= 0.3 or keywords >= 2
 
 
 def _excerpt(x: Any) -> str:

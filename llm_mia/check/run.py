@@ -22,9 +22,11 @@ from ..detectors import TARGET
 from ..errors import InputError, SettingError, at_least, require
 from ..evaluation import BaselineResult, model_free_auroc
 from ..io import as_documents, fingerprint, read_documents, strip_gutenberg
-from ..pipeline import RunOptions, choose_detectors, open_run
+from ..pipeline import RunOptions, ScoringRun, choose_detectors, open_run
+from ..scoring import DEFAULT_PREFIX, DEFAULT_SUFFIX, WindowSettings, window_config
 from ..types import STATUS_OK, Document, ScoreRecord, TokenStats, Unscorable
 from . import report
+from .memorization import MemorizationEvidence, memorization_evidence
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .shading import token_pieces
 from .stat_tests import (
@@ -89,6 +91,10 @@ class CheckSettings:
     top: int = 5
     keep_boilerplate: bool = False  # keep Project Gutenberg's header and licence (removed by default)
     mode: str = "guarded"  # see MODES
+    memorization: bool = True  # memorization evidence (llm_mia.check.memorization): the whole texts cut into extraction windows
+    window_prefix: int = DEFAULT_PREFIX
+    window_suffix: int = DEFAULT_SUFFIX
+    top_k: int | None = None  # also p_z under top-k sampling (Cooper et al.'s k = 40); only on backends that give it exactly
 
     def __post_init__(self) -> None:
         require(self.unit is None or self.unit in UNITS, "unit", f"must be one of {', '.join(UNITS)}, not {self.unit!r}")
@@ -104,6 +110,9 @@ class CheckSettings:
         at_least("n_splits", self.n_splits, 1)
         at_least("n_permutations", self.n_permutations, 1)
         at_least("top", self.top, 0)
+        if self.top_k is not None:
+            at_least("top_k", self.top_k, 1)
+        WindowSettings(self.window_prefix, self.window_suffix)  # checks them
         require(
             1 / (self.n_permutations + 1) <= self.alpha,
             "n_permutations",
@@ -142,6 +151,10 @@ class CheckResult:
     reference_model: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     boilerplate_removed: list[str] = field(default_factory=list)  # ids of texts whose Gutenberg header and licence were cut
+
+    memorization: MemorizationEvidence | None = None
+    memorization_problem: str | None = None
+    """Why there is no memorization evidence (turned off, no text long enough, ...)."""
 
     @property
     def has_reference(self) -> bool:
@@ -239,14 +252,28 @@ def _source_name(source: Source | None) -> str | None:
     return f"{len(source)} texts given in memory"
 
 
-def read_inputs(
-    suspect: Source, reference: Source | None, settings: CheckSettings, text_field: str | None = None
-) -> tuple[str, list[Document], list[Document], list[Overlap], list[str]]:
-    """The unit, the suspect and reference texts as the test uses them (Project Gutenberg's
-    header and licence removed, cut into excerpts for a book, ids prefixed "suspect:" and
-    "reference:"), the suspect texts left out for sharing a passage with a reference text
-    (``--drop-overlap``), and the ids of the texts whose Gutenberg boilerplate was removed.
-    Raises :class:`InputError` for inputs the test cannot use."""
+@dataclass(frozen=True)
+class CheckInputs:
+    """The texts of a check as the tests use them (made by :func:`read_inputs`)."""
+
+    unit: str
+    suspect: list[Document]
+    """Excerpts for a book, else the documents; ids prefixed "suspect:"."""
+    reference: list[Document]
+    dropped: list[Overlap]
+    """Suspect texts left out for sharing a passage with a reference text (``drop_overlap``)."""
+    boilerplate_removed: list[str]
+    suspect_whole: list[Document]
+    """The suspect texts before excerpts were cut (what memorization evidence windows)."""
+    reference_whole: list[Document]
+
+
+def read_inputs(suspect: Source, reference: Source | None, settings: CheckSettings, text_field: str | None = None) -> CheckInputs:
+    """The suspect and reference texts as the test uses them (Project Gutenberg's header and
+    licence removed, cut into excerpts for a book, ids prefixed "suspect:" and "reference:"),
+    with the texts left out for sharing a passage with a reference text (``--drop-overlap``)
+    and the ids of the texts whose Gutenberg boilerplate was removed. Raises
+    :class:`InputError` for inputs the test cannot use."""
     unit = settings.unit or default_unit(suspect)
     words = settings.excerpt_words
     sus_whole, cut_ids = _without_boilerplate(_prefixed(_documents(suspect, text_field), "suspect"), settings)
@@ -255,6 +282,7 @@ def read_inputs(
         raise InputError(f"{_source_name(suspect)} holds no text to check")
     kind = "excerpt(s)" if unit == "book" else "document(s)"
     ref_docs: list[Document] = []
+    ref_whole: list[Document] = []
     dropped: list[Overlap] = []
     if reference is not None:
         ref_whole, ref_cut = _without_boilerplate(_prefixed(_documents(reference, text_field), "reference"), settings)
@@ -291,7 +319,7 @@ def read_inputs(
             else f"the text is too short for it (at least {MIN_PER_SIDE * MIN_EXCERPT_WORDS} words); use --unit document for per-text results"
         )
         raise InputError(f"the suspect text gives {len(sus_docs)} excerpts of {words} words; the collection test needs at least {MIN_PER_SIDE}: {advice}")
-    return unit, sus_docs, ref_docs, dropped, cut_ids
+    return CheckInputs(unit, sus_docs, ref_docs, dropped, cut_ids, sus_whole, ref_whole)
 
 
 def run_check(
@@ -320,7 +348,8 @@ def run_check(
     chosen = choose_detectors(
         specs, k=opts.k, reference_model=opts.reference_model, default=CHECK_DETECTORS
     )  # bad options stop the check before the inputs are read
-    unit, sus_docs, ref_docs, dropped, boilerplate = read_inputs(suspect, reference, settings, text_field)
+    inputs = read_inputs(suspect, reference, settings, text_field)
+    unit, sus_docs, ref_docs, dropped, boilerplate = inputs.unit, inputs.suspect, inputs.reference, inputs.dropped, inputs.boilerplate_removed
     run = open_run(model, options=replace(opts, detectors=chosen), seed=settings.seed)
     ref_docs = [Document(d.id, d.text, 0, d.error) for d in ref_docs]  # known non-members: the pool of detectors that use labelled texts
     eligible = [False] * len(sus_docs) + [True] * len(ref_docs)
@@ -356,6 +385,10 @@ def run_check(
     )
     target_stats = dict(zip((d.id for d in sus_docs), scored.stats[TARGET]))
     result.top = _shade(result, {d.id: d for d in sus_docs}, target_stats, run.target.tokenizer)
+    if settings.memorization:
+        result.memorization, result.memorization_problem = _memorization(run, inputs, settings)
+    else:
+        result.memorization_problem = "turned off"
     result.provenance = {
         **run.provenance(),
         "settings": asdict(settings),
@@ -399,6 +432,31 @@ def check_scores(
         {n: [r.scores.get(n) for r in ref_rec if r.status == STATUS_OK] for n in names},
     )
     return CheckTests(collection, problem, doc_tests, free, free_problem)
+
+
+def _memorization(run: ScoringRun, inputs: CheckInputs, settings: CheckSettings) -> tuple[MemorizationEvidence | None, str | None]:
+    """Memorization evidence on the whole suspect texts (and reference texts), with the
+    reference model's p_z as a control where the run has one with the same tokenizer."""
+    windows = WindowSettings(settings.window_prefix, settings.window_suffix)
+    sus = [d for d in inputs.suspect_whole if d.error is None and d.text and d.text.strip()]
+    ref = [d for d in inputs.reference_whole if d.error is None and d.text and d.text.strip()]
+    stats = run.score_windows([d.text or "" for d in sus + ref], windows)
+    ref_model = None
+    if run.reference is not None and run.reference.tokenizer_identity == run.target.tokenizer_identity:
+        ref_model = run.score_windows([d.text or "" for d in sus], windows, model="reference")
+    scorer = run.scorer(config=window_config(windows, run.config))
+    evidence = memorization_evidence(
+        scorer,
+        [(d.id, st) for d, st in zip(sus, stats[: len(sus)])],
+        [(d.id, st) for d, st in zip(ref, stats[len(sus) :])] if inputs.reference_whole else None,
+        windows,
+        reference_model=ref_model,
+        top_k=settings.top_k,
+        seed=settings.seed,
+    )
+    if evidence.n_windows == 0:
+        return None, f"no suspect text is long enough for one extraction window ({windows.prefix + windows.suffix} tokens)"
+    return evidence, None
 
 
 def _prefixed(docs: list[Document], side: str) -> list[Document]:

@@ -84,3 +84,14 @@ def _decoded_pieces(tokenizer: Any, text: str, ids: list[int], lp: list[float | 
     if text.startswith(done) and len(done) < len(text):
         pieces.append((text[len(done) :], None))
     return pieces
+
+
+def looks_like_code(text: str) -> bool:
+    """True for text that reads as source code (indented lines, lines ending in ``:``, ``{``,
+    ``;`` or ``)``, or keywords): shown in a monospace font."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return False
+    codey = sum(line.startswith(("    ", "\t")) or line.rstrip().endswith((":", "{", "}", ";", ")")) for line in lines)
+    keywords = sum(w in text for w in ("def ", "return ", "import ", "class ", "function ", "#include", "=>", "});"))
+    return codey / len(lines) >= 0.3 or keywords >= 2

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 import json
+import math
 from pathlib import Path
 from typing import cast
 
-from ..check import CHECK_DETECTORS, DEMO_EXCERPT_WORDS, MODES, CheckSettings
+from ..check import CHECK_DETECTORS, DEMO_EXCERPT_WORDS, MODES, CheckResult, CheckSettings
 from ..errors import LlmMiaError
 from ..io import check_output, unused_name, write_text
 from ..strings import printable_lines
@@ -19,7 +20,8 @@ DEFAULT_HTML = "check-report.html"
 EXAMPLES_CHECK = """examples:
   llm-mia check my_book.txt --reference unpublished_chapters/
   llm-mia check articles/ --reference articles_2025/ --unit document --html report.html
-  llm-mia check my_book.txt                # no reference: scores only, no p-value
+  llm-mia check my_book.txt                # no reference: memorization evidence and scores, no p-value
+  llm-mia check my_book.txt --top-k        # also p_z under top-40 sampling
 """
 
 
@@ -43,6 +45,24 @@ def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAUL
         "texts alike (else no calibrated verdict); exchangeable: permute all labels, assuming both sets are of one kind (where a "
         "classifier tells them apart its verdict reads: a difference, not evidence of training); stratified (experimental): permute within strata of text-only propensity "
         f"(default {CHECK_DEFAULTS.mode})",
+    )
+    p.add_argument(
+        "--no-memorization",
+        dest="memorization",
+        action="store_false",
+        help="skip the memorization evidence (the whole texts cut into extraction windows: about as long again as the rest of a check)",
+    )
+    p.add_argument("--window-prefix", type=POSITIVE, default=CHECK_DEFAULTS.window_prefix, help=f"tokens the model is given before each passage (default {CHECK_DEFAULTS.window_prefix})")
+    p.add_argument(
+        "--window-suffix", type=POSITIVE, default=CHECK_DEFAULTS.window_suffix, help=f"tokens of each passage it must reproduce; windows step by it (default {CHECK_DEFAULTS.window_suffix})"
+    )
+    p.add_argument(
+        "--top-k",
+        type=POSITIVE,
+        nargs="?",
+        const=40,
+        default=None,
+        help="also p_z under top-k sampling (K default 40, as Cooper et al. 2025); one more pass over the windows, on backends that give it exactly (else refused)",
     )
     p.add_argument(
         "--html",
@@ -93,6 +113,11 @@ def add_check_parsers(sub) -> None:  # type: ignore[no-untyped-def]
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    return _check(args)[0]
+
+
+def _check(args: argparse.Namespace) -> tuple[int, CheckResult]:
+    """Run the check of ``args``, write its reports and print its summary: the exit code and the result."""
     from ..check import run_check, summary, to_html, to_json
     from ..types import STATUS_OK, held_out
 
@@ -108,6 +133,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         drop_overlap=args.drop_overlap,
         keep_boilerplate=args.keep_boilerplate,
         mode=args.mode,
+        memorization=args.memorization,
+        window_prefix=args.window_prefix,
+        window_suffix=args.window_suffix,
+        top_k=args.top_k,
     )
     replaceable: set[str] = getattr(args, "replaceable", set())
     if args.html is None:  # a name the user did not give: never stops a re-run, never replaces an earlier report
@@ -126,7 +155,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         write_text(args.json, json.dumps(to_json(result, FLAGS), indent=2, ensure_ascii=False), replace=args.force, make_parents=False)
     print(printable_lines(summary(result, args.html or None, FLAGS)))
     skipped = [r for r in result.suspect + result.reference if r.status != STATUS_OK and not held_out(r)]
-    return 1 if skipped else 0
+    return (1 if skipped else 0), result
 
 
 DEMO_ABOUT = """
@@ -141,6 +170,17 @@ much as from training (on texts no model has seen, such differences alone gave p
 to 40 of 40 draws; benchmarks/CHECK_VALIDITY.md). That is the lesson of the demo: a real check
 needs reference texts of the same kind as the suspect ones, and the model-free line says when
 they are not."""
+DEMO_MEMORIZED = """
+
+The memorization lines need no reference texts. Here the model reproduces some passages of
+the suspect texts word for word from their prefixes, far more readily than after other
+passages' prefixes: evidence of training on them (or on copies of them)."""
+DEMO_NOT_MEMORIZED = """
+
+The memorization lines need no reference texts. Here {model} reproduces no {suffix}-token
+passage of the suspect texts word for word with p_z >= 1e-4 (the likeliest: p_z = {best:.2g}),
+though it has surely seen them: small models memorize little. So the lines say "no memorized
+text found", which is not "not trained on"."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -151,6 +191,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.html is None:  # the demo's own report lives in (and is remade with) its folder
         args.html = str(Path(args.dir) / DEFAULT_HTML)
         args.replaceable = {args.html}
-    code = _cmd_check(args)
-    print(DEMO_ABOUT)
+    code, result = _check(args)
+    ev = result.memorization
+    if ev is None:
+        print(DEMO_ABOUT)
+    elif ev.found:
+        print(DEMO_ABOUT + DEMO_MEMORIZED)
+    else:
+        best = math.exp(ev.passages[0].log_pz) if ev.passages else 0.0
+        print(DEMO_ABOUT + DEMO_NOT_MEMORIZED.format(model=result.model, suffix=ev.settings.suffix, best=best))
     return code

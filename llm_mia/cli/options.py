@@ -87,6 +87,10 @@ FLAGS = {
     "keep_boilerplate": "--keep-boilerplate",
     "drop_overlap": "--drop-overlap",
     "server_wait": "--server-wait",
+    "top_k": "--top-k",
+    "window_prefix": "--window-prefix",
+    "window_suffix": "--window-suffix",
+    "memorization": "--no-memorization",
 }
 """The flag of each library setting that the command line sets (a :class:`SettingError`
 names the setting; the command line shows the flag)."""

@@ -6,6 +6,8 @@ from .cache import StatsCache, stats_key
 from .scorer import Scorer, ScorerConfig, ScoringPlan, as_backend, prefix_chars, tokenize_prefix
 from .windows import (
     DEFAULT_CONTROL_PREFIXES,
+    DEFAULT_PREFIX,
+    DEFAULT_SUFFIX,
     PriorControl,
     WindowSettings,
     WindowStats,
@@ -14,10 +16,13 @@ from .windows import (
     unrelated_windows,
     window_config,
     window_stats,
+    with_topk,
 )
 
 __all__ = [
     "DEFAULT_CONTROL_PREFIXES",
+    "DEFAULT_PREFIX",
+    "DEFAULT_SUFFIX",
     "Scorer",
     "ScorerConfig",
     "ScoringPlan",
@@ -34,4 +39,5 @@ __all__ = [
     "unrelated_windows",
     "window_config",
     "window_stats",
+    "with_topk",
 ]

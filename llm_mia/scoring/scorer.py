@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backends import GRADIENT, HFBackend, LoadedModel, ScoringBackend
-from ..errors import BackendUnavailable, InputError, ScoringError, at_least, require
+from ..backends import GRADIENT, TOPK, HFBackend, LoadedModel, ScoringBackend
+from ..errors import BackendUnavailable, InputError, ScoringError, SettingError, at_least, require
 from ..progress import Progress
 from ..strings import surrogate_problem
 from ..types import Reason, TokenStats, Unscorable
@@ -268,15 +268,21 @@ class Scorer:
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 
-    def score_sequences(self, sequences: Sequence[tuple[list[int], int]]) -> list[np.ndarray | Unscorable]:
+    def score_sequences(self, sequences: Sequence[tuple[list[int], int]], *, topk: int | None = None) -> list[np.ndarray | Unscorable]:
         """Per-position statistics of token-id sequences built by the caller (such as another
         text's prefix before a suffix): for each ``(ids, score_from)``, an
         ``(len(ids) - score_from, 4)`` float32 array ``[lp, mu, var, top]`` of positions
         ``score_from .. len(ids) - 1`` (see :class:`~llm_mia.types.TokenStats`), or an
-        :class:`Unscorable` when the model fails on it. Batched longest first, failures split as
-        for texts; not cached (the cache is keyed by texts). Raises :class:`InputError` for a
-        sequence that cannot be scored (``1 <= score_from < len(ids)``, within the model's
-        context)."""
+        :class:`Unscorable` when the model fails on it. With ``topk = k``: the
+        ``(len(ids) - score_from, 2)`` array ``[log_mass, inside]`` of top-k sampling instead
+        (:data:`~llm_mia.backends.TOPK`; a backend without it is refused, :class:`SettingError`).
+        Batched longest first, failures split as for texts; not cached (the cache is keyed by
+        texts). Raises :class:`InputError` for a sequence that cannot be scored
+        (``1 <= score_from < len(ids)``, within the model's context)."""
+        if topk is not None:
+            at_least("topk", topk, 1)
+            if TOPK not in self.backend.capabilities:
+                raise SettingError("top_k", f"needs exact top-k probabilities, which {self.backend.spec} cannot give ({TOPK!r} capability); it is refused, not approximated")
         limit = self.backend.max_positions
         for ids, score_from in sequences:
             if not 1 <= score_from < len(ids):
@@ -289,7 +295,7 @@ class Scorer:
         bs = self.config.batch_size
         for b in range(0, len(order), bs):
             batch = [segments[i] for i in order[b : b + bs]]
-            for seg, res in zip(batch, self._forward_or_split(batch)):
+            for seg, res in zip(batch, self._forward_or_split(batch, topk=topk)):
                 out[seg.doc] = res if isinstance(res, Unscorable) else res[0]
         return out  # type: ignore[return-value]
 
@@ -391,20 +397,23 @@ class Scorer:
             if progress is not None:
                 progress.update(sum(len(s.ids) for s in batch))
 
-    def _forward(self, batch: list[_Segment], gradient: bool = False) -> list[tuple[np.ndarray, np.ndarray | None]]:
-        """One forward pass over a batch: per segment an (n_scored, 4) float32 array, and with
-        ``gradient`` (one segment, scored from its second token) the gradient norms."""
+    def _forward(self, batch: list[_Segment], gradient: bool = False, topk: int | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """One forward pass over a batch: per segment an (n_scored, 4) float32 array (with
+        ``topk``: the (n_scored, 2) top-k array), and with ``gradient`` (one segment, scored
+        from its second token) the gradient norms."""
+        if topk is not None:
+            return [(arr, None) for arr in self.backend.forward_topk([(s.ids, s.score_from) for s in batch], topk)]  # type: ignore[attr-defined]
         if gradient:
             (seg,) = batch
             arr, norms = self.backend.forward_with_gradient(seg.ids)  # type: ignore[attr-defined]
             return [(arr, np.asarray(norms, dtype=np.float64))]
         return [(arr, None) for arr in self.backend.forward([(s.ids, s.score_from) for s in batch])]
 
-    def _forward_or_split(self, batch: list[_Segment], gradient: bool = False) -> list[tuple[np.ndarray, np.ndarray | None] | Unscorable]:
+    def _forward_or_split(self, batch: list[_Segment], gradient: bool = False, topk: int | None = None) -> list[tuple[np.ndarray, np.ndarray | None] | Unscorable]:
         """Run a batch; if the model fails (e.g. out of memory), retry its halves, so that only
         a text on which the model fails by itself is reported as unscorable (with the error)."""
         try:
-            out: list[tuple[np.ndarray, np.ndarray | None] | Unscorable] = list(self._forward(batch, gradient))
+            out: list[tuple[np.ndarray, np.ndarray | None] | Unscorable] = list(self._forward(batch, gradient, topk))
             self.forward_passes += 1
             Scorer.forward_passes_total += 1
             self._failures_in_a_row = 0
@@ -422,7 +431,7 @@ class Scorer:
                 return [Unscorable(Reason("model_failed", f"the model failed on this text ({msg[:300]})"))]
             self.backend.free_memory()
             half = len(batch) // 2
-            return self._forward_or_split(batch[:half], gradient) + self._forward_or_split(batch[half:], gradient)
+            return self._forward_or_split(batch[:half], gradient, topk) + self._forward_or_split(batch[half:], gradient, topk)
 
 
 PREFIX_MARGIN = 32

@@ -28,8 +28,11 @@ The prior-aware control (:func:`prior_controls`, in the manner of Tiwari, Tracht
 suffix the model reproduces because it is common (boilerplate, code idioms, a famous line) is
 likely after any prefix; a memorized one is far likelier after its own.
 
-Top-k sampling's p_z (Cooper et al. 2025) needs each position's top-k mass and the target's
-rank, which the statistics do not hold: not computed here.
+Top-k sampling's p_z (Cooper et al. 2025's main scheme, k = 40): ``log p_z^(k) = sum_t
+(lp_t - log M_t)`` when every suffix token is among the k most likely (``M_t`` the top-k
+probability mass at t), else p_z^(k) = 0 (-inf). The statistics do not hold ``M_t`` or the
+rank, so :func:`with_topk` runs one more pass over the windows on a backend with the exact
+``topk`` capability (refused elsewhere, never approximated); not cached.
 """
 
 from __future__ import annotations
@@ -84,6 +87,9 @@ class WindowStats:
     settings: WindowSettings
     tail_tokens: int
     """Tokens after the last whole window (scored by no window)."""
+    topk_log_pz: np.ndarray | None = None
+    """log p_z of each suffix under top-``top_k`` sampling (-inf: a token outside the top k); None: not computed."""
+    top_k: int | None = None
 
     @property
     def n_windows(self) -> int:
@@ -119,6 +125,27 @@ def window_stats(stats: TokenStats, settings: WindowSettings) -> WindowStats:
         settings=settings,
         tail_tokens=n - (p + count * s) if count else n,
     )
+
+
+def with_topk(scorer: Scorer, stats: Sequence[TokenStats], windows: Sequence[WindowStats], k: int) -> list[WindowStats]:
+    """``windows`` (of the texts with ``stats``) with their top-k log p_z: every window's prefix
+    and suffix scored again as one sequence by ``scorer.score_sequences(..., topk=k)`` (a
+    backend without exact top-k is refused: :class:`~llm_mia.errors.SettingError`). A window
+    the model fails on gets NaN."""
+    spans = [(d, k_, int(w.starts[k_])) for d, w in enumerate(windows) for k_ in range(w.n_windows)]
+    sequences = []
+    for d, _, start in spans:
+        p, s = windows[d].settings.prefix, windows[d].settings.suffix
+        sequences.append((stats[d].token_ids[start : start + p + s].tolist(), p))
+    scored = scorer.score_sequences(sequences, topk=k) if sequences else []
+    values = [np.full(w.n_windows, np.nan) for w in windows]
+    for (d, j, start), out in zip(spans, scored):
+        if isinstance(out, np.ndarray):
+            p, s = windows[d].settings.prefix, windows[d].settings.suffix
+            lp = stats[d].logprobs[start + p - 1 : start + p + s - 1].astype(np.float64)
+            inside = out[:, 1] > 0.5
+            values[d][j] = float((lp - out[:, 0].astype(np.float64)).sum()) if inside.all() else -math.inf
+    return [replace(w, topk_log_pz=v, top_k=k) for w, v in zip(windows, values)]
 
 
 def _longest_runs(hit: np.ndarray) -> np.ndarray:
