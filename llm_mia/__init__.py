@@ -35,6 +35,7 @@ from .evaluation import (
     tpr_at_fpr,
 )
 from .io import read_documents, read_score_file, write_jsonl
+from .marks import Manifest, MarkTest, insert_marks, load_manifest, make_marks, mark_test, save_manifest
 from .paths import VERSION as __version__  # noqa: F401  (llm_mia.__version__)
 from .pipeline import RunOptions, score_documents
 from .scoring import Scorer, ScorerConfig, StatsCache
@@ -83,6 +84,13 @@ __all__ = [
     "roc_curve",
     "roc_figure",
     "run_bench",
+    "Manifest",
+    "MarkTest",
+    "insert_marks",
+    "load_manifest",
+    "make_marks",
+    "mark_test",
+    "save_manifest",
     "run_check",
     "score_documents",
     "to_dataframe",

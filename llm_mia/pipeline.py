@@ -218,11 +218,20 @@ class ScoringRun:
         finally:
             if cache is not None:
                 cache.close()
-        cost = self.costs.setdefault(f"extraction windows {settings.prefix}+{settings.suffix} ({model})", {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": ["memorization"]})
+        cost = self.costs.setdefault(
+            f"extraction windows {settings.prefix}+{settings.suffix} ({model})", {"seconds": 0.0, "batches": 0, "texts": 0, "used_by": ["memorization"]}
+        )
         cost["seconds"] += time.perf_counter() - started
         cost["batches"] += Scorer.forward_passes_total - passes
         cost["texts"] += len(texts)
         return stats
+
+    def reference_windows(self, texts: Sequence[str], settings: WindowSettings) -> list[TokenStats | Unscorable] | None:
+        """:meth:`score_windows` under the reference model, where the run has one whose tokenizer
+        is the target's (its windows are then the same tokens); else None."""
+        if self.reference is None or self.reference.tokenizer_identity != self.target.tokenizer_identity:
+            return None
+        return self.score_windows(texts, settings, model="reference")
 
     def score(
         self, documents: Sequence[Document | str], *, pool_from: Sequence[bool] | None = None, where: str = "the input", groups: Sequence[str] | None = None

@@ -65,3 +65,12 @@ def test_the_command_line_flags(tmp_path, capsys):
     assert "under top-40 sampling" in capsys.readouterr().out
     code = main(["check", str(book), "--model", "test-backend", "--no-memorization", "--html", ""])
     assert code == 0 and "Memorization evidence: not computed: turned off" in capsys.readouterr().out
+
+
+def test_a_reference_model_is_a_control_only_with_the_same_tokenizer(tiny_lm):
+    texts = [" ".join(["a plain sentence about rivers and hills"] * 6)] * 1 + [" ".join(["another one about the sea and boats"] * 6)]
+    same = run_check(texts, model="test-backend", reference_model="test-backend:1", settings=CheckSettings(**SMALL))
+    assert same.memorization is not None and any(c.startswith("reference model") for c in same.memorization.controls) and not same.memorization.notes
+    other = run_check(texts, model=tiny_lm, reference_model="test-backend", settings=CheckSettings(**SMALL))
+    assert other.memorization is not None and not any(c.startswith("reference model") for c in other.memorization.controls)
+    assert "cuts text into other tokens" in other.memorization.notes[0] and "note          the reference model" in other.summary()

@@ -1,4 +1,4 @@
-"""Memorization evidence (llm_mia.check.memorization): the rule, the controls, the words."""
+"""Memorization evidence (llm_mia.evaluation.memorization): the rule, the controls, the words."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from conftest import random_sentences
 from llm_mia import Scorer
 from llm_mia.backends import MockBackend
 from llm_mia.check import memorization_evidence
-import llm_mia.check.memorization as memorization
+import llm_mia.evaluation.memorization as memorization
 from llm_mia.scoring import WindowSettings, window_config
 
 SETTINGS = WindowSettings(prefix=4, suffix=4)
@@ -42,7 +42,7 @@ def test_the_counts_follow_the_rule():
     texts = ["".join(chr(97 + (i * 7 + j * 3) % 26) for j in range(60)) for i in range(6)] + random_sentences(6, seed=85)
     ev = memorization_evidence(scorer, _scored(scorer, texts, "t"), settings=SETTINGS, min_lift=1.0)
     assert ev.n_windows == len(ev.positions) == sum(1 for _ in ev.positions)
-    floor = math.log(min(memorization.THRESHOLDS))
+    floor = math.log(min(memorization.MEMORIZATION_THRESHOLDS))
     controlled = [p for p in ev.passages if p.log_pz >= floor]
     assert all(p.lift is not None for p in controlled)
     for r in ev.results:
@@ -103,5 +103,9 @@ def test_texts_without_windows_are_named():
     scorer = Scorer(MockBackend(), window_config(SETTINGS))
     from llm_mia.types import Unscorable
 
-    ev = memorization_evidence(scorer, [("long", scorer.score_texts(["abcdefghijklmnop" * 2])[0]), ("short", scorer.score_texts(["ab"])[0]), ("bad", Unscorable("no text"))], settings=SETTINGS)
+    ev = memorization_evidence(
+        scorer,
+        [("long", scorer.score_texts(["abcdefghijklmnop" * 2])[0]), ("short", scorer.score_texts(["ab"])[0]), ("bad", Unscorable("no text"))],
+        settings=SETTINGS,
+    )
     assert ev.n_texts == 2 and dict(ev.left_out) == {"short": "shorter than one window (8 tokens)", "bad": "not scored: no text"}

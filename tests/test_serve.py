@@ -79,6 +79,26 @@ def test_the_served_statistics_equal_the_in_process_ones_bit_for_bit(tiny_lm, ur
     _same(Scorer(remote, wcfg).score_texts(long), Scorer(tiny_lm, wcfg).score_texts(long))
 
 
+def test_top_k_window_probabilities_over_http_equal_the_in_process_ones(tiny_lm, url):
+    """The top-k p_z of extraction windows from llm-mia serve: the same numbers as in process,
+    bit for bit (the same computation); a bad top-k request is refused."""
+    from llm_mia.scoring import WindowSettings, window_config, window_stats, with_topk
+
+    settings = WindowSettings(prefix=5, suffix=4)
+    remote = Scorer(_fast(url), window_config(settings, ScorerConfig(batch_size=3)))
+    local = Scorer(tiny_lm, window_config(settings, ScorerConfig(batch_size=3)))
+    long = [" ".join(TEXTS[:4]), " ".join(TEXTS[4:])]
+    got, want = [], []
+    for scorer, out in ((remote, got), (local, want)):
+        stats = scorer.score_texts(long)
+        out += [w.topk_log_pz for w in with_topk(scorer, stats, [window_stats(s, settings) for s in stats], 40)]
+    assert "topk" in remote.backend.capabilities and sum(len(w) for w in want) >= 6
+    for a, b in zip(got, want):
+        assert np.array_equal(a, b)
+    with pytest.raises(ServerError, match="positive whole number"):
+        _fast(url).post("/completions", {"prompt": [1, 2, 3], "echo": True, "max_tokens": 0, "llm_mia": {"topk": 0}})
+
+
 def test_the_server_says_what_it_serves_and_shares_the_cache_key(tiny_lm, url):
     remote = _fast(url)
     assert remote.identity == tiny_lm.identity and remote.tokenizer_identity == tiny_lm.tokenizer_identity

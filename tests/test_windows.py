@@ -258,3 +258,19 @@ def test_the_prior_control_tells_memorized_from_unseen(tiny_trained):
 
     member, unseen = lifts(members), lifts(held_out[:20])
     assert np.median(member) > np.median(unseen) + 3.0, (np.median(member), np.median(unseen))  # nats (measured: 7.2 against -2.5)
+
+
+def test_first_tokens_keeps_the_windows_inside_them():
+    """The statistics of a text's first n tokens have exactly the windows that end within them,
+    with the same numbers."""
+    from llm_mia.scoring import first_tokens
+
+    settings = WindowSettings(prefix=6, suffix=5)
+    scorer = Scorer(MockBackend(), window_config(settings))
+    (stats,) = scorer.score_texts(["a rather long sentence about windows and tokens, " * 3])
+    whole = window_stats(stats, settings)
+    cut = window_stats(first_tokens(stats, 40), settings)
+    inside = whole.starts + 11 <= 40
+    assert cut.n_windows == int(inside.sum()) < whole.n_windows
+    np.testing.assert_array_equal(cut.log_pz, whole.log_pz[inside])
+    assert first_tokens(stats, stats.n_tokens + 5) is stats

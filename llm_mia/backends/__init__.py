@@ -4,7 +4,7 @@ serves a backend over HTTP (:mod:`~llm_mia.backends.serve`)."""
 
 from __future__ import annotations
 
-from .base import CAPABILITY_WORDS, GRADIENT, GREEDY, LOGPROBS, MOMENTS, TOP1, TOPK, ScoringBackend
+from .base import CAPABILITY_WORDS, GRADIENT, GENERATE, LOGPROBS, MOMENTS, TOP1, TOPK, ScoringBackend
 from .hf import HFBackend
 from .http import SERVER_WAIT, HTTPBackend, ServerError, ServerWaitWarning, check_server_wait, is_url
 from .loading import (
@@ -35,7 +35,7 @@ __all__ = [
     "CAPABILITY_WORDS",
     "DEFAULT_MODEL",
     "GRADIENT",
-    "GREEDY",
+    "GENERATE",
     "HFBackend",
     "HTTPBackend",
     "LOGPROBS",

@@ -23,9 +23,10 @@ is among the k most likely tokens (its logit at least the k-th largest: a tie co
 inside), else 0.0. Top-k sampling at temperature 1 then draws ``x_p`` with probability
 ``exp(lp - log_mass)`` where ``inside``, and 0 elsewhere.
 
-A backend with the ``GREEDY`` capability also has ``greedy(prefixes, n)``: for prefixes of
-token ids of one length, the ``n`` tokens the model's greedy decoding appends to each (the
-argmax at every step, temperature 0), as lists of ids.
+A backend with the ``GENERATE`` capability also has ``generate(prefixes, n, temperature=0.0,
+seeds=None)``: for prefixes of token ids of one length, the ``n`` tokens the model appends to
+each, as lists of ids: greedy decoding (the argmax at every step) at temperature 0, else
+sampling at that temperature with each sequence's own seed (the same seed, the same tokens).
 """
 
 from __future__ import annotations
@@ -48,15 +49,15 @@ has ``forward_with_gradient``, see the module docstring)."""
 TOPK = "topk"
 """Exact top-k sampling probabilities: each position's top-k mass and whether the token is in
 the top k (the backend has ``forward_topk``, see the module docstring)."""
-GREEDY = "greedy"
-"""The model's greedy continuation of a prefix (the backend has ``greedy``)."""
+GENERATE = "generate"
+"""The model's continuation of a prefix, greedy or sampled (the backend has ``generate``)."""
 CAPABILITY_WORDS = {
     LOGPROBS: "exact token log-probabilities",
     MOMENTS: "exact next-token moments (the whole distribution)",
     TOP1: "the top-1 log-probability at each position",
     GRADIENT: "the gradient of the loss with respect to the weights (white-box, a backward pass per text)",
     TOPK: "exact top-k sampling probabilities (each position's top-k mass and the token's rank)",
-    GREEDY: "the model's greedy continuation of a prefix",
+    GENERATE: "the model's continuation of a prefix, greedy or sampled",
 }
 
 

@@ -16,13 +16,14 @@ positions and context-only positions never reach the head.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .base import GRADIENT, GREEDY, LOGPROBS, MOMENTS, TOP1, TOPK
+from .base import GRADIENT, GENERATE, LOGPROBS, MOMENTS, TOP1, TOPK
 from .loading import tokenize_with
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class HFBackend:
     """A :class:`~llm_mia.backends.loading.LoadedModel` behind the scoring-backend interface
     (:class:`~llm_mia.backends.base.ScoringBackend`)."""
 
-    capabilities = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT, TOPK, GREEDY})
+    capabilities = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT, TOPK, GENERATE})
 
     def __init__(self, lm: LoadedModel, *, padding_side: str = "right", chunk_elements: int = 1 << 24, vocab_tile: int = 4096) -> None:
         """``padding_side`` ("right" or "left": scores do not depend on it), ``chunk_elements``
@@ -67,35 +68,52 @@ class HFBackend:
 
     def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
         """One forward pass over a batch; returns per sequence an (n_scored, 4) float32 array."""
-        return self._batched(batch, lambda rows, targets, logits_of: token_stats(rows, targets, logits_of, self._vocab_size(), self.chunk_elements, self.vocab_tile))
+        return self._batched(
+            batch, lambda rows, targets, logits_of: token_stats(rows, targets, logits_of, self._vocab_size(), self.chunk_elements, self.vocab_tile)
+        )
 
     def forward_topk(self, batch: Sequence[tuple[list[int], int]], k: int) -> list[np.ndarray]:
         """One forward pass over a batch; per sequence an (n_scored, 2) float32 array
         ``[log_mass, inside]`` of top-k sampling (:func:`topk_stats`)."""
-        return self._batched(batch, lambda rows, targets, logits_of: topk_stats(rows, targets, logits_of, self._vocab_size(), k, self.chunk_elements, self.vocab_tile))
+        return self._batched(
+            batch, lambda rows, targets, logits_of: topk_stats(rows, targets, logits_of, self._vocab_size(), k, self.chunk_elements, self.vocab_tile)
+        )
 
-    def greedy(self, prefixes: Sequence[list[int]], n: int) -> list[list[int]]:
-        """The ``n`` tokens greedy decoding appends to each prefix (all of one length): the
-        argmax of the model's float32 logits at every step, the whole sequence run again at
-        each (no key-value cache: its keyword differs between transformers versions; a passage
-        is short), the head applied to the last position only."""
+    def generate(self, prefixes: Sequence[list[int]], n: int, temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[list[int]]:
+        """The ``n`` tokens the model appends to each prefix (all of one length), one at a time
+        with its key-value cache (named ``cache`` or, in older transformers, ``past_key_values``),
+        from its float32 logits: the argmax at temperature 0, else a draw from
+        ``softmax(logits / temperature)`` with a generator seeded by the sequence's seed."""
         import torch
 
-        if not prefixes:
-            return []
+        if not prefixes or n == 0:
+            return [[] for _ in prefixes]
+        if temperature < 0:
+            raise ValueError(f"temperature must be 0 or more, not {temperature}")
+        gens = None
+        if temperature > 0:
+            seeds = list(seeds) if seeds is not None else list(range(len(prefixes)))
+            gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         model = self.lm.model
+        params = inspect.signature(model.forward).parameters
+        key = "cache" if "cache" in params else "past_key_values"
+        last = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         x = torch.tensor([list(p) for p in prefixes], dtype=torch.long, device=model.device)
+        out: list[Any] = []
         with torch.inference_mode():
-            if self.head_ok is None:
-                self.head_ok = self._check_head(x[:1, :16])
-            for _ in range(n):
-                if self.head_ok:
-                    last = model.base_model(input_ids=x, use_cache=False).last_hidden_state[:, -1]
-                    logits = self._head_logits(last, 0, self._vocab_size())
+            step = model(input_ids=x, use_cache=True, **last)
+            while True:
+                logits = step.logits[:, -1].float()
+                if gens is None:
+                    nxt = logits.argmax(dim=-1)
                 else:
-                    logits = model(input_ids=x, use_cache=False).logits[:, -1].float()
-                x = torch.cat([x, logits.argmax(dim=-1, keepdim=True)], dim=1)
-        return x[:, -n:].tolist() if n else [[] for _ in prefixes]
+                    probs = torch.softmax(logits / temperature, dim=-1).cpu()
+                    nxt = torch.tensor([int(torch.multinomial(probs[r], 1, generator=g)) for r, g in enumerate(gens)], device=model.device)
+                out.append(nxt)
+                if len(out) == n:
+                    break
+                step = model(input_ids=nxt[:, None], use_cache=True, **{key: getattr(step, key)}, **last)
+        return torch.stack(out, dim=1).tolist()
 
     def _batched(self, batch: Sequence[tuple[list[int], int]], reduce: Callable[[Any, Any, Callable[[Any, int, int], Any]], Any]) -> list[np.ndarray]:
         """Run the model over a padded batch and ``reduce(rows, targets, logits_of)`` the

@@ -57,7 +57,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable, ModelLoadError, require
 from . import openai
-from .base import CAPABILITY_WORDS, GRADIENT, GREEDY, LOGPROBS, TOP1, TOPK
+from .base import CAPABILITY_WORDS, GRADIENT, GENERATE, LOGPROBS, TOP1, TOPK
 from .protocol import MAX_PROMPTS
 
 API_KEY_ENV = "LLM_MIA_API_KEY"
@@ -176,7 +176,7 @@ class HTTPBackend:
         self.identity = str(info["identity"])
         self.tokenizer_identity = str(info["tokenizer_identity"])
         unknown = set(info["capabilities"]) - set(CAPABILITY_WORDS)
-        self.capabilities = frozenset(set(info["capabilities"]) - unknown - {GRADIENT, GREEDY, TOPK})  # this client has no method for those
+        self.capabilities = frozenset(set(info["capabilities"]) - unknown - {GRADIENT, GENERATE})  # this client has no method for those
         self.max_positions = info.get("max_positions")
         self.dtype, self.device = str(info.get("dtype", "")), str(info.get("device", ""))
         self.probe: openai.ProbeResult | None = None
@@ -271,20 +271,27 @@ class HTTPBackend:
     def forward(self, batch: Sequence[tuple[list[int], int]]) -> list[np.ndarray]:
         if self.protocol == "openai":
             return self._in_flight([partial(self._forward_generic, ids, s) for ids, s in batch], len(batch))
-        body = {
-            "model": self.model_name,
-            "prompt": [list(ids) for ids, _ in batch],
-            "echo": True,
-            "max_tokens": 0,
-            "logprobs": 0,
-            "llm_mia": {"score_from": [int(s) for _, s in batch]},
-        }
+        return self._forward_llm_mia(batch)
+
+    def forward_topk(self, batch: Sequence[tuple[list[int], int]], k: int) -> list[np.ndarray]:
+        """``[log_mass, inside]`` of top-k sampling per position, computed by an llm-mia server
+        whose model has the exact ``topk`` capability (only that protocol offers it)."""
+        if TOPK not in self.capabilities:
+            raise ServerError(200, f"{self.root} does not offer exact top-k probabilities")
+        return self._forward_llm_mia(batch, k)
+
+    def _forward_llm_mia(self, batch: Sequence[tuple[list[int], int]], topk: int | None = None) -> list[np.ndarray]:
+        extra: dict[str, Any] = {"score_from": [int(s) for _, s in batch]}
+        if topk is not None:
+            extra["topk"] = int(topk)
+        body = {"model": self.model_name, "prompt": [list(ids) for ids, _ in batch], "echo": True, "max_tokens": 0, "logprobs": 0, "llm_mia": extra}
         choices = sorted(self.post("/completions", body)["choices"], key=lambda c: c["index"])
         if len(choices) != len(batch):
             raise ServerError(200, f"{len(choices)} choices for {len(batch)} prompts")
+        field, width = ("stats", 4) if topk is None else ("topk", 2)
         out = []
         for (ids, start), choice in zip(batch, choices):
-            arr = np.asarray(choice["llm_mia"]["stats"], dtype=np.float32).reshape(-1, 4)
+            arr = np.asarray(choice["llm_mia"][field], dtype=np.float32).reshape(-1, width)
             if arr.shape[0] != len(ids) - max(1, start):
                 raise ServerError(200, f"statistics for {arr.shape[0]} positions where {len(ids) - max(1, start)} were asked")
             out.append(arr)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import GRADIENT, GREEDY, LOGPROBS, MOMENTS, TOP1, TOPK
+from .base import GRADIENT, GENERATE, LOGPROBS, MOMENTS, TOP1, TOPK
 
 BOS = 256
 VOCAB = 257
@@ -49,7 +49,7 @@ class MockBackend:
         self,
         seed: int = 0,
         *,
-        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT, TOPK, GREEDY}),
+        capabilities: frozenset[str] = frozenset({LOGPROBS, MOMENTS, TOP1, GRADIENT, TOPK, GENERATE}),
         max_positions: int | None = 4096,
         fail: Callable[[Sequence[tuple[list[int], int]]], None] | None = None,
     ) -> None:
@@ -90,15 +90,21 @@ class MockBackend:
             out.append(stats.astype(np.float32))
         return out
 
-    def greedy(self, prefixes: Sequence[list[int]], n: int) -> list[list[int]]:
-        """The argmax chain of the bigram table after each prefix's last token."""
-        if GREEDY not in self.capabilities:
-            raise RuntimeError("this test backend was made without the greedy capability")
+    def generate(self, prefixes: Sequence[list[int]], n: int, temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[list[int]]:
+        """The bigram table's argmax chain after each prefix's last token (temperature 0), or
+        draws from ``softmax(logp / temperature)`` with each sequence's seed."""
+        if GENERATE not in self.capabilities:
+            raise RuntimeError("this test backend was made without the generate capability")
         out = []
-        for prefix in prefixes:
+        for r, prefix in enumerate(prefixes):
+            rng = np.random.default_rng(None if seeds is None else int(seeds[r])) if temperature > 0 else None
             chain, last = [], prefix[-1]
             for _ in range(n):
-                last = int(np.argmax(self.logp[last]))
+                if rng is None:
+                    last = int(np.argmax(self.logp[last]))
+                else:
+                    w = np.exp((self.logp[last] - self.logp[last].max()) / temperature)
+                    last = int(rng.choice(VOCAB, p=w / w.sum()))
                 chain.append(last)
             out.append(chain)
         return out

@@ -36,7 +36,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .base import GRADIENT, GREEDY, TOPK, ScoringBackend
+from .base import GRADIENT, GENERATE, TOPK, ScoringBackend
 from .protocol import MAX_BODY, MAX_PROMPTS, PROTOCOL
 
 Routes = dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]]
@@ -62,7 +62,7 @@ def model_card(backend: ScoringBackend, device: str, dtype: str) -> dict[str, An
             "protocol": PROTOCOL,
             "identity": backend.identity,
             "tokenizer_identity": backend.tokenizer_identity,
-            "capabilities": sorted(backend.capabilities - {GRADIENT, GREEDY, TOPK}),  # no gradients, generation or top-k over HTTP (yet)
+            "capabilities": sorted(backend.capabilities - {GRADIENT, GENERATE}),  # no gradients or generation over HTTP (yet)
             "max_positions": backend.max_positions,
             "dtype": dtype,
             "device": device,
@@ -143,25 +143,32 @@ class ScoringService:
         limit = self.backend.max_positions
         if limit is not None and max(len(p) for p in prompts) > limit:
             raise RequestError(HTTPStatus.BAD_REQUEST, f"a prompt of {max(len(p) for p in prompts)} tokens exceeds the model's context length ({limit})")
-        starts = (body.get("llm_mia") or {}).get("score_from", 1)
+        extra = body.get("llm_mia") or {}
+        topk = extra.get("topk")
+        if topk is not None and (not isinstance(topk, int) or isinstance(topk, bool) or topk < 1):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "llm_mia.topk must be a positive whole number")
+        if topk is not None and TOPK not in self.backend.capabilities:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"the served model cannot give exact top-k probabilities ({TOPK!r} capability)")
+        starts = extra.get("score_from", 1)
         starts = [starts] * len(prompts) if isinstance(starts, int) else starts
         if not (isinstance(starts, list) and len(starts) == len(prompts) and all(isinstance(s, int) and 0 <= s < len(p) for s, p in zip(starts, prompts))):
             raise RequestError(HTTPStatus.BAD_REQUEST, "llm_mia.score_from must be a position inside each prompt (one number, or one per prompt)")
         with self.lock:
-            stats = self.backend.forward([(list(p), s) for p, s in zip(prompts, starts)])
+            batch = [(list(p), s) for p, s in zip(prompts, starts)]
+            stats = self.backend.forward_topk(batch, topk) if topk is not None else self.backend.forward(batch)  # type: ignore[attr-defined]
             names = _token_names(self.backend.tokenizer, prompts)
             self._count += 1
         choices = []
         for i, (s, arr) in enumerate(zip(starts, stats)):
             first = max(1, s)
-            lps: list[float | None] = [None] * first + [float(v) for v in arr[:, 0]]
+            lps: list[float | None] = [None] * len(prompts[i]) if topk is not None else [None] * first + [float(v) for v in arr[:, 0]]
             choices.append(
                 {
                     "index": i,
                     "text": "",
                     "finish_reason": "length",
                     "logprobs": {"tokens": names[i], "token_logprobs": lps, "top_logprobs": None},
-                    "llm_mia": {"score_from": first, "stats": [[float(v) for v in row] for row in arr]},
+                    "llm_mia": {"score_from": first, ("topk" if topk is not None else "stats"): [[float(v) for v in row] for row in arr]},
                 }
             )
         n = sum(len(p) for p in prompts)

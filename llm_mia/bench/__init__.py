@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .controlled import SMALL, ControlledConfig, assign, excerpts
-from .run import BenchResult, limit_split, run_bench, write_bench
-from .suites import SUITES, OpenedSuite, Split, Suite, load_suite, resolve_data_dir
+from .controlled import SMALL, ControlledConfig, assign, excerpts, train_on_members
+from .run import BenchResult, limit_split, run_bench, split_memorization, write_bench
+from .suites import SUITES, OpenedSuite, Split, Suite, load_suite, open_suite, resolve_data_dir
 
 __all__ = [
     "BenchResult",
@@ -18,7 +18,10 @@ __all__ = [
     "excerpts",
     "limit_split",
     "load_suite",
+    "open_suite",
     "resolve_data_dir",
     "run_bench",
+    "split_memorization",
+    "train_on_members",
     "write_bench",
 ]

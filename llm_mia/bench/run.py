@@ -16,7 +16,10 @@ from ..backends import DEFAULT_MODEL, LoadedModel
 from ..detectors import Detector
 from ..errors import EvaluationError, at_least
 from ..evaluation import (
+    MEMORIZATION_THRESHOLDS,
     FPR_BUDGETS,
+    MemorizationEvidence,
+    memorization_evidence,
     N_BOOTSTRAP,
     NA,
     BaselineResult,
@@ -30,10 +33,10 @@ from ..evaluation import (
     with_ci,
 )
 from ..io import file_name, write_jsonl, write_text
-from ..pipeline import RunOptions, open_run, resolve_detectors
+from ..pipeline import RunOptions, ScoringRun, open_run, resolve_detectors
 from ..pools import KIND
-from ..scoring import Scorer, ScorerConfig
-from ..types import STATUS_OK, ScoreRecord, reason_code
+from ..scoring import Scorer, ScorerConfig, WindowSettings, first_tokens, window_config
+from ..types import STATUS_OK, ScoreRecord, TokenStats, Unscorable, reason_code
 from .controlled import ControlledConfig
 from .suites import Split, Suite, open_suite
 
@@ -51,6 +54,8 @@ class SplitResult:
     baseline_problem: str | None
     group_level: EvaluationReport | None  # one score per book / paper (mean over its passages)
     records: list[ScoreRecord] = field(default_factory=list, repr=False)  # the split's scores, in input order
+    memorization: dict[str, MemorizationEvidence] | None = None
+    """Memorization evidence per class ("members", "non-members"), where asked for (``run_bench(memorization=...)``)."""
 
     @property
     def best_auroc(self) -> float | None:
@@ -113,6 +118,8 @@ class BenchResult:
                     f"matches or beats the best detector ({s.best_auroc:.3f}); this split's AUROC says little about membership."
                 )
         lines += [f"- {note}" for note in too_few_notes(s.evaluation for s in self.splits)]
+        if any(s.memorization for s in self.splits):
+            lines += ["", self.memorization_table(), ""]
         for s in self.splits:
             for r in s.evaluation.rows:
                 if r.problem:
@@ -127,6 +134,21 @@ class BenchResult:
         if warning:
             lines.append(f"- {warning}")
         return "\n".join(lines)
+
+    def memorization_table(self) -> str:
+        """Markdown: per split and class, the windows memorized at each threshold (share, 95% CI) and the texts with one."""
+        head = ["split", "class", "windows", *(f"memorized at p_z >= {t:g}" for t in MEMORIZATION_THRESHOLDS), "texts with a memorized window"]
+        rows = []
+        for s in self.splits:
+            for cls, ev in (s.memorization or {}).items():
+                cells = [f"{r.suspect.memorized} ({with_ci(r.suspect.share, r.suspect.ci, digits=3)})" for r in ev.results]
+                rows.append([s.split, cls, str(ev.n_windows), *cells, f"{ev.texts_memorized} of {ev.n_texts}"])
+        settings = next(ev.settings for s in self.splits for ev in (s.memorization or {}).values())
+        return (
+            f"Memorization evidence: windows of {settings.prefix} + {settings.suffix} tokens; memorized = p_z clears the threshold and the "
+            "suffix is at least 100 times likelier after its own prefix than after other passages' (and than under the reference model, where there is one).\n\n"
+            + markdown_table(head, rows)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +167,7 @@ class BenchResult:
                     "model_free": None if s.baseline is None else {k: v for k, v in asdict(s.baseline).items() if k != "scores"},
                     "model_free_problem": s.baseline_problem,
                     "separable_without_model": s.separable_without_model,
+                    "memorization": None if s.memorization is None else {cls: ev.to_json() for cls, ev in s.memorization.items()},
                 }
                 for s in self.splits
             ],
@@ -193,6 +216,7 @@ def run_bench(
     seed: int = 0,
     command: str | None = None,
     controlled: ControlledConfig | None = None,
+    memorization: WindowSettings | None = None,
     options: RunOptions | None = None,
     **changes: Any,
 ) -> BenchResult:
@@ -201,7 +225,11 @@ def run_bench(
     The run's options (models, detectors, scorer settings, cache, device) are ``options``
     with ``changes``, as in :func:`llm_mia.pipeline.open_run` (:class:`~llm_mia.pipeline.RunOptions`).
     A suite that builds its own models (the controlled split, with ``controlled`` settings)
-    brings the model under test and the reference; ``model`` is then its base model."""
+    brings the model under test and the reference; ``model`` is then its base model.
+    ``memorization``: also memorization evidence per split and class, with these windows
+    (:func:`~llm_mia.evaluation.memorization_evidence`; the reference model's p_z as a control
+    where the run has one with the same tokenizer; only windows within the suite's token limit,
+    where it has one: what the controlled copy was trained on)."""
     started = time.time()
     passes_before = Scorer.forward_passes_total
     opts = RunOptions.build(options, **changes)
@@ -223,7 +251,10 @@ def run_bench(
     results, held_out = [], {}
     for split in splits:
         scored = run.score(split.documents, where=f"split {split.name}", groups=split.groups)
-        results.append(_evaluate_split(split, scored.records, n_bootstrap, seed))
+        result = _evaluate_split(split, scored.records, n_bootstrap, seed)
+        if memorization is not None:
+            result = replace(result, memorization=split_memorization(run, split, memorization, opened.max_tokens, seed))
+        results.append(result)
         held_out[split.name] = {KIND[label]: ids for label, ids in scored.pool.items()}
         mates = [r.id for r in scored.records if reason_code(r.reason) == "prefix_group"]
         if mates:  # the other passages of the prefix texts' books or papers
@@ -245,6 +276,34 @@ def run_bench(
     }
     labels_valid = None if not opened.suite.valid_patterns else opened.suite.labels_valid_for(spec)
     return BenchResult(opened.suite, spec, run.target.identity, labels_valid, results, provenance)
+
+
+def split_memorization(
+    run: ScoringRun, split: Split, settings: WindowSettings, max_tokens: int | None = None, seed: int = 0, *, use_reference_model: bool = True
+) -> dict[str, MemorizationEvidence]:
+    """Memorization evidence for the members and the non-members of ``split`` (each class a
+    collection: its prior-aware controls drawn within it), on each text's first ``max_tokens``
+    tokens where given; the reference model's p_z as a control where ``run`` has one with the
+    same tokenizer (unless ``use_reference_model`` is False). Documents without a label or a
+    text are left out."""
+    docs = [d for d in split.documents if d.error is None and d.text and d.label in (0, 1)]
+
+    def head(got: list[TokenStats | Unscorable]) -> list[TokenStats | Unscorable]:
+        return [first_tokens(s, max_tokens) if max_tokens and isinstance(s, TokenStats) else s for s in got]
+
+    texts = [d.text or "" for d in docs]
+    own = head(run.score_windows(texts, settings))
+    got_ref = run.reference_windows(texts, settings) if use_reference_model else None
+    ref = None if got_ref is None else head(got_ref)
+    scorer = run.scorer(config=window_config(settings, run.config))
+    out = {}
+    for label, name in ((1, "members"), (0, "non-members")):
+        idx = [i for i, d in enumerate(docs) if d.label == label]
+        if idx:
+            out[name] = memorization_evidence(
+                scorer, [(docs[i].id, own[i]) for i in idx], settings=settings, reference_model=None if ref is None else [ref[i] for i in idx], seed=seed
+            )
+    return out
 
 
 def write_bench(result: BenchResult, out_dir: str | Path, *, replace: bool = True) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..evaluation import MemorizationEvidence, memorization_evidence
 from .demo import DEMO_EXCERPT_WORDS, REFERENCE_SNAPSHOT, write_demo_texts
 from .excerpts import cut_all, cut_excerpts, find_overlaps
-from .memorization import MemorizationEvidence, memorization_evidence
 from .report import SHADES, summary, to_html, to_json
 from .run import CHECK_DETECTORS, MODES, CheckResult, CheckSettings, check_scores, read_texts, run_check, unlike
 from .shading import looks_like_code, token_pieces

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import asdict
 from typing import Any
 
-from .memorization import THRESHOLDS, Count, MemorizationEvidence, Passage
+from ..evaluation import MEMORIZATION_THRESHOLDS, MemorizationEvidence, Passage, WindowCount
 from .shading import looks_like_code
 
 WHAT_IT_SHOWS = (
@@ -30,7 +29,7 @@ def threshold_label(t: float) -> str:
     return f"1e{round(exp)}" if t < 0.1 and abs(exp - round(exp)) < 1e-9 else f"{t:g}"
 
 
-def _pct(c: Count) -> str:
+def _pct(c: WindowCount) -> str:
     return f"{100 * c.share:.1f}%, 95% CI {100 * c.ci[0]:.1f}-{100 * c.ci[1]:.1f}%" if c.windows else "no windows"
 
 
@@ -87,36 +86,29 @@ def summary_lines(ev: MemorizationEvidence | None, problem: str | None) -> list[
         f"  windows       {ev.n_windows} of {s.prefix} + {s.suffix} tokens over {ev.n_texts} text(s), each suffix scored after its own prefix alone"
         + (f"; {ev.reference_windows} in the reference texts" if ev.reference_windows else ""),
     ]
-    for i, t in enumerate(THRESHOLDS):
+    for i, t in enumerate(MEMORIZATION_THRESHOLDS):
         lines.append(f"  p_z >= {threshold_label(t):<6} {_threshold_line(ev, i)}")
     lines.append(f"  longest run   {ev.longest_run} of {s.suffix} suffix tokens in a row are the model's most likely next token")
     if ev.passages:
         best = ev.passages[0]
         lines.append(f"  likeliest     {best.text_id}, window {best.window}: {_passage_numbers(best, ev)}")
+    if ev.best_topk_log_pz is not None:
+        lines.append(
+            f"  top-{ev.top_k:<9} the likeliest window under top-{ev.top_k} sampling: log p_z {ev.best_topk_log_pz:.1f} (p_z {_p(ev.best_topk_log_pz)})"
+        )
+    lines += [f"  control       {c}" for c in ev.controls]
+    lines += [f"  note          {n}" for n in ev.notes]
     if ev.left_out:
         lines.append(f"  left out      {len(ev.left_out)} text(s) (e.g. {ev.left_out[0][0]}: {ev.left_out[0][1]})")
     return lines
 
 
 def to_json(ev: MemorizationEvidence | None, problem: str | None) -> dict[str, Any] | None:
-    """Every number of the evidence; ``positions`` gives each suspect window's log p_z."""
+    """Every number of the evidence (:meth:`MemorizationEvidence.to_json`) and what it shows."""
     if ev is None:
         return None if problem is None else {"problem": problem}
     return {
-        "headline": ev.headline(),
-        "found": ev.found,
-        "settings": asdict(ev.settings),
-        "min_lift": ev.min_lift,
-        "top_k": ev.top_k,
-        "texts": ev.n_texts,
-        "windows": ev.n_windows,
-        "reference_windows": ev.reference_windows,
-        "tail_tokens": ev.tail_tokens,
-        "longest_run": ev.longest_run,
-        "thresholds": [asdict(r) for r in ev.results],
-        "passages": [asdict(p) for p in ev.passages],
-        "positions": [{"text": t, "start": start, "log_pz": lp, "memorized": hit} for t, start, lp, hit in ev.positions],
-        "left_out": [{"id": i, "reason": why} for i, why in ev.left_out],
+        **ev.to_json(),
         "what_it_shows": WHAT_IT_SHOWS.format(lift=math.exp(ev.min_lift)),
     }
 
@@ -127,14 +119,17 @@ def to_html(ev: MemorizationEvidence | None, problem: str | None) -> str:
     e = html.escape
     if ev is None:
         return f"<h2>Memorization evidence</h2><p>Not computed: {e(problem or '')}</p>"
-    rows = "".join(f"<tr><th>p_z &ge; {threshold_label(t)}</th><td>{e(_threshold_line(ev, i))}</td></tr>" for i, t in enumerate(THRESHOLDS))
+    rows = "".join(f"<tr><th>p_z &ge; {threshold_label(t)}</th><td>{e(_threshold_line(ev, i))}</td></tr>" for i, t in enumerate(MEMORIZATION_THRESHOLDS))
     s = ev.settings
     parts = [
         "<h2>Memorization evidence</h2>",
         f"<div class='verdict {'sig' if ev.found else 'none'}'>{e(ev.headline())}</div>",
         f"<p>{e(WHAT_IT_SHOWS.format(lift=math.exp(ev.min_lift)))}</p>",
         f"<table><tr><th>windows</th><td>{ev.n_windows} of {s.prefix} + {s.suffix} tokens over {ev.n_texts} text(s)</td></tr>{rows}"
-        f"<tr><th>longest run</th><td>{ev.longest_run} of {s.suffix} suffix tokens in a row are the model's most likely</td></tr></table>",
+        f"<tr><th>longest run</th><td>{ev.longest_run} of {s.suffix} suffix tokens in a row are the model's most likely</td></tr>"
+        + "".join(f"<tr><th>control</th><td>{e(c)}</td></tr>" for c in ev.controls)
+        + "".join(f"<tr><th>note</th><td>{e(n)}</td></tr>" for n in ev.notes)
+        + "</table>",
         "<h3>Where in the work</h3>",
         position_map(ev),
         "<h3>The passages the model is likeliest to reproduce</h3>",
@@ -152,7 +147,11 @@ def to_html(ev: MemorizationEvidence | None, problem: str | None) -> str:
         )
     parts.append(
         "<p>Grey: the prefix the model is given; highlighted: the true suffix it would have to reproduce"
-        + ("; below it, what the model writes after the prefix when it always picks its most likely next token." if any(p.continuation is not None for p in ev.passages) else ".")
+        + (
+            "; below it, what the model writes after the prefix when it always picks its most likely next token."
+            if any(p.continuation is not None for p in ev.passages)
+            else "."
+        )
         + "</p>"
     )
     if ev.left_out:
@@ -177,7 +176,7 @@ def position_map(ev: MemorizationEvidence, width: int = 640, height: int = 200) 
         x_of.append(offsets[text_id] + start)
         total = max(total, offsets[text_id] + start + step)
     lows = [lp for _, _, lp, _ in ev.positions if math.isfinite(lp)]
-    lo = min(min(lows, default=-1.0), math.log(min(THRESHOLDS)) - 5)
+    lo = min(min(lows, default=-1.0), math.log(min(MEMORIZATION_THRESHOLDS)) - 5)
     hi = 0.0
 
     def y(v: float) -> float:
@@ -194,14 +193,12 @@ def position_map(ev: MemorizationEvidence, width: int = 640, height: int = 200) 
     )
     lines = "".join(
         f"<line x1='{pad_l}' x2='{width - pad}' y1='{y(math.log(t)):.1f}' y2='{y(math.log(t)):.1f}' stroke='#c0392b' stroke-dasharray='4 3' stroke-opacity='0.6'/>"
-        for t in THRESHOLDS
+        for t in MEMORIZATION_THRESHOLDS
     ) + (
-        f"<text x='{width - pad}' y='{y(math.log(min(THRESHOLDS))) + 12:.1f}' font-size='10' text-anchor='end'>"
-        f"dashed: p_z = {', '.join(threshold_label(t) for t in THRESHOLDS)}</text>"
+        f"<text x='{width - pad}' y='{y(math.log(min(MEMORIZATION_THRESHOLDS))) + 12:.1f}' font-size='10' text-anchor='end'>"
+        f"dashed: p_z = {', '.join(threshold_label(t) for t in MEMORIZATION_THRESHOLDS)}</text>"
     )
-    bounds = "".join(
-        f"<line x1='{x(o):.1f}' x2='{x(o):.1f}' y1='{top_pad}' y2='{height - pad}' stroke='#ddd'/>" for o in sorted(offsets.values()) if o
-    )
+    bounds = "".join(f"<line x1='{x(o):.1f}' x2='{x(o):.1f}' y1='{top_pad}' y2='{height - pad}' stroke='#ddd'/>" for o in sorted(offsets.values()) if o)
     axes = (
         f"<line x1='{pad_l}' y1='{height - pad}' x2='{width - pad}' y2='{height - pad}' stroke='#888'/>"
         f"<line x1='{pad_l}' y1='{top_pad}' x2='{pad_l}' y2='{height - pad}' stroke='#888'/>"

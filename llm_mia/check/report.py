@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from ..errors import name_settings
-from ..evaluation import p_value, with_ci
+from ..evaluation import histogram_svg, p_value, with_ci
 from ..types import STATUS_OK, held_out
 from . import memorization_report
 from .shading import looks_like_code
@@ -437,36 +437,11 @@ def _numbers_table(result: CheckResult) -> str:
     return "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
-def _histogram(result: CheckResult, detector: str, width: int = 300, height: int = 170) -> str:
+def _histogram(result: CheckResult, detector: str) -> str:
     """Inline SVG: the detector's score histogram for suspect and reference texts (densities)."""
     sus = np.array([r.scores[detector] for r in result.scored("suspect") if r.scores.get(detector) is not None], dtype=float)
     ref = np.array([r.scores[detector] for r in result.scored("reference") if r.scores.get(detector) is not None], dtype=float)
-    both = np.concatenate([sus, ref])
-    if both.size == 0:
-        return ""
-    lo, hi = float(both.min()), float(both.max())
-    if hi <= lo:
-        hi = lo + 1.0
-    edges = np.linspace(lo, hi, 21)
-    pad = 20
-    bars = []
-    dens = [np.histogram(x, bins=edges, density=True)[0] if x.size else np.zeros(20) for x in (sus, ref)]
-    top = max(float(d.max()) for d in dens) or 1.0
-    bw = (width - 2 * pad) / 20
-    for d, color in zip(dens, (_SUSPECT, _REFERENCE)):
-        for i, v in enumerate(d):
-            h = (height - 2 * pad) * v / top
-            bars.append(f"<rect x='{pad + i * bw:.1f}' y='{height - pad - h:.1f}' width='{bw:.1f}' height='{h:.1f}' fill='{color}' fill-opacity='0.45'/>")
-    label = (
-        f"<line x1='{pad}' y1='{height - pad}' x2='{width - pad}' y2='{height - pad}' stroke='#888'/>"
-        f"<line x1='{pad}' y1='{pad}' x2='{pad}' y2='{height - pad}' stroke='#888'/>"
-        f"<text x='{pad}' y='{height - 6}' font-size='10'>{lo:.3g}</text>"
-        f"<text x='{width - pad}' y='{height - 6}' font-size='10' text-anchor='end'>{hi:.3g}</text>"
-        f"<text x='{width / 2}' y='{height - 6}' font-size='10' text-anchor='middle'>score (higher = member)</text>"
-        f"<text x='10' y='{height / 2}' font-size='10' text-anchor='middle' transform='rotate(-90 10 {height / 2})'>density</text>"
-        f"<text x='{width / 2}' y='13' font-size='12' text-anchor='middle'>{html.escape(detector)}</text>"
-    )
-    return f"<svg width='{width}' height='{height}' role='img' aria-label='{html.escape(detector)} histogram'>{''.join(bars)}{label}</svg>"
+    return histogram_svg([(sus, _SUSPECT), (ref, _REFERENCE)], detector)
 
 
 SHADES = (

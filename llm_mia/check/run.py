@@ -20,13 +20,12 @@ import numpy as np
 from ..backends import DEFAULT_MODEL, LoadedModel
 from ..detectors import TARGET
 from ..errors import InputError, SettingError, at_least, require
-from ..evaluation import BaselineResult, model_free_auroc
+from ..evaluation import BaselineResult, MemorizationEvidence, memorization_evidence, model_free_auroc
 from ..io import as_documents, fingerprint, read_documents, strip_gutenberg
 from ..pipeline import RunOptions, ScoringRun, choose_detectors, open_run
 from ..scoring import DEFAULT_PREFIX, DEFAULT_SUFFIX, WindowSettings, window_config
 from ..types import STATUS_OK, Document, ScoreRecord, TokenStats, Unscorable
 from . import report
-from .memorization import MemorizationEvidence, memorization_evidence
 from .excerpts import DEFAULT_EXCERPT_WORDS, OVERLAP_NGRAM, Overlap, cut_all, find_overlaps, overlapping_excerpts
 from .shading import token_pieces
 from .stat_tests import (
@@ -91,7 +90,7 @@ class CheckSettings:
     top: int = 5
     keep_boilerplate: bool = False  # keep Project Gutenberg's header and licence (removed by default)
     mode: str = "guarded"  # see MODES
-    memorization: bool = True  # memorization evidence (llm_mia.check.memorization): the whole texts cut into extraction windows
+    memorization: bool = True  # memorization evidence (llm_mia.evaluation.memorization): the whole texts cut into extraction windows
     window_prefix: int = DEFAULT_PREFIX
     window_suffix: int = DEFAULT_SUFFIX
     top_k: int | None = None  # also p_z under top-k sampling (Cooper et al.'s k = 40); only on backends that give it exactly
@@ -441,9 +440,7 @@ def _memorization(run: ScoringRun, inputs: CheckInputs, settings: CheckSettings)
     sus = [d for d in inputs.suspect_whole if d.error is None and d.text and d.text.strip()]
     ref = [d for d in inputs.reference_whole if d.error is None and d.text and d.text.strip()]
     stats = run.score_windows([d.text or "" for d in sus + ref], windows)
-    ref_model = None
-    if run.reference is not None and run.reference.tokenizer_identity == run.target.tokenizer_identity:
-        ref_model = run.score_windows([d.text or "" for d in sus], windows, model="reference")
+    ref_model = run.reference_windows([d.text or "" for d in sus], windows)
     scorer = run.scorer(config=window_config(windows, run.config))
     evidence = memorization_evidence(
         scorer,
@@ -456,6 +453,10 @@ def _memorization(run: ScoringRun, inputs: CheckInputs, settings: CheckSettings)
     )
     if evidence.n_windows == 0:
         return None, f"no suspect text is long enough for one extraction window ({windows.prefix + windows.suffix} tokens)"
+    if run.reference is not None and ref_model is None:
+        evidence = replace(
+            evidence, notes=[f"the reference model {run.reference.spec} cuts text into other tokens than {run.target.spec}: not used as a control"]
+        )
     return evidence, None
 
 

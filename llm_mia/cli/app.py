@@ -25,6 +25,7 @@ from typing import Any
 
 from ..backends import with_revision
 from ..bench import ControlledConfig
+from ..scoring import WindowSettings
 from ..errors import BackendUnavailable, InputError, LlmMiaError, SettingError
 from ..evaluation import N_BOOTSTRAP
 from ..io import check_output, check_output_folder, write_text
@@ -32,6 +33,7 @@ from ..paths import PACKAGE_DIR, VERSION
 from ..strings import printable, printable_lines
 from .check import add_check_parsers
 from .freq import add_freq_parsers
+from .marks import add_marks_parsers
 from .options import FLAGS, POSITIVE, SEED, _count, add_run_options, run_options
 from .serve import add_serve_parser
 
@@ -111,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--bootstrap", type=POSITIVE, default=N_BOOTSTRAP, help=f"bootstrap resamples (default {N_BOOTSTRAP})")
     be.add_argument("--seed", type=SEED, default=0, help="seed of the bootstrap and the baseline's folds")
     be.add_argument("--out", default=None, help="results folder: results.json, table.md, scores/<split>.jsonl")
+    be.add_argument(
+        "--memorization",
+        action="store_true",
+        help="also memorization evidence per class: the windows of 50 + 50 tokens each class's texts reproduce from their prefix (about as long again as the scoring)",
+    )
     be.add_argument("--force", action="store_true", help="write into a results folder that already holds files")
     add_run_options(be)
     be.add_argument("--small", action="store_true", help="controlled split: the small setting (for CI)")
@@ -126,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.set_defaults(func=_cmd_bench)
 
     add_check_parsers(sub)
+    add_marks_parsers(sub)
     add_freq_parsers(sub)
     add_serve_parser(sub)
 
@@ -219,6 +227,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         seed=args.seed,
         command="llm-mia " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
         controlled=_controlled_config(args),
+        memorization=WindowSettings() if args.memorization else None,
     )
     if args.out:
         write_bench(result, args.out, replace=True)  # the folder was checked (or --force given) before the run

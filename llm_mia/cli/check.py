@@ -52,9 +52,17 @@ def _check_options(p: argparse.ArgumentParser, excerpt_words: int = CHECK_DEFAUL
         action="store_false",
         help="skip the memorization evidence (the whole texts cut into extraction windows: about as long again as the rest of a check)",
     )
-    p.add_argument("--window-prefix", type=POSITIVE, default=CHECK_DEFAULTS.window_prefix, help=f"tokens the model is given before each passage (default {CHECK_DEFAULTS.window_prefix})")
     p.add_argument(
-        "--window-suffix", type=POSITIVE, default=CHECK_DEFAULTS.window_suffix, help=f"tokens of each passage it must reproduce; windows step by it (default {CHECK_DEFAULTS.window_suffix})"
+        "--window-prefix",
+        type=POSITIVE,
+        default=CHECK_DEFAULTS.window_prefix,
+        help=f"tokens the model is given before each passage (default {CHECK_DEFAULTS.window_prefix})",
+    )
+    p.add_argument(
+        "--window-suffix",
+        type=POSITIVE,
+        default=CHECK_DEFAULTS.window_suffix,
+        help=f"tokens of each passage it must reproduce; windows step by it (default {CHECK_DEFAULTS.window_suffix})",
     )
     p.add_argument(
         "--top-k",

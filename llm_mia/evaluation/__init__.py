@@ -5,11 +5,19 @@ from __future__ import annotations
 from .baseline import BaselineResult, features, model_free_auroc
 from .evaluator import FPR_BUDGETS, EvaluationReport, TprAtFpr, detector_cells, evaluate, too_few_notes, tpr_cell
 from .frames import to_dataframe
+from .memorization import MEMORIZATION_THRESHOLDS, MemorizationEvidence, Passage, ThresholdResult, WindowCount, memorization_evidence
 from .metrics import N_BOOTSTRAP, auroc, auroc_stat, bootstrap_ci, fpr_budget_too_small, roc_curve, tpr_at_fpr, tpr_stat
 from .plots import histogram_figure, plot_histograms, plot_roc, roc_figure
+from .svg import histogram_svg
 from .tables import NA, markdown_table, metric_headers, p_value, text_table, with_ci
 
 __all__ = [
+    "MEMORIZATION_THRESHOLDS",
+    "MemorizationEvidence",
+    "Passage",
+    "ThresholdResult",
+    "WindowCount",
+    "memorization_evidence",
     "BaselineResult",
     "EvaluationReport",
     "FPR_BUDGETS",
@@ -24,6 +32,7 @@ __all__ = [
     "features",
     "fpr_budget_too_small",
     "histogram_figure",
+    "histogram_svg",
     "markdown_table",
     "metric_headers",
     "model_free_auroc",

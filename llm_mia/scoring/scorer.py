@@ -282,7 +282,9 @@ class Scorer:
         if topk is not None:
             at_least("topk", topk, 1)
             if TOPK not in self.backend.capabilities:
-                raise SettingError("top_k", f"needs exact top-k probabilities, which {self.backend.spec} cannot give ({TOPK!r} capability); it is refused, not approximated")
+                raise SettingError(
+                    "top_k", f"needs exact top-k probabilities, which {self.backend.spec} cannot give ({TOPK!r} capability); it is refused, not approximated"
+                )
         limit = self.backend.max_positions
         for ids, score_from in sequences:
             if not 1 <= score_from < len(ids):
@@ -409,7 +411,9 @@ class Scorer:
             return [(arr, np.asarray(norms, dtype=np.float64))]
         return [(arr, None) for arr in self.backend.forward([(s.ids, s.score_from) for s in batch])]
 
-    def _forward_or_split(self, batch: list[_Segment], gradient: bool = False, topk: int | None = None) -> list[tuple[np.ndarray, np.ndarray | None] | Unscorable]:
+    def _forward_or_split(
+        self, batch: list[_Segment], gradient: bool = False, topk: int | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray | None] | Unscorable]:
         """Run a batch; if the model fails (e.g. out of memory), retry its halves, so that only
         a text on which the model fails by itself is reported as unscorable (with the error)."""
         try:

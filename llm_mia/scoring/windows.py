@@ -148,6 +148,23 @@ def with_topk(scorer: Scorer, stats: Sequence[TokenStats], windows: Sequence[Win
     return [replace(w, topk_log_pz=v, top_k=k) for w, v in zip(windows, values)]
 
 
+def first_tokens(stats: TokenStats, n: int) -> TokenStats:
+    """The statistics of a text's first ``n`` tokens only (the windows of a text of which only
+    those were trained on, as the controlled split's copy); ``stats`` itself when it is no longer."""
+    at_least("n", n, 2)
+    if stats.n_tokens <= n:
+        return stats
+    cut = n - 1  # per-position arrays hold one entry per token after the first
+    return replace(
+        stats,
+        token_ids=stats.token_ids[:n],
+        logprobs=stats.logprobs[:cut],
+        dist_mean=stats.dist_mean[:cut],
+        dist_var=stats.dist_var[:cut],
+        top_logprob=None if stats.top_logprob is None else stats.top_logprob[:cut],
+    )
+
+
 def _longest_runs(hit: np.ndarray) -> np.ndarray:
     """Per row of a boolean [rows, S] array, the longest run of True."""
     out = np.zeros(hit.shape[0], dtype=np.int64)

@@ -29,17 +29,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, cast
 
 import numpy as np
 from scipy import stats as sps
 
-from ..backends import GREEDY
+from ..backends import GENERATE
 from ..errors import InputError, at_least
 from ..scoring import DEFAULT_CONTROL_PREFIXES, Scorer, WindowSettings, WindowStats, prior_controls, window_stats, with_topk
 from ..types import TokenStats, Unscorable
 
-THRESHOLDS = (0.5, 1e-2, 1e-4)
+MEMORIZATION_THRESHOLDS = (0.5, 1e-2, 1e-4)
 """The p_z thresholds reported (Cooper et al. 2025 use 0.5; 1e-2 and 1e-4 for the rarer)."""
 DEFAULT_MIN_LIFT = math.log(100.0)
 """The prior-aware control's bar, in nats."""
@@ -75,7 +76,7 @@ class Passage:
 
 
 @dataclass(frozen=True)
-class Count:
+class WindowCount:
     """At one threshold: windows that clear it, those that also clear the control, their share
     of all windows with a 95% Clopper-Pearson interval."""
 
@@ -95,8 +96,8 @@ class Count:
 @dataclass(frozen=True)
 class ThresholdResult:
     threshold: float
-    suspect: Count
-    reference: Count | None
+    suspect: WindowCount
+    reference: WindowCount | None
     p_value: float | None
     """One-sided Fisher exact test of a larger memorized share in the suspect texts (None: no reference)."""
     found: bool
@@ -120,10 +121,44 @@ class MemorizationEvidence:
     left_out: list[tuple[str, str]] = field(default_factory=list)
     """(text id, reason) of each text that has no windows: too short, or not scored."""
     reference_windows: int = 0
+    best_topk_log_pz: float | None = None
+    """The highest top-k log p_z of any suspect window (None: top-k not computed)."""
+    controls: list[str] = field(default_factory=list)
+    """The controls a window had to pass, in words."""
+    notes: list[str] = field(default_factory=list)
+    """What the caller could not use, in words (a reference model with another tokenizer)."""
 
     @property
     def found(self) -> bool:
         return any(r.found for r in self.results)
+
+    @property
+    def texts_memorized(self) -> int:
+        """Texts with at least one window memorized at the lowest threshold."""
+        return len({text_id for text_id, _, _, hit in self.positions if hit})
+
+    def to_json(self) -> dict[str, Any]:
+        """Every number; ``positions`` gives each suspect window's log p_z."""
+        return {
+            "headline": self.headline(),
+            "found": self.found,
+            "settings": asdict(self.settings),
+            "min_lift": self.min_lift,
+            "top_k": self.top_k,
+            "texts": self.n_texts,
+            "texts_memorized": self.texts_memorized,
+            "windows": self.n_windows,
+            "reference_windows": self.reference_windows,
+            "tail_tokens": self.tail_tokens,
+            "longest_run": self.longest_run,
+            "best_topk_log_pz": self.best_topk_log_pz,
+            "thresholds": [asdict(r) for r in self.results],
+            "passages": [asdict(p) for p in self.passages],
+            "positions": [{"text": t, "start": start, "log_pz": lp, "memorized": hit} for t, start, lp, hit in self.positions],
+            "left_out": [{"id": i, "reason": why} for i, why in self.left_out],
+            "controls": self.controls,
+            "notes": self.notes,
+        }
 
     def headline(self) -> str:
         """One line: what was found, in words that never say "not trained on"."""
@@ -158,6 +193,8 @@ def memorization_evidence(
     min_lift: float = DEFAULT_MIN_LIFT,
     n_prefixes: int = DEFAULT_CONTROL_PREFIXES,
     top_k: int | None = None,
+    continuations: bool = True,
+    thresholds: Sequence[float] = MEMORIZATION_THRESHOLDS,
     seed: int = 0,
 ) -> MemorizationEvidence:
     """The evidence for ``suspect`` texts ``(id, statistics under window_config(settings))``,
@@ -166,7 +203,9 @@ def memorization_evidence(
     reference model (same settings, in the same order); its tokenizer must cut every text into
     the same tokens, else :class:`InputError`. ``top_k``: also each window's p_z under top-k
     sampling (:func:`~llm_mia.scoring.with_topk`; refused on a backend that cannot give it
-    exactly). A text without statistics (:class:`Unscorable`, or statistics of the reference
+    exactly). ``continuations``: the model's greedy continuation of each top passage's prefix,
+    where the backend can decode. ``thresholds``: the p_z thresholds counted (the controls
+    run for every window that clears the lowest). A text without statistics (:class:`Unscorable`, or statistics of the reference
     model that are) is left out and named in ``left_out``, as is a text too short for a window."""
     settings = settings or WindowSettings()
     at_least("n_prefixes", n_prefixes, 1)
@@ -177,9 +216,14 @@ def memorization_evidence(
     left_out: list[tuple[str, str]] = []
 
     def side(texts: Scored, other: Sequence[TokenStats | Unscorable] | None = None) -> tuple[list[Passage], list[WindowStats], int]:
-        keep = [i for i, (text_id, st) in enumerate(texts) if _usable(text_id, st, left_out) and (other is None or _usable(text_id, other[i], left_out, "under the reference model"))]
-        usable = [(texts[i][0], texts[i][1]) for i in keep]
-        passages, windows = _passages(scorer, usable, settings, n_prefixes, seed, None if other is None else [other[i] for i in keep], top_k)  # type: ignore[arg-type]
+        keep = [
+            i
+            for i, (text_id, st) in enumerate(texts)
+            if _usable(text_id, st, left_out) and (other is None or _usable(text_id, other[i], left_out, "under the reference model"))
+        ]
+        usable = [(texts[i][0], cast(TokenStats, texts[i][1])) for i in keep]
+        others = None if other is None else [cast(TokenStats, other[i]) for i in keep]
+        passages, windows = _passages(scorer, usable, settings, n_prefixes, seed, others, top_k, min(thresholds))
         short = f"shorter than one window ({settings.prefix + settings.suffix} tokens)"
         left_out.extend((text_id, short) for (text_id, _), w in zip(usable, windows) if w.n_windows == 0)
         return passages, windows, len(usable)
@@ -187,7 +231,7 @@ def memorization_evidence(
     sus = side(suspect, reference_model)
     ref = None if reference is None else side(reference)
     results = []
-    for t in THRESHOLDS:
+    for t in thresholds:
         s_count = _count(sus[0], t, min_lift)
         r_count = None if ref is None else _count(ref[0], t, min_lift)
         p = None
@@ -199,7 +243,9 @@ def memorization_evidence(
                 found = found and p is not None and p < 0.05
         results.append(ThresholdResult(t, s_count, r_count, p, found))
     passages, windows, n_texts = sus
-    top = _with_continuations(scorer, sorted(passages, key=lambda p: -p.log_pz)[:TOP_PASSAGES], dict(suspect), settings)
+    top = sorted(passages, key=lambda p: -p.log_pz)[:TOP_PASSAGES]
+    if continuations:
+        top = _with_continuations(scorer, top, dict(suspect), settings)
     return MemorizationEvidence(
         settings=settings,
         min_lift=min_lift,
@@ -209,25 +255,31 @@ def memorization_evidence(
         results=results,
         longest_run=max((p.longest_run for p in passages), default=0),
         passages=top,
-        positions=[(p.text_id, p.start, p.log_pz, p.memorized(min(THRESHOLDS), min_lift)) for p in passages],
+        positions=[(p.text_id, p.start, p.log_pz, p.memorized(min(thresholds), min_lift)) for p in passages],
         top_k=top_k,
         left_out=left_out,
         reference_windows=0 if ref is None else len(ref[0]),
+        best_topk_log_pz=None if top_k is None else max((p.topk_log_pz for p in passages if p.topk_log_pz is not None), default=None),
+        controls=[
+            f"prior-aware: at least {math.exp(min_lift):.0f} times likelier after its own prefix than after {n_prefixes} unrelated ones",
+            *([f"reference model: at least {math.exp(min_lift):.0f} times likelier than under it"] if reference_model is not None else []),
+            *(["reference texts: a larger share of memorized windows than theirs (one-sided Fisher p < 0.05)"] if reference is not None else []),
+        ],
     )
 
 
 def _with_continuations(scorer: Scorer, top: list[Passage], stats: dict[str, TokenStats | Unscorable], settings: WindowSettings) -> list[Passage]:
     """``top`` with the model's greedy continuation of each prefix, where the backend can
-    decode (the ``greedy`` capability); unchanged elsewhere."""
+    decode (the ``generate`` capability); unchanged elsewhere."""
     backend = scorer.backend
-    if GREEDY not in backend.capabilities or not top:
+    if GENERATE not in backend.capabilities or not top:
         return top
     p, s = settings.prefix, settings.suffix
     ids = {t.text_id: st.token_ids.tolist() for t in top if isinstance(st := stats[t.text_id], TokenStats)}
     prefixes = [ids[t.text_id][t.start : t.start + p] for t in top]
     decode = getattr(backend.tokenizer, "decode", None)
     out = []
-    for t, cont in zip(top, backend.greedy(prefixes, s)):  # type: ignore[attr-defined]
+    for t, cont in zip(top, backend.generate(prefixes, s)):  # type: ignore[attr-defined]
         true = ids[t.text_id][t.start + p : t.start + p + s]
         matches = next((i for i, (a, b) in enumerate(zip(cont, true)) if a != b), min(len(cont), len(true)))
         out.append(replace(t, continuation=decode(cont) if decode else " ".join(map(str, cont)), continuation_matches=matches))
@@ -250,9 +302,10 @@ def _passages(
     seed: int,
     reference_model: Sequence[TokenStats] | None = None,
     top_k: int | None = None,
+    lowest: float = min(MEMORIZATION_THRESHOLDS),
 ) -> tuple[list[Passage], list[WindowStats]]:
-    """Every window of ``texts``; the prior-aware control for those that clear the lowest
-    threshold; each window's p_z under the reference model where its statistics are given,
+    """Every window of ``texts``; the prior-aware control for those that clear p_z >= ``lowest``;
+    each window's p_z under the reference model where its statistics are given,
     and under top-k sampling with ``top_k``."""
     stats = [s for _, s in texts]
     windows = [window_stats(s, settings) for s in stats]
@@ -264,7 +317,7 @@ def _passages(
             if not np.array_equal(own.token_ids, other.token_ids):
                 raise InputError(f"text {texts[d][0]!r}: the reference model's tokenizer cuts it into other tokens; the windows need the same tokenizer")
             ref_pz[d] = window_stats(other, settings).log_pz
-    floor = math.log(min(THRESHOLDS))
+    floor = math.log(lowest)
     candidates = [(d, k) for d, w in enumerate(windows) for k in np.flatnonzero(w.log_pz >= floor).tolist()]
     lifts = {c: ctl.lift for c, ctl in zip(candidates, prior_controls(scorer, stats, windows, candidates, n_prefixes, seed))}
     decode = getattr(scorer.backend.tokenizer, "decode", None)
@@ -294,13 +347,13 @@ def _passages(
     return out, windows
 
 
-def _count(passages: list[Passage], threshold: float, min_lift: float) -> Count:
+def _count(passages: list[Passage], threshold: float, min_lift: float) -> WindowCount:
     clearing = sum(p.log_pz >= math.log(threshold) for p in passages)
     memorized = sum(p.memorized(threshold, min_lift) for p in passages)
     topk = [p.topk_log_pz for p in passages if p.topk_log_pz is not None]
     n = len(passages)
     ci = sps.binomtest(memorized, n).proportion_ci(0.95) if n else None
-    return Count(
+    return WindowCount(
         threshold,
         clearing,
         memorized,
