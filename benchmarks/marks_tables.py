@@ -45,7 +45,7 @@ PAGE = HERE / "MARKS.md"
 DESIGNS = ("words", "chars")
 LENGTHS = (16, 32)
 PUBLISHED = (16, 64, 256)
-MARKS_PER_EXCERPT = 4
+MARKS_PER_EXCERPT = 8
 
 
 def level(model: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def level(model: str, args: argparse.Namespace) -> dict[str, Any]:
         "length": args.length,
         "draws": args.draws,
         "seeds": args.seeds,
-        "rows": [{"alpha": a, "hits": int((arr < a).sum()), "ci": list(share_ci(int((arr < a).sum()), len(arr)))} for a in (0.05, 0.01)],
+        "rows": [{"alpha": a, "hits": int((arr < a).sum())} for a in (0.05, 0.01)],
         "mean_p": float(arr.mean()),
         "marks_per_second": marks / seconds,
     }
@@ -149,13 +149,10 @@ def render(results: dict[str, Any]) -> str:
             f"Monte Carlo p-values with {part['draws']} draws. Mean p-value {part['mean_p']:.3f} (0.5 expected); {part['marks_per_second']:.0f} marks scored per second.",
             "",
         ]
+        cis = [share_ci(r["hits"], part["seeds"]) for r in part["rows"]]  # Clopper-Pearson, from the counts
         rows = [
-            [
-                f"p < {r['alpha']:g}",
-                f"{r['hits']} of {part['seeds']}",
-                f"{100 * r['hits'] / part['seeds']:.1f}% [{100 * r['ci'][0]:.1f}, {100 * r['ci'][1]:.1f}]",
-            ]
-            for r in part["rows"]
+            [f"p < {r['alpha']:g}", f"{r['hits']} of {part['seeds']}", f"{100 * ci['share']:.1f}% [{100 * ci['ci_low']:.1f}, {100 * ci['ci_high']:.1f}]"]
+            for r, ci in zip(part["rows"], cis)
         ]
         lines.append(markdown_table(["p-value", "manifests", "share [95% CI]"], rows))
     for key, part in sorted(results.get("power", {}).items()):
@@ -178,7 +175,7 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--seeds", type=int, default=1000)
     ap.add_argument("--design", default="chars")
-    ap.add_argument("--marks", type=int, default=None, help="candidates per manifest (default: 32 for level, 512 for power)")
+    ap.add_argument("--marks", type=int, default=None, help="candidates per manifest (default: 32 for level, 128 for power)")
     ap.add_argument("--length", type=int, default=16)
     ap.add_argument("--draws", type=int, default=999)
     ap.add_argument("--repeat", type=int, default=1)
@@ -188,7 +185,7 @@ def main() -> None:
     ap.add_argument("--render", action="store_true")
     args = ap.parse_args()
     if args.marks is None:
-        args.marks = 32 if args.part == "level" else 512
+        args.marks = 32 if args.part == "level" else 128
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if args.part:
         started = time.time()

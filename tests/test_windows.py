@@ -274,3 +274,42 @@ def test_first_tokens_keeps_the_windows_inside_them():
     assert cut.n_windows == int(inside.sum()) < whole.n_windows
     np.testing.assert_array_equal(cut.log_pz, whole.log_pz[inside])
     assert first_tokens(stats, stats.n_tokens + 5) is stats
+
+
+def test_the_windows_of_a_model_with_a_bos_start_with_it(tiny_bos_lm):
+    """A tokenizer that puts a BOS before every text: each window after the first is read after
+    it too (as a text of its own), the first has it as its first token; the statistics equal
+    each window run alone so, and differ from windows read without it. The top-k pass and the
+    prior control build their sequences the same way."""
+    import torch
+
+    from llm_mia.scoring import prior_controls
+
+    settings = WindowSettings(prefix=6, suffix=5)
+    scorer = Scorer(tiny_bos_lm, window_config(settings))
+    assert scorer.bos_id() == 0 and scorer.with_bos([5, 6]) == ([0, 5, 6], 1) and scorer.with_bos([0, 5]) == ([0, 5], 0)
+    (stats,) = scorer.score_texts([" ".join(random_sentences(10, seed=82))])
+    ids = stats.token_ids.tolist()
+    got = window_stats(stats, settings)
+    want = []
+    for start in got.starts.tolist():
+        window = ids[start : start + 11] if start == 0 else [0, *ids[start : start + 11]]
+        lead = len(window) - 11
+        with torch.no_grad():
+            logp = torch.log_softmax(tiny_bos_lm.model(torch.tensor([window])).logits[0].double(), dim=-1)
+        rows = logp[lead + 5 : lead + 10]
+        want.append(float(rows[torch.arange(5), torch.tensor(window[lead + 6 :])].sum()))
+    assert got.n_windows >= 5
+    np.testing.assert_allclose(got.log_pz, want, rtol=1e-5)
+    plain = window_stats(Scorer(tiny_bos_lm, replace_bos(window_config(settings))).score_texts([" ".join(random_sentences(10, seed=82))])[0], settings)
+    assert plain.log_pz[0] == pytest.approx(got.log_pz[0], rel=1e-6) and not np.allclose(plain.log_pz[1:], got.log_pz[1:], rtol=1e-3)
+    (top,) = with_topk(scorer, [stats], [got], 100_000)  # k above the vocabulary: plain p_z, through the same sequences
+    np.testing.assert_allclose(top.topk_log_pz, got.log_pz, rtol=1e-5)
+    (ctl,) = prior_controls(scorer, [stats], [got], [(0, 0)], n_prefixes=1)
+    assert ctl.n_prefixes == 1 and math.isfinite(ctl.log_prior)
+
+
+def replace_bos(config: ScorerConfig) -> ScorerConfig:
+    from dataclasses import replace
+
+    return replace(config, window_bos=False)

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from ..evaluation import MEMORIZATION_THRESHOLDS, MemorizationEvidence, Passage, WindowCount
+from ..scoring import samples_needed
 from .shading import looks_like_code
 
 WHAT_IT_SHOWS = (
@@ -54,7 +55,11 @@ def _where(p: Passage, ev: MemorizationEvidence) -> str:
 
 def _passage_numbers(p: Passage, ev: MemorizationEvidence) -> str:
     s = ev.settings.suffix
-    out = f"log p_z {p.log_pz:.1f} (p_z {_p(p.log_pz)}), {p.greedy} of {s} suffix tokens greedy, longest run {p.longest_run}"
+    n = samples_needed(p.log_pz, 0.5)
+    out = (
+        f"log p_z {p.log_pz:.1f} (p_z {_p(p.log_pz)}; {'no number of' if math.isinf(n) else f'{n:.3g}'} samples to reproduce it with probability 0.5), "
+        f"{p.greedy} of {s} suffix tokens greedy, longest run {p.longest_run}"
+    )
     if p.topk_log_pz is not None:
         out += f", top-{ev.top_k} p_z {_p(p.topk_log_pz)}"
     if p.lift is not None:

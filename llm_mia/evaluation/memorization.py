@@ -276,10 +276,15 @@ def _with_continuations(scorer: Scorer, top: list[Passage], stats: dict[str, Tok
         return top
     p, s = settings.prefix, settings.suffix
     ids = {t.text_id: st.token_ids.tolist() for t in top if isinstance(st := stats[t.text_id], TokenStats)}
-    prefixes = [ids[t.text_id][t.start : t.start + p] for t in top]
+    prefixes = [scorer.with_bos(ids[t.text_id][t.start : t.start + p])[0] for t in top]
+    continuations: list[list[int]] = [[] for _ in top]
+    for length in sorted({len(x) for x in prefixes}):  # the first window's prefix holds the BOS already: one token shorter
+        group = [i for i, x in enumerate(prefixes) if len(x) == length]
+        for i, cont in zip(group, backend.generate([prefixes[i] for i in group], s)):  # type: ignore[attr-defined]
+            continuations[i] = cont
     decode = getattr(backend.tokenizer, "decode", None)
     out = []
-    for t, cont in zip(top, backend.generate(prefixes, s)):  # type: ignore[attr-defined]
+    for t, cont in zip(top, continuations):
         true = ids[t.text_id][t.start + p : t.start + p + s]
         matches = next((i for i, (a, b) in enumerate(zip(cont, true)) if a != b), min(len(cont), len(true)))
         out.append(replace(t, continuation=decode(cont) if decode else " ".join(map(str, cont)), continuation_matches=matches))

@@ -46,6 +46,10 @@ class ScorerConfig:
     ``chunk_elements``: bound on the logits held at once (rows x ``vocab_tile``).
     ``vocab_tile``: vocabulary entries whose logits are computed together (4096: the fastest
     tile measured on a CPU with Gemma's 262,144-entry head; see ``benchmarks/README.md``).
+    ``window_bos``: with ``stride``, every window after the first starts with the tokenizer's
+    BOS, as a text of its own does (where the tokenizer adds one; the model reads one more
+    token per window, none of the text): what the extraction windows use. Gemma, for one,
+    predicts far worse from a sequence without its BOS (``benchmarks/MEMORIZATION.md``).
     """
 
     max_tokens: int | None = None
@@ -54,6 +58,7 @@ class ScorerConfig:
     padding_side: str = "right"
     chunk_elements: int = 1 << 24
     vocab_tile: int = 4096
+    window_bos: bool = False
 
     def __post_init__(self) -> None:
         if self.max_tokens is not None:
@@ -125,6 +130,8 @@ class Scorer:
         if requested is not None and limit is not None:
             require(requested <= limit, "max_tokens", f"{requested} exceeds the model's context length ({limit} positions)")
         self.max_tokens: int = requested or min(DEFAULT_MAX_TOKENS, limit or DEFAULT_MAX_TOKENS)
+        if self.config.window_bos and limit is not None:
+            require(self.max_tokens < limit, "max_tokens", f"must leave room for each window's BOS (window_bos): at most {limit - 1}, not {self.max_tokens}")
         stride = self.config.stride
         if stride is not None:
             require(stride < self.max_tokens, "stride", f"must be smaller than {{max_tokens}} ({self.max_tokens}); got {stride}")
@@ -137,7 +144,26 @@ class Scorer:
 
     def settings(self) -> dict[str, object]:
         """Everything besides the text that determines the statistics (keys the cache)."""
-        return {"version": STATS_VERSION, **self.backend.cache_identity(), "max_tokens": self.max_tokens, "stride": self.config.stride}
+        restart = {"window_bos": True} if self._restarts_with_bos() else {}  # only where it changes the statistics: other keys stay as they were
+        return {"version": STATS_VERSION, **self.backend.cache_identity(), "max_tokens": self.max_tokens, "stride": self.config.stride, **restart}
+
+    def bos_id(self) -> int | None:
+        """The token the tokenizer puts before every text (its BOS), or None where it adds none."""
+        if not hasattr(self, "_bos"):
+            with_bos, without = self.tokenize(["a"])[0], self.tokenize(["a"], special_tokens=False)[0]
+            self._bos = with_bos[0] if len(with_bos) == len(without) + 1 and with_bos[1:] == without else None
+        return self._bos
+
+    def with_bos(self, ids: list[int]) -> tuple[list[int], int]:
+        """``ids`` as a sequence of its own: with the BOS first where the tokenizer adds one and
+        ``ids`` lacks it; and how many tokens were put before them (0 or 1)."""
+        bos = self.bos_id()
+        if bos is None or (ids and ids[0] == bos):
+            return list(ids), 0
+        return [bos, *ids], 1
+
+    def _restarts_with_bos(self) -> bool:
+        return self.config.window_bos and self.config.stride is not None and self.bos_id() is not None
 
     def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
         """Token ids with the tokenizer's defaults (``add_special_tokens=True``, one BOS at
@@ -344,9 +370,10 @@ class Scorer:
         segs = [_Segment(doc, ids[:n_max], 1, 1)]
         scored_until = n_max  # positions < scored_until are scored
         start = stride
+        lead = [ids[0]] if self._restarts_with_bos() and ids[0] == self.bos_id() else []  # window_bos: the text's own BOS
         while scored_until < len(ids):
             end = min(start + n_max, len(ids))
-            segs.append(_Segment(doc, ids[start:end], scored_until - start, scored_until))
+            segs.append(_Segment(doc, lead + ids[start:end], scored_until - start + len(lead), scored_until))
             scored_until = end
             start += stride
         return segs, ids, False

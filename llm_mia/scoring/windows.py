@@ -11,6 +11,10 @@ These are exactly the positions the scorer's sliding-window mode scores with
 scores its last S tokens; the first scores all of x[0, P+S), whose last S positions see only
 x[0, P)), so window statistics come from ordinary :class:`~llm_mia.types.TokenStats`: one
 batched pass, exact in float32, cached like every other statistic (:func:`window_config`).
+Where the tokenizer puts a BOS before every text, each window after the first is read after
+it too (``ScorerConfig.window_bos``), as the model reads any text: a window's context is its
+prefix and the start token, never earlier text. Every sequence built here from windows (the
+controls, top-k, continuations) starts the same way (:meth:`Scorer.with_bos`).
 
 Per window, from lp_t = log p(x_t | prefix, x_{kS+P..t-1}) and top_t = max_v log p(v | ...):
 
@@ -68,8 +72,9 @@ class WindowSettings:
 
 def window_config(settings: WindowSettings, base: ScorerConfig | None = None) -> ScorerConfig:
     """The scorer settings whose statistics hold the windows: ``base`` (batch size, padding,
-    kernel tiles) with ``max_tokens = P + S`` and ``stride = S``."""
-    return replace(base or ScorerConfig(), max_tokens=settings.prefix + settings.suffix, stride=settings.suffix)
+    kernel tiles) with ``max_tokens = P + S``, ``stride = S`` and ``window_bos``: each window
+    read as a text of its own, after the tokenizer's BOS where it adds one."""
+    return replace(base or ScorerConfig(), max_tokens=settings.prefix + settings.suffix, stride=settings.suffix, window_bos=True)
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,8 @@ def with_topk(scorer: Scorer, stats: Sequence[TokenStats], windows: Sequence[Win
     sequences = []
     for d, _, start in spans:
         p, s = windows[d].settings.prefix, windows[d].settings.suffix
-        sequences.append((stats[d].token_ids[start : start + p + s].tolist(), p))
+        ids, lead = scorer.with_bos(stats[d].token_ids[start : start + p + s].tolist())
+        sequences.append((ids, p + lead))
     scored = scorer.score_sequences(sequences, topk=k) if sequences else []
     values = [np.full(w.n_windows, np.nan) for w in windows]
     for (d, j, start), out in zip(spans, scored):
@@ -240,7 +246,8 @@ def prior_controls(
         for e, j in unrelated_windows(windows, doc, k, n_prefixes, seed):
             other = int(windows[e].starts[j])
             owner.append(c)
-            sequences.append((stats[e].token_ids[other : other + p].tolist() + suffix, p))
+            ids, lead = scorer.with_bos(stats[e].token_ids[other : other + p].tolist() + suffix)
+            sequences.append((ids, p + lead))
     scored = scorer.score_sequences(sequences)
     per: list[list[float]] = [[] for _ in candidates]
     for c, out in zip(owner, scored):
