@@ -10,7 +10,9 @@ copies trained on texts that carry them, and its cost.
   copies of each, a few marks per excerpt as paragraphs of their own; a copy of the base model
   is trained on them as the controlled split trains (one pass, AdamW, lr 1e-4, batch 8) and
   tested. Fewer published marks are tested by taking the first k of them against all the
-  secret ones: the k are then a uniformly random k-subset of the pool, so the test stays exact.
+  secret ones: the marks' texts are drawn independently of their index and of the choice of
+  which are published, so within that smaller pool the scores are exchangeable given the
+  choice, and the permutation test over it stays exact.
 
     python benchmarks/marks_tables.py --part level --model smollm2-135m --seeds 1000
     python benchmarks/marks_tables.py --part power --model smollm2-135m --repeat 4 --data-dir ../shared/data

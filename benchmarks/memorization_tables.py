@@ -18,10 +18,13 @@ Every window is 50 + 50 tokens (the defaults), the controls as ``llm-mia check``
 - ``seen``: licence texts installed on every Debian machine (``/usr/share/common-licenses``) and
   the demo's standard-library text, which the models have surely seen many times; also under
   top-40 sampling.
-- ``topk-serve``: the GPL-3's top-40 p_z in process and through ``llm-mia serve``.
+- ``shared``: model-free, how much of the controlled split's non-members is found word for word
+  in its members (Project Gutenberg front matter), which explains memorized non-member windows.
+- ``topk-serve``: the LGPL-2.1's top-k p_z (k = 40 and 1,000) in process and through ``llm-mia serve``.
 
     python benchmarks/memorization_tables.py --part false-positives --model smollm2-135m
     python benchmarks/memorization_tables.py --part power --model smollm2-135m --data-dir ../shared/data
+    python benchmarks/memorization_tables.py --part shared --model smollm2-135m --data-dir ../shared/data
     python benchmarks/memorization_tables.py --part seen --model gemma3-270m
     python benchmarks/memorization_tables.py --part topk-serve --model smollm2-135m  # in process against llm-mia serve
     python benchmarks/memorization_tables.py --render      # writes benchmarks/MEMORIZATION.md
@@ -92,6 +95,7 @@ def summarize(ev: MemorizationEvidence) -> dict[str, Any]:
             "lift": best.lift,
             "ref_log_pz": best.ref_log_pz,
             "topk_log_pz": best.topk_log_pz,
+            "suffix": best.suffix,
         },
         "best_topk_log_pz": ev.best_topk_log_pz,
         "longest_run": ev.longest_run,
@@ -153,15 +157,64 @@ def false_positives(model: str, args: argparse.Namespace) -> dict[str, Any]:
 def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
     opened = open_suite("controlled", args.data_dir, model=model, progress=True)
     run = open_run(opened.model, reference_model=opened.reference_model, detectors=["loss"], config=ScorerConfig(batch_size=args.batch_size))
+    tok = opened.model.tokenizer
+    ids = {d.id: tok(d.text or "", add_special_tokens=False)["input_ids"] for split in opened.splits for d in split.documents}
+    trained = {i: tok.decode(t[: opened.max_tokens]) for i, t in ids.items() if "-m" in i}  # what the copy was trained on
     classes: dict[str, dict[str, Any]] = {}
     for split in opened.splits:  # controlled-x1, controlled-x4: the members seen once or 4 times, against the same non-members
         exposure = split.name.rsplit("-x", 1)[-1]
         for use_ref, control in ((False, "prior control"), (True, "prior control and base model")):
             by_class = split_memorization(run, split, SETTINGS, opened.max_tokens, args.seed, use_reference_model=use_ref)
-            classes.setdefault(f"members seen {exposure}x", {})[control] = summarize(by_class["members"])
-            classes.setdefault("non-members", {})[control] = summarize(by_class["non-members"])  # the same texts in both splits
+            for name, key in (("members", f"members seen {exposure}x"), ("non-members", "non-members")):  # non-members: the same texts in both splits
+                ev = by_class[name]
+                classes.setdefault(key, {})[control] = {**summarize(ev), "copies": _copies(ev, tok, ids, trained)}
         print(f"x{exposure}: {classes[f'members seen {exposure}x']}", file=sys.stderr)
     return {"max_tokens": opened.max_tokens, "controlled": opened.provenance.get("controlled"), "classes": classes}
+
+
+def _copies(ev: MemorizationEvidence, tok: Any, ids: dict[str, list[int]], trained: dict[str, str]) -> dict[str, int]:
+    """Of the windows memorized at the lowest threshold, those whose suffix (its tokens 5 to 45:
+    robust to where a decoded piece begins) is found word for word in a training text other
+    than its own (a copy of trained text, not the text's own), and those whose suffix could not
+    be found in its own text (a check on the token offsets: should be 0)."""
+    copies = unchecked = 0
+    for text_id, start, _, hit in ev.positions:
+        if hit:
+            core = ids[text_id][start + SETTINGS.prefix + 5 : start + SETTINGS.prefix + SETTINGS.suffix - 5]
+            piece = tok.decode(core).strip()
+            unchecked += piece not in tok.decode(ids[text_id])
+            copies += any(piece in t for i, t in trained.items() if i != text_id)
+    return {"copies": copies, "not_in_own_text": unchecked}
+
+
+def _longest_shared(text: str, corpus: str) -> int:
+    """Length in characters of the longest passage of ``text`` found word for word in
+    ``corpus`` (binary search on the length: a passage of n shared implies one of n - 1)."""
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if any(text[i : i + mid] in corpus for i in range(len(text) - mid + 1)):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def shared(model: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Model-free: how much of each non-member excerpt of the controlled split appears word for
+    word in the member excerpts the copy was trained on (Project Gutenberg front matter:
+    producers' credits, transcriber's notes). Memorized windows in non-members are copies of
+    trained text when they fall there."""
+    from llm_mia.bench import ControlledConfig, assign, excerpts
+
+    members, non = assign(excerpts(args.data_dir), ControlledConfig(base_model=model))
+    corpus = "\n\n".join(t for texts in members.values() for t in texts)
+    lengths = [_longest_shared(t, corpus) for t in non]
+    return {
+        "non_members": len(non),
+        "longest_shared": {str(n): sum(x >= n for x in lengths) for n in (50, 100, 200)},
+        "lengths": {f"n{i}": x for i, x in enumerate(lengths)},
+    }
 
 
 def seen(model: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -178,8 +231,9 @@ def seen(model: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def topk_serve(model: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Top-k log p_z of the GPL-3's windows in process and through ``llm-mia serve`` (a
-    server in this process, on a free port, over HTTP): their largest difference."""
+    """Top-k log p_z of the LGPL-2.1's windows (some of them inside the top 40 with SmolLM2) in
+    process and through ``llm-mia serve`` (a server in this process, on a free port, over
+    HTTP), for k = 40 and 1,000: their largest difference."""
     import threading
 
     from llm_mia.backends import HTTPBackend, ScoringService, make_server
@@ -188,31 +242,37 @@ def topk_serve(model: str, args: argparse.Namespace) -> dict[str, Any]:
     lm = load_model(model)
     server = make_server(ScoringService(_scorer(lm, args.batch_size).backend), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    ks = (TOP_K, 1000)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        text = (LICENCE_DIR / "GPL-3").read_text(encoding="utf-8")
-        values = []
+        text = (LICENCE_DIR / "LGPL-2.1").read_text(encoding="utf-8")
+        values: dict[int, list[np.ndarray]] = {k: [] for k in ks}
         for backend in (lm, HTTPBackend(url)):
             scorer = Scorer(backend, window_config(SETTINGS, ScorerConfig(batch_size=args.batch_size)))  # no cache: each computes its own
             (stats,) = scorer.score_texts([text])
-            (w,) = with_topk(scorer, [stats], [window_stats(stats, SETTINGS)], TOP_K)
-            values.append(w.topk_log_pz)
+            for k in ks:
+                (w,) = with_topk(scorer, [stats], [window_stats(stats, SETTINGS)], k)
+                values[k].append(w.topk_log_pz)
     finally:
         server.shutdown()
         server.server_close()
-    a, b = values
-    both = np.isfinite(a) & np.isfinite(b)
-    return {
-        "text": "GPL-3",
-        "windows": int(a.shape[0]),
-        "inside_top_k": int(both.sum()),
-        "same_zero": int((np.isinf(a) == np.isinf(b)).sum()),
-        "max_abs_difference": float(np.abs(a[both] - b[both]).max()) if both.any() else None,
-        "best_topk_log_pz": float(np.max(a)),
-    }
+    rows = []
+    for k, (a, b) in values.items():
+        both = np.isfinite(a) & np.isfinite(b)
+        rows.append(
+            {
+                "k": k,
+                "windows": int(a.shape[0]),
+                "inside_top_k": int(both.sum()),
+                "same_zero": int((np.isinf(a) == np.isinf(b)).sum()),
+                "max_abs_difference": float(np.abs(a[both] - b[both]).max()) if both.any() else None,
+                "best_topk_log_pz": float(np.max(a)),
+            }
+        )
+    return {"text": "LGPL-2.1", "rows": rows}
 
 
-PARTS = {"false-positives": false_positives, "power": power, "seen": seen, "topk-serve": topk_serve}
+PARTS = {"false-positives": false_positives, "power": power, "shared": shared, "seen": seen, "topk-serve": topk_serve}
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -228,6 +288,27 @@ def _cells(row: dict[str, Any]) -> list[str]:
 def _best(row: dict[str, Any]) -> str:
     b = row["best"]
     return "" if b is None else f"{b['log_pz']:.1f} ({b['greedy']}/50 greedy)"
+
+
+def _best_id(part: dict[str, Any]) -> str:
+    """The id of the non-members' likeliest window under the strictest controls."""
+    return str(list(part["classes"]["non-members"].values())[-1]["best"]["id"])
+
+
+def _non_members(part: dict[str, Any]) -> str:
+    """The non-members' memorized and predictable windows at the lowest threshold, in words."""
+    t = list(part["classes"]["non-members"].values())[-1]["thresholds"][-1]
+    return f"{t['memorized']} of their {t['clearing']} windows at p_z >= {t['threshold']:g} counted as memorized"
+
+
+def _best_suffix(part: dict[str, Any]) -> str:
+    return str(list(part["classes"]["non-members"].values())[-1]["best"].get("suffix", ""))
+
+
+def _quote(text: str, limit: int = 160) -> str:
+    """A passage as an inline code span on one line (newlines shown as \\n)."""
+    one = json.dumps(text[:limit], ensure_ascii=False)[1:-1].replace("`", "'")
+    return f"`{one}{'...' if len(text) > limit else ''}`" if text else "(text not recorded)"
 
 
 def _head(row: dict[str, Any]) -> list[str]:
@@ -266,17 +347,50 @@ def render(results: dict[str, Any]) -> str:
         rows = []
         for cls, by in part["classes"].items():
             for control, r in by.items():
-                rows.append([cls, control, str(r["windows"]), *_cells(r), _best(r), f"{r['texts_found']} of {r['texts']}"])
+                c = r.get("copies")
+                copied = "" if c is None else f"{c['copies']} of {r['thresholds'][-1]['memorized']}"
+                rows.append([cls, control, str(r["windows"]), *_cells(r), _best(r), f"{r['texts_found']} of {r['texts']}", copied])
         first = next(iter(next(iter(part["classes"].values())).values()))
-        lines.append(markdown_table(["class", "controls", *_head(first), "excerpts with memorized text"], rows))
+        head = [*_head(first), "excerpts with memorized text", f"memorized at p_z >= {first['thresholds'][-1]['threshold']:g}: found in another trained text"]
+        lines.append(markdown_table(["class", "controls", *head], rows))
+        sh = results.get("shared", {}).get(model)
+        if sh:
+            n = sh["non_members"]
+            counts = ", ".join(f"{c} of {n} at least {k} characters" for k, c in sh["longest_shared"].items())
+            lines += [
+                "",
+                f"The non-members are not all unseen text: their longest passage found word for word in the member excerpts ({counts};"
+                f" `{sh['command']}`) lies in Project Gutenberg front matter (producers' credits, notes that give the book's number in"
+                " file names and web addresses), which the copy was trained on in the members. The last column counts the memorized"
+                " windows whose suffix (its tokens 5 to 45) is found word for word in a trained text other than their own. The"
+                f" non-members' likeliest window, in {_best_id(part)} (longest passage shared with the members:"
+                f" {sh['lengths'].get(_best_id(part), '(not a non-member id)')} characters), continues its prefix with"
+                f" {_quote(_best_suffix(part))}: a template learned from the members, filled in from the prefix. The repeat control"
+                f" (a suffix mostly made of its prefix's 4-token sequences is not counted) leaves {_non_members(part)}. Memorization"
+                " evidence shows training on a text, on copies of it or on its boilerplate; read the passages a report shows before"
+                " calling a work memorized. The false-positive part above measures texts with no copy in any training data.",
+            ]
     for model, part in sorted(results.get("topk-serve", {}).items()):
-        lines += ["", f"## Top-{TOP_K} p_z through `llm-mia serve` ({model})", "", f"`{part['command']}`", ""]
-        diff = part["max_abs_difference"]
+        lines += [
+            "",
+            f"## Top-k p_z through `llm-mia serve` ({model})",
+            "",
+            f"`{part['command']}`: the {part['text']}'s windows in process and served over HTTP.",
+            "",
+        ]
+        rows = [
+            [
+                str(r["k"]),
+                str(r["windows"]),
+                f"{r['same_zero']} of {r['windows']}",
+                str(r["inside_top_k"]),
+                "(none)" if r["max_abs_difference"] is None else f"{r['max_abs_difference']:.2g}",
+                f"{r['best_topk_log_pz']:.1f}",
+            ]
+            for r in part["rows"]
+        ]
         lines.append(
-            f"{part['text']}, {part['windows']} windows: {part['same_zero']} of them agree on whether p_z is 0 (a suffix token outside the top {TOP_K}); "
-            f"{part['inside_top_k']} have every token inside, and their top-{TOP_K} log p_z differ by at most "
-            + ("(none)" if diff is None else f"{diff:.2g}")
-            + f" between the model in process and served over HTTP (best top-{TOP_K} log p_z {part['best_topk_log_pz']:.1f})."
+            markdown_table(["k", "windows", "agree on p_z = 0", "every token inside the top k", "largest difference of log p_z", "best log p_z"], rows)
         )
     for model, part in sorted(results.get("seen", {}).items()):
         lines += ["", f"## Texts the model has surely seen ({model})", "", f"`{part['command']}`", ""]

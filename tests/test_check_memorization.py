@@ -19,6 +19,7 @@ def test_a_check_without_reference_reports_memorized_members(tiny_trained):
     assert ev is not None and ev.found and seen.memorization_problem is None
     summary = seen.summary()
     assert "Memorization evidence (needs no reference texts): memorized text found" in summary
+    assert "read          the passages" in summary  # found: the reader is sent to the passages
     data = json.loads(json.dumps(seen.to_json()))
     memo = data["memorization"]
     assert memo["found"] and memo["windows"] == ev.n_windows == len(memo["positions"])
@@ -32,6 +33,7 @@ def test_a_check_without_reference_reports_memorized_members(tiny_trained):
     assert unseen.memorization is not None and not unseen.memorization.found
     assert "no memorized text found (this does not show that the text was not trained on" in unseen.summary()
     assert "not trained on:" not in unseen.summary().replace("was not trained on: most", "")
+    assert "read          the passages" not in unseen.summary()
 
 
 def test_memorization_against_reference_texts_and_turned_off(tiny_trained):

@@ -33,7 +33,12 @@ def test_results_md(scripts) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     ("script", "result", "page"),
-    [("check_validity", "check-validity.json", "CHECK_VALIDITY.md"), ("detector_comparison", "detector-comparison.json", "DETECTOR_COMPARISON.md")],
+    [
+        ("check_validity", "check-validity.json", "CHECK_VALIDITY.md"),
+        ("detector_comparison", "detector-comparison.json", "DETECTOR_COMPARISON.md"),
+        ("memorization_tables", "memorization.json", "MEMORIZATION.md"),
+        ("marks_tables", "marks.json", "MARKS.md"),
+    ],
 )
 def test_rendered_pages(scripts, script: str, result: str, page: str) -> None:  # type: ignore[no-untyped-def]
     assert scripts(script).render(_json(result)) == (BENCH / page).read_text()

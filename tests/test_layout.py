@@ -355,7 +355,10 @@ PUBLIC = {
         "window_means",
     ],
     "llm_mia.evaluation": [
+        "DEFAULT_MAX_REPEAT",
         "MEMORIZATION_THRESHOLDS",
+        "REPEAT_NGRAM",
+        "prefix_repeats",
         "MemorizationEvidence",
         "Passage",
         "ThresholdResult",

@@ -73,6 +73,44 @@ def test_swapping_published_marks_is_refused_even_with_a_new_commitment(tmp_path
         load_manifest(path)
 
 
+def test_a_rewritten_manifest_is_refused_by_the_published_commitment_and_by_its_seed(tmp_path):
+    """A secret mark swapped for another, the commitment recomputed: the file is consistent with
+    itself, but not with the commitment the owner published, and its seed does not give the mark
+    again."""
+    from llm_mia.marks import Manifest, Mark
+
+    backend = MockBackend()
+    manifest = make_marks(backend, design="chars", n_marks=10, n_published=5, length=6, seed="3f")
+    swap = manifest.secret[0].index
+    marks = [Mark(m.index, "zzzz " * 3 if m.index == swap else m.text, m.published, m.tokens) for m in manifest.marks]
+    forged = Manifest(**{**manifest.__dict__, "marks": marks, "commitment": ""})
+    forged = Manifest(**{**forged.__dict__, "commitment": forged.digest()})
+    path = save_manifest(forged, tmp_path / "forged.json")
+    assert load_manifest(path) == forged  # consistent with itself
+    with pytest.raises(InputError, match="commitment was published"):
+        load_manifest(path, commitment=manifest.commitment)
+    assert load_manifest(path, commitment=forged.commitment.upper()) == forged
+    with pytest.raises(InputError, match=f"e.g. mark {swap}\\)"):
+        mark_test(forged, backend, progress=False)
+    part = Manifest(**{**manifest.__dict__, "marks": [m for m in manifest.marks if m.index >= 3]})  # a part of one: still the seed's marks
+    assert mark_test(part, backend, progress=False).n_secret == len([m for m in part.marks if not m.published])
+
+
+def test_bad_seeds_are_refused():
+    for seed in ("-1f", "0x1f", "g1", ""):
+        with pytest.raises(InputError, match="hexadecimal"):
+            make_marks(MockBackend(), design="chars", n_marks=4, n_published=2, length=4, seed=seed)
+
+
+def test_the_marks_never_reach_the_statistics_cache(tmp_path):
+    """The cache keeps token ids on disk: the secret marks must not land there, even when the
+    caller asks for the cache."""
+    backend = MockBackend()
+    manifest = make_marks(backend, design="chars", n_marks=8, n_published=4, length=6, seed="44")
+    mark_test(manifest, backend, cache_dir=str(tmp_path / "stats"), use_cache=True, progress=False)
+    assert not any(f.is_file() and f.stat().st_size for f in (tmp_path / "stats").rglob("*"))
+
+
 def test_the_published_marks_are_placed_and_the_secret_ones_are_not():
     manifest = make_marks(MockBackend(), design="chars", n_marks=20, n_published=8, length=8, seed="77")
     text = "\n\n".join(f"Paragraph {i} of a book about nothing." for i in range(30))
@@ -84,9 +122,11 @@ def test_the_published_marks_are_placed_and_the_secret_ones_are_not():
     assert marked.startswith("Paragraph 0") and all(f"Paragraph {i} " in marked for i in range(30))
     with pytest.raises(InputError, match="empty"):
         insert_marks("  ", manifest)
+    windows = insert_marks(text.replace("\n", "\r\n"), manifest)  # Windows line ends: marks between paragraphs all the same
+    assert windows.count("\r\n\r\n") == 30 + 8 - 1 and "\n\n" not in windows.replace("\r\n\r\n", "")
 
 
-def test_the_permutation_p_value_counts_every_choice():
+def test_the_permutation_p_value_counts_every_choice(monkeypatch):
     """Enumeration against a count by hand; Monte Carlo is never below 1/(B+1) and agrees with enumeration."""
     scores = np.array([0.3, 1.0, -0.2, 0.9, 0.1])
     mask = np.array([False, True, False, True, False])
@@ -99,6 +139,13 @@ def test_the_permutation_p_value_counts_every_choice():
     big_mask[rng.choice(40, 20, replace=False)] = True
     mc, method, draws = permutation_p(big, big_mask, n_draws=4000, seed=1)
     assert method == "monte carlo" and draws == 4000 and mc >= 1 / 4001
+    import llm_mia.marks.exact as exact
+
+    counted = permutation_p(big[:16], big_mask[:16])  # 12,870 choices: every one counted
+    monkeypatch.setattr(exact, "ENUMERATE", 0)
+    drawn = permutation_p(big[:16], big_mask[:16], n_draws=20000, seed=3)
+    assert drawn[1] == "monte carlo" and abs(drawn[0] - counted[0]) < 4 * math.sqrt(counted[0] * (1 - counted[0]) / 20000) + 1 / 20001
+    monkeypatch.undo()
     small = permutation_p(big[:16], big_mask[:16])
     assert small[1] == "enumeration"
     again = permutation_p(big[:16], big_mask[:16], n_draws=20000)[0]
@@ -191,6 +238,8 @@ def test_the_commands_round_trip(tmp_path, capsys):
     code = main(["marks", "test", str(manifest), "--model", "test-backend", "--text", str(marked), "--json", str(report), "--html", str(page), "--no-cache"])
     assert code == 0 and "Why the p-value is exact" in capsys.readouterr().out
     data = json.loads(report.read_text())
+    secret = [m.text for m in load_manifest(manifest).secret]
+    assert not any(t in report.read_text() or t in page.read_text() or t in "\n".join(listed) for t in secret)  # the reports name no secret mark
     assert data["method"] == "enumeration" and 0 < data["p_value"] <= 1 and len(data["scores"]) == 16
     assert "<svg" in page.read_text() and not re.search(r"(src|href)=.https?:", page.read_text())  # loads nothing from the network
     assert main(["marks", "test", str(manifest), "--model", "test-backend", "--text", str(doc)]) == 2  # the marks are not in it

@@ -109,3 +109,29 @@ def test_texts_without_windows_are_named():
         settings=SETTINGS,
     )
     assert ev.n_texts == 2 and dict(ev.left_out) == {"short": "shorter than one window (8 tokens)", "bad": "not scored: no text"}
+
+
+def test_a_suffix_that_repeats_its_prefix_is_a_template_not_memorized_text():
+    """The repeat control: a window whose suffix is made of its prefix's 4-token sequences (a
+    text of period 4) is predictable, however likely; one that repeats nothing is not touched."""
+    import pytest
+
+    from llm_mia import InputError
+
+    assert memorization.prefix_repeats([1, 2, 3, 4, 5], [2, 3, 4, 5, 9]) == 0.5
+    assert memorization.prefix_repeats([1, 2, 3, 4], [5, 6, 7, 8]) == 0.0 and memorization.prefix_repeats([1], [1, 2]) is None
+    settings = WindowSettings(prefix=8, suffix=8)  # the first prefix holds the BOS: 7 text tokens, more than one period
+    scorer = Scorer(MockBackend(4), window_config(settings))
+    texts = ["abcd" * 15, "".join(chr(97 + (j * 3) % 26) for j in range(60))]
+    scored = _scored(scorer, texts, "t")
+    loose = dict(settings=settings, min_lift=-1e9, thresholds=(1e-300,))  # every window clears p_z and the prior control
+    off = memorization_evidence(scorer, scored, max_repeat=None, **loose)
+    on = memorization_evidence(scorer, scored, **loose)
+    assert off.results[0].suspect.memorized == off.n_windows > 0
+    periodic = [hit for text_id, _, _, hit in on.positions if text_id == "t0"]
+    other = [hit for text_id, _, _, hit in on.positions if text_id == "t1"]
+    assert periodic and not any(periodic) and other and all(other)
+    assert on.results[0].suspect.clearing - on.results[0].suspect.memorized == len(periodic)
+    assert any("repeats" in c for c in on.controls) and not any("repeats" in c for c in off.controls)
+    with pytest.raises(InputError, match="max_repeat"):
+        memorization_evidence(scorer, scored, max_repeat=1.5, settings=SETTINGS)

@@ -10,7 +10,7 @@ import html
 import math
 from typing import Any
 
-from ..evaluation import MEMORIZATION_THRESHOLDS, MemorizationEvidence, Passage, WindowCount
+from ..evaluation import MEMORIZATION_THRESHOLDS, REPEAT_NGRAM, MemorizationEvidence, Passage, WindowCount
 from ..scoring import samples_needed
 from .shading import looks_like_code
 
@@ -20,7 +20,9 @@ WHAT_IT_SHOWS = (
     "saw; it shows training on the text or on copies and quotations of it. Its absence does not show that a text was not trained "
     "on: most trained books are not memorized, and a small model memorizes little. Predictable text (licences, lists, code idioms, "
     "famous lines) can clear the threshold without being memorized: a window counts only when its suffix is also at least "
-    "{lift:.0f} times likelier after its own prefix than after other passages' prefixes."
+    "{lift:.0f} times likelier after its own prefix than after other passages' prefixes, and does not mostly repeat its own prefix "
+    "(a template, such as a web address that repeats a number given just before it). Boilerplate learned from other texts can still "
+    "pass these controls: read the passages before calling a work memorized."
 )
 
 
@@ -66,6 +68,8 @@ def _passage_numbers(p: Passage, ev: MemorizationEvidence) -> str:
         out += f", {_times(p.lift)} likelier after its own prefix"
     if p.ref_log_pz is not None:
         out += f", {_times(p.log_pz - p.ref_log_pz)} likelier than under the reference model"
+    if p.repeats is not None and p.repeats > 0:
+        out += f", {100 * p.repeats:.0f}% of its {REPEAT_NGRAM}-token sequences repeat its prefix"
     if p.continuation_matches is not None:
         out += f"; greedy decoding reproduces its first {p.continuation_matches} tokens"
     return out
@@ -103,6 +107,8 @@ def summary_lines(ev: MemorizationEvidence | None, problem: str | None) -> list[
         )
     lines += [f"  control       {c}" for c in ev.controls]
     lines += [f"  note          {n}" for n in ev.notes]
+    if ev.found:
+        lines.append("  read          the passages (--html): boilerplate learned from other texts can pass the controls too")
     if ev.left_out:
         lines.append(f"  left out      {len(ev.left_out)} text(s) (e.g. {ev.left_out[0][0]}: {ev.left_out[0][1]})")
     return lines

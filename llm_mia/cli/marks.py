@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
+from pathlib import Path
 
 from ..backends import DEFAULT_MODEL
 from ..errors import InputError
@@ -80,6 +80,11 @@ def add_marks_parsers(sub: argparse._SubParsersAction) -> None:
     te = msub.add_parser("test", help="does a model find the published marks more familiar than the secret ones? (exact p-value)")
     te.add_argument("manifest", help="the manifest")
     te.add_argument("--text", default=None, help="the published (marked) text: checked to hold every published mark before the test")
+    te.add_argument(
+        "--commitment",
+        default=None,
+        help="the commitment you published when the marks were made (hex): the manifest must be the one it names",
+    )
     te.add_argument("--alpha", type=float, default=0.05, help="significance level of the verdict (default 0.05)")
     te.add_argument(
         "--draws",
@@ -93,6 +98,17 @@ def add_marks_parsers(sub: argparse._SubParsersAction) -> None:
     te.add_argument("--force", action="store_true", help="replace report files that exist")
     add_run_options(te, what="marks")
     te.set_defaults(func=_cmd_test)
+
+
+def _read(path: str) -> str:
+    """A text file's content (UTF-8), or :class:`InputError` saying why it cannot be read."""
+    p = Path(path).expanduser()
+    try:
+        return p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{printable(path)} is not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{printable(path)} cannot be read ({exc.strerror or exc})") from None
 
 
 def _cmd_make(args: argparse.Namespace) -> int:
@@ -122,9 +138,7 @@ def _cmd_insert(args: argparse.Namespace) -> int:
     if not args.document or not args.output:
         raise InputError("marks insert needs a DOCUMENT and -o OUTPUT (or --list)")
     check_output(args.output, inputs=[args.document, args.marks], force=args.force, what="marked text")
-    from pathlib import Path
-
-    text = Path(args.document).expanduser().read_text(encoding="utf-8")
+    text = _read(args.document)
     marked = insert_marks(text, manifest, repeat=args.repeat)
     write_text(args.output, marked, replace=args.force)
     print(
@@ -134,11 +148,9 @@ def _cmd_insert(args: argparse.Namespace) -> int:
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
-    manifest = load_manifest(args.manifest)
+    manifest = load_manifest(args.manifest, commitment=args.commitment)
     if args.text:
-        from pathlib import Path
-
-        lost = missing_marks(Path(args.text).expanduser().read_text(encoding="utf-8"), manifest)
+        lost = missing_marks(_read(args.text), manifest)
         if lost:
             raise InputError(
                 f"{printable(args.text)} lacks {len(lost)} of the {len(manifest.published)} published marks (e.g. mark {lost[0]}): "
@@ -148,9 +160,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
         if out:
             check_output(out, inputs=[args.manifest, args.text], force=args.force, what="report")
     model, options = run_options(args)
-    if options.detectors:
-        raise InputError("marks test scores every mark with loss (or ref with --reference-model); --detectors does not apply")
-    result = mark_test(manifest, model, alpha=args.alpha, n_draws=args.draws, seed=args.seed, options=replace(options, detectors=None))
+    result = mark_test(manifest, model, alpha=args.alpha, n_draws=args.draws, seed=args.seed, options=options)
     if args.json:
         write_text(args.json, json.dumps(mark_json(result, manifest), indent=2, ensure_ascii=False), replace=args.force)
     if args.html:

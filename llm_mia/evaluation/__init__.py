@@ -5,14 +5,27 @@ from __future__ import annotations
 from .baseline import BaselineResult, features, model_free_auroc
 from .evaluator import FPR_BUDGETS, EvaluationReport, TprAtFpr, detector_cells, evaluate, too_few_notes, tpr_cell
 from .frames import to_dataframe
-from .memorization import MEMORIZATION_THRESHOLDS, MemorizationEvidence, Passage, ThresholdResult, WindowCount, memorization_evidence
+from .memorization import (
+    DEFAULT_MAX_REPEAT,
+    MEMORIZATION_THRESHOLDS,
+    REPEAT_NGRAM,
+    MemorizationEvidence,
+    Passage,
+    ThresholdResult,
+    WindowCount,
+    memorization_evidence,
+    prefix_repeats,
+)
 from .metrics import N_BOOTSTRAP, auroc, auroc_stat, bootstrap_ci, fpr_budget_too_small, roc_curve, tpr_at_fpr, tpr_stat
 from .plots import histogram_figure, plot_histograms, plot_roc, roc_figure
 from .svg import histogram_svg
 from .tables import NA, markdown_table, metric_headers, p_value, text_table, with_ci
 
 __all__ = [
+    "DEFAULT_MAX_REPEAT",
     "MEMORIZATION_THRESHOLDS",
+    "REPEAT_NGRAM",
+    "prefix_repeats",
     "MemorizationEvidence",
     "Passage",
     "ThresholdResult",

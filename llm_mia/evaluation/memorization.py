@@ -9,14 +9,18 @@ controls catch.
 
 A window (:mod:`llm_mia.scoring.windows`) **counts as memorized at threshold t** when
 
-    p_z >= t   and   lift >= min_lift,
+    p_z >= t   and   lift >= min_lift   and   repeats < max_repeat,
 
 with ``lift = log p_z - log mean_j p(suffix | unrelated prefix_j)`` the prior-aware control
 (:func:`~llm_mia.scoring.prior_controls`; default ``min_lift = log 100``: the suffix at least
 100 times likelier after its own prefix than after other passages' prefixes), and, where a
 reference model's statistics are given (same tokenizer), ``log p_z - log p_z_ref >= min_lift``
 too: the model under test at least 100 times likelier to reproduce the suffix than a model that
-did not see the text, which a suffix any model predicts fails. A window that clears t but not
+did not see the text, which a suffix any model predicts fails. ``repeats`` is the share of the
+suffix's 4-token sequences that occur in its own prefix (default ``max_repeat = 0.5``): a suffix
+that mostly repeats its prefix, as a template does (a web address that repeats a number given
+just before it, a refrain), is predictable from the prefix once the template was learned from
+other texts, and passes the other controls; it is not counted. A window that clears t but not
 the controls is **predictable**, reported, not hidden. Where reference texts
 are given, the same count on them: memorized text is found at t only when the suspect texts
 have memorized windows and, if the reference texts have some too, a larger share (one-sided
@@ -44,7 +48,21 @@ MEMORIZATION_THRESHOLDS = (0.5, 1e-2, 1e-4)
 """The p_z thresholds reported (Cooper et al. 2025 use 0.5; 1e-2 and 1e-4 for the rarer)."""
 DEFAULT_MIN_LIFT = math.log(100.0)
 """The prior-aware control's bar, in nats."""
+DEFAULT_MAX_REPEAT = 0.5
+"""The repeat control's bar: a suffix with this share or more of its 4-token sequences in its prefix is not counted."""
+REPEAT_NGRAM = 4
 TOP_PASSAGES = 5
+
+
+def prefix_repeats(prefix: Sequence[int], suffix: Sequence[int], n: int = REPEAT_NGRAM) -> float | None:
+    """The share of the suffix's n-token sequences (within the suffix) that also occur in the
+    prefix: 0 for a suffix that repeats nothing, 1 for one made wholly of the prefix's
+    sequences; None for a suffix shorter than n tokens."""
+    if len(suffix) < n:
+        return None
+    seen = {tuple(prefix[i : i + n]) for i in range(len(prefix) - n + 1)}
+    grams = [tuple(suffix[i : i + n]) for i in range(len(suffix) - n + 1)]
+    return sum(g in seen for g in grams) / len(grams)
 
 
 @dataclass(frozen=True)
@@ -68,9 +86,13 @@ class Passage:
     """The model's greedy continuation of the prefix, as long as the suffix (None: not computed)."""
     continuation_matches: int | None = None
     """Leading tokens of the greedy continuation equal to the true suffix's."""
+    repeats: float | None = None
+    """:func:`prefix_repeats` of the window (None: below every threshold, not computed)."""
 
-    def memorized(self, threshold: float, min_lift: float) -> bool:
+    def memorized(self, threshold: float, min_lift: float, max_repeat: float | None = DEFAULT_MAX_REPEAT) -> bool:
         if self.log_pz < math.log(threshold) or self.lift is None or self.lift < min_lift:
+            return False
+        if max_repeat is not None and self.repeats is not None and self.repeats >= max_repeat:
             return False
         return self.ref_log_pz is None or self.log_pz - self.ref_log_pz >= min_lift
 
@@ -127,6 +149,8 @@ class MemorizationEvidence:
     """The controls a window had to pass, in words."""
     notes: list[str] = field(default_factory=list)
     """What the caller could not use, in words (a reference model with another tokenizer)."""
+    max_repeat: float | None = DEFAULT_MAX_REPEAT
+    """The repeat control's bar (None: turned off)."""
 
     @property
     def found(self) -> bool:
@@ -144,6 +168,7 @@ class MemorizationEvidence:
             "found": self.found,
             "settings": asdict(self.settings),
             "min_lift": self.min_lift,
+            "max_repeat": self.max_repeat,
             "top_k": self.top_k,
             "texts": self.n_texts,
             "texts_memorized": self.texts_memorized,
@@ -191,6 +216,7 @@ def memorization_evidence(
     *,
     reference_model: Sequence[TokenStats | Unscorable] | None = None,
     min_lift: float = DEFAULT_MIN_LIFT,
+    max_repeat: float | None = DEFAULT_MAX_REPEAT,
     n_prefixes: int = DEFAULT_CONTROL_PREFIXES,
     top_k: int | None = None,
     continuations: bool = True,
@@ -201,7 +227,8 @@ def memorization_evidence(
     with ``reference`` texts scored the same way where given; ``scorer`` runs the controls (the
     model the statistics came from). ``reference_model``: the suspect texts' statistics under a
     reference model (same settings, in the same order); its tokenizer must cut every text into
-    the same tokens, else :class:`InputError`. ``top_k``: also each window's p_z under top-k
+    the same tokens, else :class:`InputError`. ``max_repeat``: the repeat control's bar, in
+    (0, 1] (None: turned off). ``top_k``: also each window's p_z under top-k
     sampling (:func:`~llm_mia.scoring.with_topk`; refused on a backend that cannot give it
     exactly). ``continuations``: the model's greedy continuation of each top passage's prefix,
     where the backend can decode. ``thresholds``: the p_z thresholds counted (the controls
@@ -209,6 +236,8 @@ def memorization_evidence(
     model that are) is left out and named in ``left_out``, as is a text too short for a window."""
     settings = settings or WindowSettings()
     at_least("n_prefixes", n_prefixes, 1)
+    if max_repeat is not None and not 0 < max_repeat <= 1:
+        raise InputError(f"max_repeat must be in (0, 1] or None, not {max_repeat}")
     if top_k is not None:
         at_least("top_k", top_k, 1)
     if reference_model is not None and len(reference_model) != len(suspect):
@@ -232,8 +261,8 @@ def memorization_evidence(
     ref = None if reference is None else side(reference)
     results = []
     for t in thresholds:
-        s_count = _count(sus[0], t, min_lift)
-        r_count = None if ref is None else _count(ref[0], t, min_lift)
+        s_count = _count(sus[0], t, min_lift, max_repeat)
+        r_count = None if ref is None else _count(ref[0], t, min_lift, max_repeat)
         p = None
         found = s_count.memorized > 0
         if r_count is not None:
@@ -249,19 +278,27 @@ def memorization_evidence(
     return MemorizationEvidence(
         settings=settings,
         min_lift=min_lift,
+        max_repeat=max_repeat,
         n_texts=n_texts,
         n_windows=len(passages),
         tail_tokens=sum(w.tail_tokens for w in windows),
         results=results,
         longest_run=max((p.longest_run for p in passages), default=0),
         passages=top,
-        positions=[(p.text_id, p.start, p.log_pz, p.memorized(min(thresholds), min_lift)) for p in passages],
+        positions=[(p.text_id, p.start, p.log_pz, p.memorized(min(thresholds), min_lift, max_repeat)) for p in passages],
         top_k=top_k,
         left_out=left_out,
         reference_windows=0 if ref is None else len(ref[0]),
         best_topk_log_pz=None if top_k is None else max((p.topk_log_pz for p in passages if p.topk_log_pz is not None), default=None),
         controls=[
             f"prior-aware: at least {math.exp(min_lift):.0f} times likelier after its own prefix than after {n_prefixes} unrelated ones",
+            *(
+                [
+                    f"repeats: fewer than {100 * max_repeat:.0f}% of the suffix's {REPEAT_NGRAM}-token sequences in its own prefix (a template is not memorized text)"
+                ]
+                if max_repeat is not None
+                else []
+            ),
             *([f"reference model: at least {math.exp(min_lift):.0f} times likelier than under it"] if reference_model is not None else []),
             *(["reference texts: a larger share of memorized windows than theirs (one-sided Fisher p < 0.05)"] if reference is not None else []),
         ],
@@ -347,14 +384,15 @@ def _passages(
                     decode(suf) if decode else " ".join(map(str, suf)),
                     None if (ref := ref_pz[d]) is None else float(ref[k]),
                     None if w.topk_log_pz is None else float(w.topk_log_pz[k]),
+                    repeats=prefix_repeats(pre, suf) if (d, k) in lifts else None,
                 )
             )
     return out, windows
 
 
-def _count(passages: list[Passage], threshold: float, min_lift: float) -> WindowCount:
+def _count(passages: list[Passage], threshold: float, min_lift: float, max_repeat: float | None) -> WindowCount:
     clearing = sum(p.log_pz >= math.log(threshold) for p in passages)
-    memorized = sum(p.memorized(threshold, min_lift) for p in passages)
+    memorized = sum(p.memorized(threshold, min_lift, max_repeat) for p in passages)
     topk = [p.topk_log_pz for p in passages if p.topk_log_pz is not None]
     n = len(passages)
     ci = sps.binomtest(memorized, n).proportion_ci(0.95) if n else None

@@ -79,7 +79,9 @@ def _chars(rng: np.random.Generator, length: int, backend: Any) -> str:
 
 def _sentences(backend: Any, n: int, length: int, rng: np.random.Generator) -> list[str]:
     """``n`` texts of ``length`` tokens sampled at temperature 1 after the start token (the
-    tokenizer's BOS, else a newline), each with its own seed from ``rng``; decoded and stripped."""
+    tokenizer's BOS, else a newline), each with its own seed from ``rng``; decoded, its whitespace
+    collapsed to single spaces (a mark is one line), and one with other unprintable characters
+    drawn again."""
     start = backend.tokenize([""])[0] or backend.tokenize(["\n"], special_tokens=False)[0][:1]
     special = set(getattr(backend.tokenizer, "all_special_ids", []) or [])
     out: list[str] = []
@@ -87,7 +89,9 @@ def _sentences(backend: Any, n: int, length: int, rng: np.random.Generator) -> l
     for _round in range(MAX_TRIES):
         seeds = [int(s) for s in rng.integers(0, 2**31 - 1, n - len(out))]
         for ids in backend.generate([start] * len(seeds), length, temperature=1.0, seeds=seeds):
-            text = backend.tokenizer.decode([i for i in ids if i not in special]).strip()
+            text = " ".join(backend.tokenizer.decode([i for i in ids if i not in special]).split())  # one line: listed and placed as it is
+            if not text.isprintable():
+                continue
             if text and text not in seen:
                 seen.add(text)
                 out.append(text)

@@ -33,7 +33,7 @@ from ..backends import DEFAULT_MODEL
 from ..errors import InputError, at_least
 from ..pipeline import RunOptions, open_run
 from ..types import STATUS_OK, Document
-from .manifest import Manifest
+from .manifest import Manifest, regenerated
 
 ENUMERATE = 100_000
 """At most this many subsets: the p-value counts every one (exact); more: Monte Carlo."""
@@ -131,27 +131,50 @@ def mark_test(
     """Score every mark of ``manifest`` with ``model`` (a spec, a loaded model or a backend)
     and test (module docstring). The run's options are ``options`` with ``changes``
     (:class:`~llm_mia.pipeline.RunOptions`): with a ``reference_model`` the statistic is the
-    ``ref`` detector, else ``loss``; ``detectors`` cannot be chosen. Raises
-    :class:`InputError` for a mark longer than the model scores at once, before scoring."""
+    ``ref`` detector, else ``loss``; ``detectors`` cannot be chosen. The marks are never put in
+    the statistics cache (it would keep the secret ones on disk, readable by others).
+
+    Raises :class:`InputError` before scoring for a mark longer than the model (or the reference
+    model) scores at once, and for ``words`` or ``chars`` marks that the manifest's seed does not
+    give again with the same tokenizer (:func:`~llm_mia.marks.manifest.regenerated`: a manifest
+    rewritten, commitment and all)."""
     if not 0 < alpha < 1:
         raise InputError(f"alpha must lie between 0 and 1, not {alpha}")
     opts = RunOptions.build(options, **changes)
     if opts.detectors:
         raise InputError("the marks test scores every mark with one statistic (loss, or ref with a reference model); detectors cannot be chosen")
     statistic = "ref" if opts.reference_model is not None else "loss"
-    run = open_run(model, options=replace(opts, detectors=[statistic]), seed=seed)
+    run = open_run(model, options=replace(opts, detectors=[statistic], use_cache=False), seed=seed)
     scorer = run.scorer()
-    limit = scorer.max_tokens
     lengths = [len(ids) for ids in scorer.tokenize([m.text for m in manifest.marks])]
-    if max(lengths) > limit:
-        worst = int(np.argmax(lengths))
-        raise InputError(f"mark {worst} has {lengths[worst]} tokens under {run.target.spec}, more than it scores at once ({limit}); make shorter marks")
+    for role in ("target", "reference") if run.reference is not None else ("target",):
+        limit = run.scorer(role).max_tokens
+        if max(lengths) > limit:
+            worst = manifest.marks[int(np.argmax(lengths))]
+            raise InputError(f"mark {worst.index} has {max(lengths)} tokens, more than the {role} model scores at once ({limit}); make shorter marks")
+    changed = regenerated(manifest, scorer.backend)
+    if changed:
+        raise InputError(
+            f"{len(changed)} of the manifest's marks (e.g. mark {changed[0]}) are not the ones its seed gives: the manifest was "
+            "rewritten after the marks were made, and a test on it would not be exact"
+        )
     docs = [Document(f"mark-{m.index}", m.text) for m in manifest.marks]
     records = run.score(docs).records
     scores = [
-        MarkScore(m.index, m.published, r.scores.get(statistic) if r.status == STATUS_OK else None, None if r.status == STATUS_OK else str(r.reason))
+        MarkScore(
+            m.index,
+            m.published,
+            r.scores.get(statistic) if r.status == STATUS_OK else None,
+            None if r.status == STATUS_OK and r.scores.get(statistic) is not None else str(r.reason or r.notes.get(statistic, "no score")),
+        )
         for m, r in zip(manifest.marks, records)
     ]
+    failed = [s for s in scores if s.score is None]
+    if failed and (all(s.published for s in scores if s.score is not None) or not any(s.published for s in scores if s.score is not None)):
+        raise InputError(
+            f"{len(failed)} mark(s) could not be scored (e.g. mark {failed[0].index}: {failed[0].reason}), "
+            "which leaves no published or no secret mark to compare"
+        )
     kept = [s for s in scores if s.score is not None]
     values = np.array([s.score for s in kept], dtype=float)
     mask = np.array([s.published for s in kept])

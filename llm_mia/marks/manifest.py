@@ -9,7 +9,10 @@ The manifest is the owner's secret (whoever holds it knows which marks are secre
 written with owner-only permissions and never over an existing file. Its **commitment** is the
 SHA-256 of its canonical JSON (sorted keys, no spaces) without the commitment itself: publish or
 timestamp it when the marks are made, and the manifest can later be shown to predate a model;
-:func:`load_manifest` refuses a manifest whose content no longer matches its commitment.
+:func:`load_manifest` refuses a manifest whose content no longer matches its commitment, or the
+commitment the owner published (``commitment=``: a manifest rewritten with a new commitment
+matches only its own), and :func:`regenerated` rebuilds ``words`` and ``chars`` marks from the
+seed, so that a secret mark swapped for a less natural one is found even then.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +37,7 @@ from .designs import DESIGNS, make_texts
 
 FORMAT = "llm-mia-marks/1"
 SEED_BITS = 128
+HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 @dataclass(frozen=True)
@@ -100,10 +106,8 @@ def make_marks(model: Any, *, design: str = "words", n_marks: int = 512, n_publi
         raise InputError(f"marks of {length} tokens do not fit the model's context ({limit} positions)")
     if seed is None:
         seed = f"{secrets.randbits(SEED_BITS):032x}"
-    try:
-        int(seed, 16)
-    except ValueError:
-        raise InputError(f"the seed must be a hexadecimal number, not {seed!r}") from None
+    if not HEX.fullmatch(seed):
+        raise InputError(f"the seed must be a hexadecimal number (digits and a-f), not {seed!r}")
     mark_rng, subset_rng = _streams(seed)
     texts = make_texts(design, n_marks, length, mark_rng, backend)
     chosen = set(subset_rng.choice(n_marks, n_published, replace=False).tolist())
@@ -122,21 +126,26 @@ def make_marks(model: Any, *, design: str = "words", n_marks: int = 512, n_publi
 
 def save_manifest(manifest: Manifest, path: str | Path) -> Path:
     """Write the manifest to a new file, readable by its owner only (0600); an existing file is
-    never replaced (:class:`InputError`)."""
+    never replaced (:class:`InputError`). Written whole to a temporary file first and linked
+    into place, so that a failed write leaves no truncated manifest behind."""
     target = check_output(path, what="mark manifest")
     data = json.dumps({**manifest.content(), "commitment": manifest.commitment}, indent=1, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)  # mode 0600
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.link(tmp, target)
     except FileExistsError:
         raise InputError(f"{target} already exists: a manifest is never replaced (it holds the only record of the secret marks)") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(data)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return target
 
 
-def load_manifest(path: str | Path) -> Manifest:
+def load_manifest(path: str | Path, commitment: str | None = None) -> Manifest:
     """A manifest written by :func:`save_manifest`, checked: its format, its fields, and its
-    commitment (a manifest changed since it was made is refused)."""
+    commitment (a manifest changed since it was made is refused); with ``commitment`` (the hex
+    digest the owner published when the marks were made), that it is the same manifest."""
     p = Path(path).expanduser()
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
@@ -160,11 +169,18 @@ def load_manifest(path: str | Path) -> Manifest:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"{p}: a field of the manifest is missing or malformed ({type(exc).__name__}: {exc})") from None
+    if commitment is not None and commitment.strip().lower() != manifest.commitment.lower():
+        raise InputError(
+            f"{p} is not the manifest whose commitment was published: its commitment is {manifest.commitment[:16]}..., "
+            f"not {commitment.strip()[:16]}...; a test on it would not be the test the commitment promises"
+        )
     if manifest.digest() != manifest.commitment:
         raise InputError(
             f"{p} was changed after it was made: its content no longer matches its commitment {manifest.commitment[:16]}...; "
             "a test on it would not be the test the commitment promises"
         )
+    if not HEX.fullmatch(manifest.seed):
+        raise InputError(f"{p}: its seed is not a hexadecimal number")
     if [m.index for m in marks] != list(range(len(marks))) or len({m.text for m in marks}) != len(marks):
         raise InputError(f"{p}: the marks must be numbered 0, 1, ... and distinct")
     if not 1 <= len(manifest.published) < len(marks):
@@ -173,3 +189,16 @@ def load_manifest(path: str | Path) -> Manifest:
     if set(subset_rng.choice(len(marks), len(manifest.published), replace=False).tolist()) != {m.index for m in manifest.published}:
         raise InputError(f"{p}: the published marks are not the ones its seed chooses; the test's p-value would not be exact")
     return manifest
+
+
+def regenerated(manifest: Manifest, backend: Any) -> list[int] | None:
+    """Indices of the marks that the seed does not give again: the ``words`` and ``chars``
+    designs are rebuilt from the seed with ``backend``'s tokenizer (the first ``max index + 1``
+    candidates, drawn in order, so a part of a manifest is checked too). None where that cannot
+    be done: the ``sentences`` design (its marks depend on the model's sampling) or another
+    tokenizer than the one the marks were made with."""
+    if manifest.design == "sentences" or str(backend.tokenizer_identity) != manifest.tokenizer.get("identity"):
+        return None
+    mark_rng, _ = _streams(manifest.seed)
+    texts = make_texts(manifest.design, max(m.index for m in manifest.marks) + 1, manifest.length, mark_rng, backend)
+    return [m.index for m in manifest.marks if texts[m.index] != m.text]

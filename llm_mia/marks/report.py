@@ -34,10 +34,11 @@ STATISTIC_WORDS = {
 
 def verdict(result: MarkTest) -> str:
     p = p_value(result.p_value)
+    how = "exact by design" if result.method == "enumeration" else "valid by design, from random choices"
     if result.significant:
         return (
             f"MARKS FOUND at alpha = {result.alpha:g}: the {result.n_published} published marks are more familiar to the model than "
-            f"the {result.n_secret} secret ones (p = {p}, exact by design): the model saw text that carried them."
+            f"the {result.n_secret} secret ones (p = {p}, {how}): the model saw text that carried them."
         )
     return (
         f"NO EVIDENCE at alpha = {result.alpha:g}: the published marks are not more familiar to the model than the secret ones "
