@@ -7,7 +7,8 @@ copies trained on texts that carry them, and its cost.
   the marks scored per second.
 - ``power``: one manifest per design and length (``--marks`` candidates, half published); the
   controlled split's excerpts (``gutenberg_blind``) carry the published marks, ``--repeat``
-  copies of each, a few marks per excerpt as paragraphs of their own; a copy of the base model
+  copies of each, a few marks per excerpt as paragraphs after it (the excerpt cut short so that
+  they lie within the ``--max-tokens`` that training reads; the result counts those that do); a copy of the base model
   is trained on them as the controlled split trains (one pass, AdamW, lr 1e-4, batch 8) and
   tested. Fewer published marks are tested by taking the first k of them against all the
   secret ones: the marks' texts are drawn independently of their index and of the choice of
@@ -75,17 +76,23 @@ def level(model: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _marked_corpus(texts: list[str], manifests: list[Manifest], repeat: int, seed: int) -> list[str]:
+def _marked_corpus(texts: list[str], manifests: list[Manifest], repeat: int, seed: int, backend: Any, max_tokens: int) -> tuple[list[str], int]:
     """The excerpts, each carrying up to ``MARKS_PER_EXCERPT`` copies of published marks (of every
-    manifest, ``repeat`` copies each, in a seeded order) as paragraphs of its own; excerpts are
-    reused in turn when the marks outnumber them."""
+    manifest, ``repeat`` copies each, in a seeded order) as paragraphs after it; excerpts are
+    reused in turn when the marks outnumber them, and each is cut short so that its marks lie
+    within the ``max_tokens`` tokens that training reads. Also how many copies did: counted on
+    the training texts as training cuts them, not assumed."""
     copies = [m.text for man in manifests for m in man.published for _ in range(repeat)]
     order = np.random.default_rng(seed).permutation(len(copies))
-    corpus = []
-    for j, start in enumerate(range(0, len(copies), MARKS_PER_EXCERPT)):
-        chunk = [copies[i] for i in order[start : start + MARKS_PER_EXCERPT]]
-        corpus.append("\n\n".join([texts[j % len(texts)], *chunk]))
-    return corpus
+    chunks = [[copies[i] for i in order[start : start + MARKS_PER_EXCERPT]] for start in range(0, len(copies), MARKS_PER_EXCERPT)]
+    tails = ["\n\n" + "\n\n".join(chunk) for chunk in chunks]
+    tail_tokens = backend.tokenize(tails, special_tokens=False)
+    heads = backend.tokenize([texts[j % len(texts)] for j in range(len(chunks))], special_tokens=False)
+    decode = backend.tokenizer.decode
+    corpus = [decode(head[: max(0, max_tokens - len(ids) - 16)]) + tail for head, tail, ids in zip(heads, tails, tail_tokens)]
+    seen = [decode(ids[:max_tokens]) for ids in backend.tokenize(corpus)]  # what training reads of each text
+    kept = sum(sum(seen[j].count(c) for c in set(chunk)) for j, chunk in enumerate(chunks))
+    return corpus, kept
 
 
 def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -97,7 +104,7 @@ def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
         for n in LENGTHS
     }
     pool = excerpts(args.data_dir)
-    corpus = _marked_corpus(pool, list(manifests.values()), args.repeat, args.seed)
+    corpus, kept = _marked_corpus(pool, list(manifests.values()), args.repeat, args.seed, backend, args.max_tokens)
     config = ControlledConfig(base_model=model, max_tokens=args.max_tokens)
     started = time.time()
     tokens = sum(len(ids) for ids in backend.tokenize(corpus))
@@ -127,6 +134,9 @@ def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
         "repeat": args.repeat,
         "marks": args.marks,
         "training_tokens": tokens,
+        "draws": args.draws,
+        "copies": sum(len(m.published) for m in manifests.values()) * args.repeat,
+        "copies_in_training": kept,
         "training_seconds": round(train_seconds, 1),
         "max_tokens": args.max_tokens,
         "rows": rows,
@@ -163,7 +173,13 @@ def render(results: dict[str, Any]) -> str:
             "",
             f"## Power: {model}, trained on texts carrying each published mark {part['repeat']} time(s)",
             "",
-            f"`{part['command']}`: {part['training_tokens']:,} training tokens, {part['training_seconds']:.0f} s; tested against all {part['marks'] // 2} secret marks.",
+            f"`{part['command']}`: {part['training_tokens']:,} training tokens, {part['training_seconds']:.0f} s; tested against all {part['marks'] // 2} secret marks. "
+            + (
+                f"{part['copies_in_training']:,} of {part['copies']:,} copies of published marks lie within the {part['max_tokens']} tokens that training reads of each text."
+                if "copies" in part
+                else "How many copies lay within the tokens training reads was not counted (an earlier layout, which put the marks after whole excerpts)."
+            )
+            + f" p-values from {part.get('draws', 999)} random choices of the published marks, so {1 / (part.get('draws', 999) + 1):.3g} is the smallest possible.",
             "",
         ]
         rows = [[r["design"], str(r["length"]), str(r["published"]), f"{r['p_value']:.2g}", f"{100 * r['mean_rank']:.0f}%"] for r in part["rows"]]
