@@ -76,12 +76,12 @@ def level(model: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _marked_corpus(texts: list[str], manifests: list[Manifest], repeat: int, seed: int, backend: Any, max_tokens: int) -> tuple[list[str], int]:
+def _marked_corpus(texts: list[str], manifests: list[Manifest], repeat: int, seed: int, backend: Any, max_tokens: int) -> tuple[list[str], int, int]:
     """The excerpts, each carrying up to ``MARKS_PER_EXCERPT`` copies of published marks (of every
     manifest, ``repeat`` copies each, in a seeded order) as paragraphs after it; excerpts are
     reused in turn when the marks outnumber them, and each is cut short so that its marks lie
     within the ``max_tokens`` tokens that training reads. Also how many copies did: counted on
-    the training texts as training cuts them, not assumed."""
+    the training texts as training cuts them, not assumed; and the corpus's tokens."""
     copies = [m.text for man in manifests for m in man.published for _ in range(repeat)]
     order = np.random.default_rng(seed).permutation(len(copies))
     chunks = [[copies[i] for i in order[start : start + MARKS_PER_EXCERPT]] for start in range(0, len(copies), MARKS_PER_EXCERPT)]
@@ -90,9 +90,10 @@ def _marked_corpus(texts: list[str], manifests: list[Manifest], repeat: int, see
     heads = backend.tokenize([texts[j % len(texts)] for j in range(len(chunks))], special_tokens=False)
     decode = backend.tokenizer.decode
     corpus = [decode(head[: max(0, max_tokens - len(ids) - 16)]) + tail for head, tail, ids in zip(heads, tails, tail_tokens)]
-    seen = [decode(ids[:max_tokens]) for ids in backend.tokenize(corpus)]  # what training reads of each text
+    tokenized = backend.tokenize(corpus)
+    seen = [decode(ids[:max_tokens]) for ids in tokenized]  # what training reads of each text
     kept = sum(sum(seen[j].count(c) for c in set(chunk)) for j, chunk in enumerate(chunks))
-    return corpus, kept
+    return corpus, kept, sum(map(len, tokenized))
 
 
 def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -104,10 +105,9 @@ def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
         for n in LENGTHS
     }
     pool = excerpts(args.data_dir)
-    corpus, kept = _marked_corpus(pool, list(manifests.values()), args.repeat, args.seed, backend, args.max_tokens)
+    corpus, kept, tokens = _marked_corpus(pool, list(manifests.values()), args.repeat, args.seed, backend, args.max_tokens)
     config = ControlledConfig(base_model=model, max_tokens=args.max_tokens)
     started = time.time()
-    tokens = sum(len(ids) for ids in backend.tokenize(corpus))
     train_on_members(base, {1: corpus}, config, progress=True)
     train_seconds = time.time() - started
     rows = []

@@ -49,7 +49,7 @@ from llm_mia import Document, Scorer, ScorerConfig, StatsCache, load_model  # no
 from llm_mia.bench import open_suite, split_memorization  # noqa: E402
 from llm_mia.pipeline import open_run  # noqa: E402
 from llm_mia.check import MemorizationEvidence, memorization_evidence, write_demo_texts  # noqa: E402
-from llm_mia.evaluation import markdown_table  # noqa: E402
+from llm_mia.evaluation import REPEAT_NGRAM, markdown_table  # noqa: E402
 from llm_mia.paths import cache_home  # noqa: E402
 from llm_mia.scoring import WindowSettings, window_config  # noqa: E402
 from llm_mia.types import TokenStats  # noqa: E402
@@ -159,7 +159,9 @@ def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
     run = open_run(opened.model, reference_model=opened.reference_model, detectors=["loss"], config=ScorerConfig(batch_size=args.batch_size))
     tok = opened.model.tokenizer
     ids = {d.id: tok(d.text or "", add_special_tokens=False)["input_ids"] for split in opened.splits for d in split.documents}
-    trained = {i: tok.decode(t[: opened.max_tokens]) for i, t in ids.items() if "-m" in i}  # what the copy was trained on
+    members = {d.id for split in opened.splits for d in split.documents if d.label == 1}
+    trained = {i: tok.decode(ids[i][: opened.max_tokens]) for i in members}  # what the copy was trained on
+    whole = {i: tok.decode(t) for i, t in ids.items()}
     classes: dict[str, dict[str, Any]] = {}
     for split in opened.splits:  # controlled-x1, controlled-x4: the members seen once or 4 times, against the same non-members
         exposure = split.name.rsplit("-x", 1)[-1]
@@ -167,12 +169,12 @@ def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
             by_class = split_memorization(run, split, SETTINGS, opened.max_tokens, args.seed, use_reference_model=use_ref)
             for name, key in (("members", f"members seen {exposure}x"), ("non-members", "non-members")):  # non-members: the same texts in both splits
                 ev = by_class[name]
-                classes.setdefault(key, {})[control] = {**summarize(ev), "copies": _copies(ev, tok, ids, trained)}
+                classes.setdefault(key, {})[control] = {**summarize(ev), "copies": _copies(ev, tok, ids, whole, trained)}
         print(f"x{exposure}: {classes[f'members seen {exposure}x']}", file=sys.stderr)
     return {"max_tokens": opened.max_tokens, "controlled": opened.provenance.get("controlled"), "classes": classes}
 
 
-def _copies(ev: MemorizationEvidence, tok: Any, ids: dict[str, list[int]], trained: dict[str, str]) -> dict[str, int]:
+def _copies(ev: MemorizationEvidence, tok: Any, ids: dict[str, list[int]], whole: dict[str, str], trained: dict[str, str]) -> dict[str, int]:
     """Of the windows memorized at the lowest threshold, those whose suffix (its tokens 5 to 45:
     robust to where a decoded piece begins) is found word for word in a training text other
     than its own (a copy of trained text, not the text's own), and those whose suffix could not
@@ -182,7 +184,7 @@ def _copies(ev: MemorizationEvidence, tok: Any, ids: dict[str, list[int]], train
         if hit:
             core = ids[text_id][start + SETTINGS.prefix + 5 : start + SETTINGS.prefix + SETTINGS.suffix - 5]
             piece = tok.decode(core).strip()
-            unchecked += piece not in tok.decode(ids[text_id])
+            unchecked += piece not in whole[text_id]
             copies += any(piece in t for i, t in trained.items() if i != text_id)
     return {"copies": copies, "not_in_own_text": unchecked}
 
@@ -203,8 +205,8 @@ def _longest_shared(text: str, corpus: str) -> int:
 def shared(model: str, args: argparse.Namespace) -> dict[str, Any]:
     """Model-free: how much of each non-member excerpt of the controlled split appears word for
     word in the member excerpts the copy was trained on (Project Gutenberg front matter:
-    producers' credits, transcriber's notes). Memorized windows in non-members are copies of
-    trained text when they fall there."""
+    producers' credits, transcriber's notes): where memorized windows in non-members can come
+    from (templates and copies of trained text)."""
     from llm_mia.bench import ControlledConfig, assign, excerpts
 
     members, non = assign(excerpts(args.data_dir), ControlledConfig(base_model=model))
@@ -290,19 +292,25 @@ def _best(row: dict[str, Any]) -> str:
     return "" if b is None else f"{b['log_pz']:.1f} ({b['greedy']}/50 greedy)"
 
 
-def _best_id(part: dict[str, Any]) -> str:
-    """The id of the non-members' likeliest window under the strictest controls."""
-    return str(list(part["classes"]["non-members"].values())[-1]["best"]["id"])
-
-
-def _non_members(part: dict[str, Any]) -> str:
-    """The non-members' memorized and predictable windows at the lowest threshold, in words."""
-    t = list(part["classes"]["non-members"].values())[-1]["thresholds"][-1]
-    return f"{t['memorized']} of their {t['clearing']} windows at p_z >= {t['threshold']:g} counted as memorized"
-
-
-def _best_suffix(part: dict[str, Any]) -> str:
-    return str(list(part["classes"]["non-members"].values())[-1]["best"].get("suffix", ""))
+def _shared_note(part: dict[str, Any], sh: dict[str, Any]) -> str:
+    """The paragraph under a power table: how much of the non-members the members share, and
+    what the non-members' likeliest window (under the strictest controls) is."""
+    non = list(part["classes"]["non-members"].values())[-1]
+    best, lowest = non["best"], non["thresholds"][-1]
+    counts = ", ".join(f"{c} of {sh['non_members']} at least {k} characters" for k, c in sh["longest_shared"].items())
+    return (
+        f"The non-members are not all unseen text: their longest passage found word for word in the member excerpts ({counts};"
+        f" `{sh['command']}`) lies in Project Gutenberg front matter (producers' credits, notes that give the book's number in"
+        " file names and web addresses), which the copy was trained on in the members. The last column counts the memorized"
+        " windows whose suffix (its tokens 5 to 45) is found word for word in a trained text other than their own. The"
+        f" non-members' likeliest window, in {best['id']} (longest passage shared with the members:"
+        f" {sh['lengths'].get(best['id'], '(not a non-member id)')} characters), continues its prefix with"
+        f" {_quote(best.get('suffix', ''))}: a template learned from the members, filled in from the prefix. The repeat control"
+        f" (a suffix mostly made of its prefix's {REPEAT_NGRAM}-token sequences is not counted) leaves {lowest['memorized']} of"
+        f" their {lowest['clearing']} windows at p_z >= {lowest['threshold']:g} counted as memorized. Memorization"
+        " evidence shows training on a text, on copies of it or on its boilerplate; read the passages a report shows before"
+        " calling a work memorized. The false-positive part above measures texts with no copy in any training data."
+    )
 
 
 def _quote(text: str, limit: int = 160) -> str:
@@ -355,21 +363,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(markdown_table(["class", "controls", *head], rows))
         sh = results.get("shared", {}).get(model)
         if sh:
-            n = sh["non_members"]
-            counts = ", ".join(f"{c} of {n} at least {k} characters" for k, c in sh["longest_shared"].items())
-            lines += [
-                "",
-                f"The non-members are not all unseen text: their longest passage found word for word in the member excerpts ({counts};"
-                f" `{sh['command']}`) lies in Project Gutenberg front matter (producers' credits, notes that give the book's number in"
-                " file names and web addresses), which the copy was trained on in the members. The last column counts the memorized"
-                " windows whose suffix (its tokens 5 to 45) is found word for word in a trained text other than their own. The"
-                f" non-members' likeliest window, in {_best_id(part)} (longest passage shared with the members:"
-                f" {sh['lengths'].get(_best_id(part), '(not a non-member id)')} characters), continues its prefix with"
-                f" {_quote(_best_suffix(part))}: a template learned from the members, filled in from the prefix. The repeat control"
-                f" (a suffix mostly made of its prefix's 4-token sequences is not counted) leaves {_non_members(part)}. Memorization"
-                " evidence shows training on a text, on copies of it or on its boilerplate; read the passages a report shows before"
-                " calling a work memorized. The false-positive part above measures texts with no copy in any training data.",
-            ]
+            lines += ["", _shared_note(part, sh)]
     for model, part in sorted(results.get("topk-serve", {}).items()):
         lines += [
             "",
