@@ -64,7 +64,8 @@ class ScoringError(LlmMiaError):
 class BackendUnavailable(ScoringError):
     """A served model that does not answer, after retries: the run stops (finished texts are
     cached). The command line exits 4. ``problem`` may name the retry window's setting as
-    ``{server_wait}``; the command line shows it as its flag (``--server-wait``)."""
+    ``{server_wait}`` and one request's timeout as ``{request_timeout}``; the command line shows
+    them as their flags (``--server-wait``, ``--request-timeout``)."""
 
     def __init__(self, problem: str) -> None:
         self.problem = problem
@@ -72,7 +73,15 @@ class BackendUnavailable(ScoringError):
 
     def message(self, names: Mapping[str, str] | None = None) -> str:
         """The message with the setting called by ``names`` (for example the flags), else by its own name."""
-        return self.problem.replace("{server_wait}", (names or {}).get("server_wait", "server_wait"))
+        text = self.problem
+        for setting in ("server_wait", "request_timeout"):
+            text = text.replace("{" + setting + "}", (names or {}).get(setting, setting))
+        return text
+
+
+class UntrustedServer(ScoringError):
+    """A served model that answered with impossible statistics (NaN, infinite or positive
+    log-probabilities, a negative variance, ...): the run stops and keeps none of its answers."""
 
 
 class EvaluationError(LlmMiaError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .backends import CAPABILITY_WORDS, DEFAULT_MODEL, LoadedModel, check_server_wait, get_model
+from .backends import CAPABILITY_WORDS, DEFAULT_MODEL, LoadedModel, check_request_timeout, check_server_wait, get_model
 from .detectors import (
     DETECTORS,
     GROUPS,
@@ -21,6 +21,7 @@ from .detectors import (
     Detector,
     DetectorInput,
     DetectorSkip,
+    check_finite,
     default_detector_names,
     parameter_problem,
     parse_detector,
@@ -54,11 +55,17 @@ class DetectorList(list[Detector]):
 
 def detector_specs(specs: str | Sequence[str | Detector] | None) -> list[str | Detector] | None:
     """A detector list as given: one string is split at its commas as on the command line
-    (``"loss"`` is one name, ``"loss,min_k:k=0.1"`` two); a sequence is taken as it is; None
+    (``"loss"`` is one name, ``"loss,min_k:k=0.1"`` two; a comma followed by a digit continues a
+    parameter's value: ``"wbc:windows=2,3,loss"`` is two); a sequence is taken as it is; None
     stays None (the default set). A string that names nothing (``","``) raises :class:`SettingError`."""
     if specs is None or not isinstance(specs, str):
         return None if specs is None else list(specs)
-    names: list[str | Detector] = [d.strip() for d in specs.split(",") if d.strip()]
+    names: list[str | Detector] = []
+    for piece in (d.strip() for d in specs.split(",")):
+        if piece[:1].isdigit() and names and isinstance(names[-1], str) and "=" in names[-1]:
+            names[-1] += "," + piece  # a value's own comma (wbc:windows=2,3): no detector name starts with a digit
+        elif piece:
+            names.append(piece)
     if not names:
         raise SettingError("detectors", f"{specs!r} names no detector (see llm-mia detectors)")
     return names
@@ -95,6 +102,7 @@ def resolve_detectors(specs: str | Sequence[str | Detector] | None = None, *, k:
     try:
         for spec in given:
             if isinstance(spec, Detector):
+                check_finite(spec.name, spec.params)
                 entries.append((spec, "all" if spec.key in inherited.optional else "given"))
             elif spec.strip() == "default":
                 entries += [(parse_detector(name, k=k), "default") for name in (default_detector_names() if default is None else default)]
@@ -378,7 +386,8 @@ class RunOptions:
     ``cache_dir`` (default ``~/.cache/llm_mia/stats``) and ``use_cache``: the token-statistics
     cache. ``progress``: a progress bar on stderr. ``device``, ``dtype``, ``trust_remote_code``:
     how models load (:func:`llm_mia.load_model`). ``server_wait``: seconds a served model's
-    failing request is retried (None: 120 s)."""
+    failing request is retried (None: 120 s); ``request_timeout``: seconds one request may wait
+    for its answer (None: 300 s)."""
 
     reference_model: str | LoadedModel | None = None
     detectors: str | Sequence[str | Detector] | None = None
@@ -391,10 +400,12 @@ class RunOptions:
     dtype: str | None = None
     trust_remote_code: bool = False
     server_wait: float | None = None
+    request_timeout: float | None = None
 
     def __post_init__(self) -> None:
         require(self.config is None or isinstance(self.config, ScorerConfig), "config", f"must be a ScorerConfig, not {type(self.config).__name__}")
         check_server_wait(self.server_wait)
+        check_request_timeout(self.request_timeout)
 
     @classmethod
     def build(cls, options: RunOptions | None = None, **changes: Any) -> RunOptions:
@@ -409,7 +420,14 @@ class RunOptions:
 
     def load_settings(self) -> dict[str, Any]:
         """The keywords of :func:`llm_mia.backends.get_model` that these options set."""
-        return dict(device=self.device, dtype=self.dtype, trust_remote_code=self.trust_remote_code, progress=self.progress, server_wait=self.server_wait)
+        return dict(
+            device=self.device,
+            dtype=self.dtype,
+            trust_remote_code=self.trust_remote_code,
+            progress=self.progress,
+            server_wait=self.server_wait,
+            request_timeout=self.request_timeout,
+        )
 
     def cache_folder(self) -> Path | None:
         """Where the run's cache is (None without one)."""

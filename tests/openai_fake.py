@@ -19,7 +19,9 @@ class FakeOpenAIServer:
     instead of null. ``tops``: return ``top_logprobs`` for prompt positions (``tops_unasked``:
     the prompt token's own entry even with ``logprobs: 0``). ``dialect``:
     ``"vllm"`` (``/tokenize``) or ``"extras"`` (``/extras/tokenize``). ``delay``: seconds
-    each completion takes (to observe requests in flight)."""
+    each completion takes (to observe requests in flight). ``flatten``: the logits divided by
+    this (a large value: a near-uniform distribution); ``uniform``: every token at ``-log V``,
+    as a model served without its weights."""
 
     def __init__(
         self,
@@ -33,6 +35,8 @@ class FakeOpenAIServer:
         tops_unasked: bool = False,
         delay: float = 0.0,
         extra_models: tuple[str, ...] = (),
+        flatten: float = 1.0,
+        uniform: bool = False,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -41,6 +45,7 @@ class FakeOpenAIServer:
         self.name, self.late, self.first_value, self.tops, self.dialect, self.delay = name, late, first_value, tops, dialect, delay
         self.extra_models = extra_models
         self.tops_unasked = tops_unasked
+        self.flatten, self.uniform = flatten, uniform
         self.lock = threading.Lock()
         self.in_flight = self.max_in_flight = self.completions_served = 0
 
@@ -79,7 +84,8 @@ class FakeOpenAIServer:
         ids = list(body["prompt"])
         k = int(body.get("logprobs") or 0)
         with torch.no_grad():
-            logp = torch.log_softmax(self.model(torch.tensor([ids])).logits[0].float(), dim=-1)
+            logits = self.model(torch.tensor([ids])).logits[0].float() / self.flatten
+            logp = torch.log_softmax(torch.zeros_like(logits) if self.uniform else logits, dim=-1)
         nxt = int(torch.argmax(logp[-1]))
         names = [self.tok.decode([i]) for i in ids]
 

@@ -213,15 +213,15 @@ def test_a_registered_kind_of_spec_loads_its_own_backend(request):
 
     opened = []
 
-    def open_seven(spec, *, device, dtype, server_wait):
-        opened.append((spec, device, dtype, server_wait))
+    def open_seven(spec, *, device, dtype, server_wait, request_timeout):
+        opened.append((spec, device, dtype, server_wait, request_timeout))
         return MockBackend(7)
 
     SPEC_KINDS.add("seven", SpecKind(lambda spec: spec.startswith("seven:"), open_seven))
     request.addfinalizer(lambda: SPEC_KINDS.remove("seven"))
     assert load_model("seven:a", device="cpu", server_wait=3).identity == "mock-bigram-v1:seed7"
     assert load_tokenizer("seven:b").identity == "mock-bigram-v1:seed7"
-    assert opened == [("seven:a", "cpu", None, 3.0), ("seven:b", None, None, None)]
+    assert opened == [("seven:a", "cpu", None, 3.0, 300.0), ("seven:b", None, None, None, None)]
     records = score_documents(["a text to score", "another one"], model="seven:c", detectors="loss", use_cache=False)
     assert [r.status for r in records] == ["ok", "ok"]
     assert load_model("test-backend:7").identity == "mock-bigram-v1:seed7"  # the built-in kinds are registered so too

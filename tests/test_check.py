@@ -481,3 +481,35 @@ def test_the_stratified_mode_gives_no_verdict_for_sets_a_classifier_separates(ti
     assert near.collection is not None and "permutations within strata of text-only propensity" in summary(near)
     with pytest.raises(Exception, match="mode"):
         CheckSettings(mode="other")
+
+
+def test_a_file_name_with_a_right_to_left_override_is_escaped_on_the_page(tiny_lm, tmp_path):
+    """Issue 27, defect 12: the terminal escaped such names, the HTML report showed them raw (a name can read backwards)."""
+    members, held_out = random_sentences(20, seed=310), random_sentences(40, seed=410)
+    book = tmp_path / "book\u202ecod.txt"
+    book.write_text(" ".join(members * 2))
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for i, t in enumerate(held_out):
+        (ref / f"{i}.txt").write_text(t + " " + held_out[(i + 1) % len(held_out)])
+    res = run_check(book, ref, model=tiny_lm, settings=CheckSettings(excerpt_words=16, n_splits=20, top=3), cache_dir=tmp_path / "c")
+    page = to_html(res)
+    assert "\u202e" not in page and "book\\u202ecod.txt" in page
+
+
+def test_an_epub_that_expands_past_the_bound_is_refused_before_it_is_read(tmp_path):
+    """Issue 27, defect 11: a 718 KB EPUB zip bomb took 4.1 GB to read. Here 300 MB of one
+    repeated line, written in chunks, compressed to well under a megabyte."""
+    pytest.importorskip("ebooklib.epub")
+    import zipfile
+
+    from llm_mia.io import read_documents
+
+    path = build_epub(tmp_path / "bomb.epub", ["<p>Short chapter.</p>"])
+    chunk = b"all work and no play makes jack a dull boy " * 24_000  # about 1 MB
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as z, z.open("EPUB/padding.xhtml", "w", force_zip64=True) as f:
+        for _ in range(300):
+            f.write(chunk)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(InputError, match=r"bomb.epub expands to 309,6\d\d,\d\d\d bytes, more than the 268,435,456 llm-mia reads from one EPUB"):
+        read_documents(path)

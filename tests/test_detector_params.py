@@ -200,3 +200,27 @@ def test_a_new_detector_is_one_file(tmp_path):
     names, key, value = json.loads(res.stdout)
     assert names[:6] == ["loss", "zlib", "lowercase", "min_k", "min_k_pp", "ref"] and "top_tokens" in names  # built-ins first, then found
     assert (key, value) == ("top_tokens:top=2", -0.75)
+
+
+@pytest.mark.parametrize("spec", ["con_recall:gamma=inf", "camia:tau=nan", "camia:tau=inf", "camia:tau=-inf", "dc_pdd:a=inf"])
+def test_a_non_finite_parameter_is_refused_before_any_scoring(spec):
+    """Issue 27, defect 7: these passed validation, then the run failed while writing its output (exit 3, no output)."""
+    with pytest.raises(ValueError, match=r"takes a finite number, not -?(inf|nan)"):
+        parse_detector(spec)
+
+
+def test_a_non_finite_parameter_given_in_python_is_refused_too():
+    from llm_mia import InputError
+    from llm_mia.pipeline import resolve_detectors
+
+    with pytest.raises(InputError, match="tau takes a finite number, not nan"):
+        resolve_detectors([DETECTORS.get("camia")(tau=float("nan"))])
+
+
+def test_a_parameter_value_with_commas_stays_whole_in_a_detector_list():
+    """Issue 27, defect 12: wbc:windows=2,3 could not be written (the comma split --detectors)."""
+    from llm_mia.pipeline import detector_specs, resolve_detectors
+
+    assert detector_specs("loss,wbc:windows=2,3,min_k") == ["loss", "wbc:windows=2,3", "min_k"]
+    assert detector_specs("wbc:windows=2, 3 ,zlib") == ["wbc:windows=2,3", "zlib"]
+    assert [d.key for d in resolve_detectors("wbc:windows=2,3,loss")] == ["wbc:windows=2,3", "loss"]

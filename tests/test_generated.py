@@ -54,6 +54,7 @@ def test_readme_blocks(scripts) -> None:  # type: ignore[no-untyped-def]
         "seam": scripts("bench_seam").table(_json("seam.json")),
         "windows": scripts("bench_windows").table(_json("windows.json")),
         "http": scripts("bench_http").table(_json("http.json")),
+        "load-test": scripts("load_test").table(_json("load_test.json")),
         "dtype-speed-cpu": scripts("bench_dtype").table(_json("dtype-cpu.json")),
         "peer-agreement": scripts("peer_agreement").table(peers["results"], peers["command"]),
         "dtype": scripts("dtype_agreement").table(dtype) + "\n" + scripts("dtype_agreement").summary(dtype),

@@ -220,6 +220,17 @@ def test_6_separately_scored_files_put_together_are_all_counted(tmp_path, capsys
     assert "note: 6 id(s) belong to more than one record" in table
 
 
+def test_6_an_id_with_both_labels_and_the_same_scores_is_left_out_not_counted_twice(tmp_path, capsys):
+    """Issue 27, defect 12: the same document (one id, the same scores) with label 1 in one row and
+    0 in another was counted as a member and as a non-member."""
+    rows = [{"id": f"d{i}", "label": i % 2, "status": "ok", "reason": None, "scores": {"loss": i / 10}} for i in range(10)]
+    rows += [{"id": "d3", "label": 0, "status": "ok", "reason": None, "scores": {"loss": 3 / 10}}]  # d3 again, labelled the other way
+    code, table, _ = run(["eval", _jsonl(tmp_path / "conflict.jsonl", rows), "--bootstrap", "50", "--json", tmp_path / "c.json"], capsys)
+    row = json.loads((tmp_path / "c.json").read_text())["rows"][0]
+    assert code == 0 and (row["n_members"], row["n_nonmembers"]) == (4, 5)
+    assert "1 id(s) appear with label 1 and label 0 and the same scores (one document with two labels): left out" in table
+
+
 # 7 -------------------------------------------------------------------------------------------
 
 
@@ -572,7 +583,7 @@ def test_bench_writes_its_results_folder_only_when_every_split_has_run(tiny_mode
     code, _, err = run(
         ["bench", tmp_path / "d.jsonl", "--model", tiny_model_dir, "--out", out, "--force", "--cache-dir", tmp_path / "c", "--no-progress"], capsys
     )
-    assert code == 2 and "at least 2 members" in err
+    assert code == 2 and "needs at least 2 of each, so nothing was scored" in err
     assert sorted(p.name for p in out.iterdir()) == ["results.json"] and (out / "results.json").read_text() == "earlier"
 
 

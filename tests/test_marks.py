@@ -230,7 +230,11 @@ def test_the_commands_round_trip(tmp_path, capsys):
     assert main(["marks", "insert", str(doc), "-o", str(marked), "--marks", str(manifest), "--repeat", "2"]) == 0
     assert doc.read_text() == "One.\n\nTwo.\n\nThree."
     assert main(["marks", "insert", str(doc), "-o", str(doc), "--marks", str(manifest), "--force"]) == 2  # never over the input
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"caf\xe9")
     capsys.readouterr()
+    assert main(["marks", "insert", str(latin), "-o", str(tmp_path / "l.txt"), "--marks", str(manifest)]) == 2
+    assert "latin.txt is not valid UTF-8 (byte 3)" in capsys.readouterr().err
     assert main(["marks", "insert", "--list", "--marks", str(manifest)]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert len(listed) == 8 and all(line in marked.read_text() for line in listed)

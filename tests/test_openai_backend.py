@@ -17,7 +17,7 @@ from openai_fake import FakeOpenAIServer
 from llm_mia import Scorer, ScorerConfig
 from llm_mia.backends import LOGPROBS, TOP1
 from llm_mia.backends import HTTPBackend
-from llm_mia.backends import PROBE_TOLERANCE
+from llm_mia.backends import PROBE_TOLERANCE, NotConformant, plausibility
 from llm_mia.cli import main
 from llm_mia.errors import ModelLoadError
 from llm_mia.pipeline import open_run
@@ -87,6 +87,37 @@ def test_a_server_with_a_known_defect_is_refused(tiny_model_dir, defect, words):
             HTTPBackend(url)
 
 
+@pytest.mark.parametrize(
+    ("broken", "words"),
+    [
+        ({"uniform": True}, r"nearly\) constant: \d+ probe tokens at a mean of -5\.9915 = -log\(400\), the uniform distribution"),
+        ({"flatten": 300.0}, r"nearly\) constant: .* standard deviation 0\.0"),
+    ],
+)
+def test_a_server_serving_a_uniform_or_near_uniform_distribution_is_refused(tiny_model_dir, broken, words):
+    """Such a server agrees with itself (echo and generation give the same values), so only the
+    plausibility check can refuse it: vLLM served a model folder without its embedding so."""
+    fake = FakeOpenAIServer(tiny_model_dir, **broken)
+    with serving(fake) as url:
+        with pytest.raises(ModelLoadError, match=words):
+            HTTPBackend(url)
+    assert fake.completions_served >= 2  # it passed the consistency part and was refused after
+
+
+def test_plausibility_refuses_each_sign_with_its_numbers():
+    real = [-0.01, -3.2, -0.4, -7.5, -1.1, -0.02, -2.6]
+    ok = plausibility(real, [[-0.1, -4.0, -5.5]], vocab_size=49152)
+    assert ok.tokens == 7 and ok.spread > 2 and ok.top_gap > 4 and abs(ok.log_vocab - np.log(49152)) < 1e-12
+    with pytest.raises(NotConformant, match=r"within 1 of log of the vocabulary size \(10\.803\)"):
+        plausibility([-10.0, -11.5, -10.3, -9.9], [[-9.9, -10.0]], vocab_size=49152)  # spread, but uniform-like
+    assert plausibility([-10.0, -11.5, -10.3, -9.9], [[-5.0, -10.0]], vocab_size=None).nll > 10  # unknown vocabulary: not judged
+    with pytest.raises(NotConformant, match="top candidate is no likelier"):
+        plausibility(real, [[-2.0, -2.01, -2.02], [-3.0, -3.05]], vocab_size=None)
+    for bad in ([-1.0, float("nan")], [-1.0, 0.5], [-1.0]):
+        with pytest.raises(NotConformant, match="not finite values at most 0"):
+            plausibility(bad, [], vocab_size=None)
+
+
 def test_without_top_k_for_prompt_positions_only_log_probabilities_are_offered(tiny_model_dir):
     """Also when the server sends top_logprobs unasked for prompt positions (the token itself,
     as vLLM does with logprobs 0): the top-1 column stays NaN, never the token's own value."""
@@ -125,3 +156,5 @@ def test_score_on_the_command_line_refuses_min_k_pp_before_any_request_and_recor
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(TEXTS) and all(r["status"] == "ok" and r["scores"]["camia"] is not None for r in rows)
     assert served_info["protocol"] == "openai" and served_info["conformance_probe"]["max_lp_diff"] <= PROBE_TOLERANCE
+    plausible = served_info["conformance_probe"]["plausibility"]  # the probe sentences' figures, in the provenance
+    assert plausible["tokens"] > 20 and plausible["logprob_std"] > 1 and plausible["top_gap"] > 1

@@ -8,6 +8,7 @@ depend on them: it compares the ``loss`` detector to transformers' own cross-ent
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
@@ -89,3 +90,30 @@ def test_the_gguf_conversion_draws_no_bar_without_progress(tmp_path, monkeypatch
     monkeypatch.setenv("LLM_MIA_CACHE", str(tmp_path))  # an empty cache: the file is converted again
     load_model("smollm2-135m", device="cpu", progress=False)
     assert "Converting" not in capfd.readouterr().err and list((tmp_path / "models").iterdir())
+
+
+def test_the_converted_folder_is_a_standard_checkpoint_and_an_old_one_is_converted_again(smol, tmp_path, monkeypatch, capsys):
+    """vLLM served the old folder (the tied matrix stored as lm_head.weight only) as the uniform
+    distribution; plain transformers must find the embedding, and give the same logits."""
+    import json
+
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    from llm_mia.cli import main
+
+    monkeypatch.setenv("LLM_MIA_CACHE", str(tmp_path))
+    assert main(["models", "--folder", "smollm2-135m"]) == 0
+    folder = Path(capsys.readouterr().out.strip())
+    assert folder.parent == tmp_path / "models" and json.loads((folder / "complete.json").read_text())["format"] == 2
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        assert "model.embed_tokens.weight" in set(f.keys())
+    plain = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+    ids = torch.tensor([smol.tokenizer("The capital of France is Paris.")["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(plain(ids).logits, smol.model(ids).logits, atol=1e-4, rtol=0)
+    meta = json.loads((folder / "complete.json").read_text())
+    (folder / "complete.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "format"}))  # a folder of the old layout
+    (folder / "stale").write_text("")
+    assert main(["models", "--folder", "smollm2-135m"]) == 0 and Path(capsys.readouterr().out.strip()) == folder
+    assert not (folder / "stale").exists() and json.loads((folder / "complete.json").read_text())["format"] == 2  # converted again

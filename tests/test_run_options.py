@@ -18,7 +18,7 @@ def test_every_option_is_set_by_the_command_line() -> None:
     """Each RunOptions field reads a flag: parsing non-default flags changes every field, so a
     new option that the command line forgets fails here."""
     flags = ["--reference-model", "test-backend:1", "--detectors", "loss", "--k", "0.3", "--max-tokens", "64", "--cache-dir", "c", "--no-cache"]
-    flags += ["--device", "cpu", "--dtype", "bfloat16", "--trust-remote-code", "--server-wait", "5"]
+    flags += ["--device", "cpu", "--dtype", "bfloat16", "--trust-remote-code", "--server-wait", "5", "--request-timeout", "30"]
     for command in (["score", "in.jsonl", "-o", "out.jsonl"], ["bench", "wikimia"], ["check", "book.txt"], ["demo"]):
         args = build_parser().parse_args([*command, *flags])  # --no-progress left out: the default is off in Python, on here
         model, options = run_options(args)

@@ -108,6 +108,19 @@ def test_the_server_says_what_it_serves_and_shares_the_cache_key(tiny_lm, url):
     assert remote.post("/tokenize", {"prompt": "Hello, world!"}, root=True)["tokens"] == tiny_lm.tokenizer("Hello, world!")["input_ids"]  # vLLM's form
     assert remote.tokenizer.decode(remote.tokenize(["Hello, world!"])[0]) == tiny_lm.tokenizer.decode(tiny_lm.tokenizer("Hello, world!")["input_ids"])
     assert len(remote.tokenizer) == len(tiny_lm.tokenizer)
+    plausible = remote.describe()["plausibility"]  # the probe sentences scored at connection
+    assert plausible["log_vocab_size"] == pytest.approx(np.log(len(tiny_lm.tokenizer))) and plausible["logprob_std"] > 1
+
+
+def test_a_served_model_without_its_embedding_is_refused(tiny_model_dir):
+    """Zeroed (tied) embeddings, as a model folder whose embedding did not load: every token at -log V."""
+    from llm_mia import load_model
+
+    lm = load_model(str(tiny_model_dir), device="cpu")
+    lm.model.get_input_embeddings().weight.data.zero_()
+    with serving(ScoringService(as_backend(lm, ScorerConfig()))) as (address, _):
+        with pytest.raises(ModelLoadError, match=r"-log\(400\), the uniform distribution over that many tokens"):
+            _fast(address)
 
 
 def test_gradnorm_is_refused_over_http_before_any_scoring(url):
@@ -140,7 +153,7 @@ def test_an_openai_client_reads_echoed_prompt_logprobs(tiny_lm, url):
     ids = tiny_lm.tokenizer(TEXTS[0])["input_ids"]
     req = urllib.request.Request(
         url + "/completions",
-        data=json.dumps({"model": tiny_lm.spec, "prompt": ids, "echo": True, "max_tokens": 0, "logprobs": 0}).encode(),
+        data=json.dumps({"model": _fast(url).model_name, "prompt": ids, "echo": True, "max_tokens": 0, "logprobs": 0}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=30) as resp:

@@ -158,3 +158,31 @@ def test_provenance_counts_forward_passes(tiny_lm, data_dir, tmp_path):
     first = run_bench("wikimia", model=tiny_lm, data_dir=data_dir, cache_dir=tmp_path / "c", n_bootstrap=20, limit=8)
     again = run_bench("wikimia", model=tiny_lm, data_dir=data_dir, cache_dir=tmp_path / "c", n_bootstrap=20, limit=8)
     assert first.provenance["forward_passes"] > 0 and again.provenance["forward_passes"] == 0
+
+
+def test_rows_that_are_not_evaluated_are_counted_in_the_table_and_one_class_is_refused_before_scoring(tmp_path, capsys):
+    """Issue 27, defect 10: 9 of 24 rows with invalid or missing labels vanished from the terminal
+    and table.md (exit 0); one-class labels were refused only after every text was scored."""
+    import json
+
+    from llm_mia.cli import main
+    from llm_mia.scoring import Scorer
+
+    rows = [{"id": f"m{i}", "text": f"a member text number {i} with some words", "label": 1} for i in range(8)]
+    rows += [{"id": f"n{i}", "text": f"another text, a non-member, number {i}", "label": 0} for i in range(7)]
+    rows += [{"id": f"x{i}", "text": f"a text whose label is wrong {i}", "label": bad} for i, bad in enumerate([2, "yes", -1, 0.5, "", 7])]
+    rows += [{"id": f"y{i}", "text": f"a text without a label {i}"} for i in range(3)]
+    data = tmp_path / "mixed.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    assert (
+        main(["bench", str(data), "--model", "test-backend", "--out", str(out), "--bootstrap", "20", "--no-cache", "--no-progress", "--detectors", "loss"]) == 0
+    )
+    printed = capsys.readouterr().out
+    for page in (printed, (out / "table.md").read_text()):
+        assert "mixed: 9 of 24 rows not evaluated: 5 x a label that is not 0 or 1; 4 x no label." in page
+    one_class = tmp_path / "members.jsonl"
+    one_class.write_text("".join(json.dumps(r) + "\n" for r in rows[:8]))
+    before = Scorer.forward_passes_total
+    assert main(["bench", str(one_class), "--model", "test-backend", "--out", str(tmp_path / "o2"), "--no-cache", "--no-progress"]) == 2
+    assert "8 members and 0 non-members" in capsys.readouterr().err and Scorer.forward_passes_total == before  # nothing scored

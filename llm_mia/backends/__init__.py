@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .base import CAPABILITY_WORDS, GRADIENT, GENERATE, LOGPROBS, MOMENTS, TOP1, TOPK, ScoringBackend
 from .hf import HFBackend
-from .http import SERVER_WAIT, HTTPBackend, ServerError, ServerWaitWarning, check_server_wait, is_url
+from .http import REQUEST_TIMEOUT, SERVER_WAIT, HTTPBackend, ServerError, ServerWaitWarning, check_request_timeout, check_server_wait, is_url
 from .loading import (
     ALIASES,
     DEFAULT_MODEL,
@@ -26,8 +26,9 @@ from .loading import (
     with_revision,
 )
 from .mock import BOS, MockBackend
-from .openai import PROBE_TOLERANCE
-from .serve import RequestError, ScoringService, make_server
+from .openai import PROBE_TOLERANCE, NotConformant, Plausibility, plausibility
+from .protocol import MAX_REQUEST_TOKENS, secret_from_env
+from .serve import IDLE_TIMEOUT, MAX_CONNECTIONS, RequestError, ScoringService, make_server
 
 __all__ = [
     "ALIASES",
@@ -38,12 +39,18 @@ __all__ = [
     "GENERATE",
     "HFBackend",
     "HTTPBackend",
+    "IDLE_TIMEOUT",
     "LOGPROBS",
     "LoadedModel",
     "LoadedTokenizer",
+    "MAX_CONNECTIONS",
+    "MAX_REQUEST_TOKENS",
     "MOMENTS",
     "MockBackend",
+    "NotConformant",
     "PROBE_TOLERANCE",
+    "Plausibility",
+    "REQUEST_TIMEOUT",
     "RequestError",
     "SERVER_WAIT",
     "SPEC_KINDS",
@@ -54,6 +61,7 @@ __all__ = [
     "SpecKind",
     "TOP1",
     "TOPK",
+    "check_request_timeout",
     "check_server_wait",
     "describe_aliases",
     "get_model",
@@ -64,7 +72,9 @@ __all__ = [
     "load_tokenizer",
     "locate_smollm2",
     "make_server",
+    "plausibility",
     "resolve_spec",
+    "secret_from_env",
     "tokenizer_identity",
     "with_revision",
 ]

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 import sys
 import threading
@@ -55,15 +54,18 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..errors import BackendUnavailable, ModelLoadError, require
+from ..errors import UntrustedServer, BackendUnavailable, ModelLoadError, require
 from . import openai
 from .base import CAPABILITY_WORDS, GRADIENT, GENERATE, LOGPROBS, TOP1, TOPK
-from .protocol import MAX_PROMPTS
+from .protocol import MAX_PROMPTS, secret_from_env
 
 API_KEY_ENV = "LLM_MIA_API_KEY"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 SERVER_WAIT = 120.0
 """Seconds a request that fails is retried, from its first failure, before the run stops (``server_wait``)."""
+REQUEST_TIMEOUT = 300.0
+"""Seconds one request may wait for the server's answer before it counts as failed (and is
+retried within ``server_wait``): a hung server is noticed after this long (``request_timeout``)."""
 MAX_BACKOFF = 60.0
 """The longest single wait between tries (the backoff doubles up to it)."""
 MIN_WAIT = 0.05
@@ -82,6 +84,16 @@ def check_server_wait(value: object) -> float:
         return SERVER_WAIT
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
     require(ok, "server_wait", f"must be a finite number of seconds, 0 or more (0: no retry), not {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_request_timeout(value: object) -> float:
+    """``value`` as one request's timeout in seconds (``None``: ``REQUEST_TIMEOUT``); anything but
+    a finite positive number is a :class:`~llm_mia.errors.SettingError`."""
+    if value is None:
+        return REQUEST_TIMEOUT
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    require(ok, "request_timeout", f"must be a finite number of seconds above 0, not {value!r}")
     return float(value)  # type: ignore[arg-type]
 
 
@@ -138,7 +150,7 @@ class HTTPBackend:
         self,
         url: str,
         *,
-        timeout: float = 300.0,
+        timeout: float | None = None,
         server_wait: float | None = None,
         retries: int | None = None,
         backoff: float = 0.5,
@@ -153,12 +165,12 @@ class HTTPBackend:
             raise ModelLoadError("give the server address without credentials or a query; the API key goes in the environment variable " + api_key_env)
         self.base = url.split("#")[0].rstrip("/")
         self.root = f"{parts.scheme}://{parts.netloc}"
-        self.timeout, self.backoff, self._sleep = timeout, backoff, sleep
+        self.timeout, self.backoff, self._sleep = check_request_timeout(timeout), backoff, sleep
         self.server_wait = check_server_wait(server_wait)
         self.retries = retries  # a cap on the retries of one request besides the window (None: the window alone)
         self._last_note: tuple[object, float] = (None, -math.inf)  # the request that last said it waits, and when
         self.concurrency = concurrency  # tokenize requests in flight on a generic server
-        self._key = os.environ.get(api_key_env) or None
+        self._key = secret_from_env(api_key_env, ModelLoadError)
         self.requests = 0  # requests answered (for tests and provenance)
         self._count_lock = threading.Lock()
         self.spec = url
@@ -179,8 +191,16 @@ class HTTPBackend:
         self.capabilities = frozenset(set(info["capabilities"]) - unknown - {GRADIENT, GENERATE})  # this client has no method for those
         self.max_positions = info.get("max_positions")
         self.dtype, self.device = str(info.get("dtype", "")), str(info.get("device", ""))
+        self.max_request_tokens = info.get("max_request_tokens")  # None: an older server, no bound said
         self.probe: openai.ProbeResult | None = None
         self.tokenizer = RemoteTokenizer(self, [int(i) for i in info.get("special_ids", [])], info.get("vocab_size"))
+        self._check_tokenizer()
+        limit = min([n for n in (self.max_positions, self.max_request_tokens) if isinstance(n, int) and n > 1], default=None)
+        rows = self._forward_llm_mia([(ids[:limit], 1) for ids in self.tokenize(list(openai.PROBE_TEXTS))])
+        try:
+            self.plausible: openai.Plausibility | None = openai.plausibility(np.concatenate([r[:, 0] for r in rows]).tolist(), [], info.get("vocab_size"))
+        except openai.NotConformant as exc:
+            raise ModelLoadError(f"{self.base} ({self.model_name}) cannot be trusted for scoring: {exc}") from None
 
     def _init_generic(self, models: list[dict[str, Any]], wanted: str) -> None:
         """A generic OpenAI-compatible server: pick the model, find its tokenize endpoint, and
@@ -204,6 +224,7 @@ class HTTPBackend:
         self._tokenize_path: str | None = None
         self.text_prompts = False  # True: the server takes no token-id prompts (llama-cpp-python)
         self.tokenizer = RemoteTokenizer(self, [], None)
+        self.plausible = None
         first = self._tokenize_one(openai.PROBE_TEXTS[0], True)
         try:
             self.post("/completions", openai.completion_body(self.model_name, first, echo=True, logprobs=0))
@@ -217,20 +238,36 @@ class HTTPBackend:
             raise ModelLoadError(f"{self.base} ({self.model_name}) cannot be trusted for scoring: {exc}") from None
         except ServerError as exc:
             raise ModelLoadError(f"{self.base} ({self.model_name}) refused the conformance probe's requests: {exc}") from None
+        self.plausible = self.probe.plausible
         top_ok = self.probe.max_top_diff is not None and self.probe.max_top_diff <= openai.PROBE_TOLERANCE
         self.capabilities = frozenset({LOGPROBS} | ({TOP1} if top_ok else set()))
+        self._check_tokenizer()
+
+    def _check_tokenizer(self) -> None:
+        """Refuse a server whose tokenizer gives one text's ids for another, or ids that do not
+        decode back to their text (:func:`~llm_mia.backends.openai.tokenizer_problem`)."""
+        texts = list(openai.PROBE_TEXTS)
+        try:
+            problem = openai.tokenizer_problem(texts, self.tokenize(texts, special_tokens=False), self.tokenizer.decode)
+        except ServerError as exc:
+            raise ModelLoadError(f"{self.base} ({self.model_name}) refused the tokenizer check's requests: {exc}") from None
+        if problem:
+            raise ModelLoadError(f"{self.base} ({self.model_name}) cannot be trusted for scoring: {problem}")
 
     def cache_identity(self) -> dict[str, object]:
         return {"model": self.identity, "tokenizer": self.tokenizer_identity, "dtype": self.dtype, "device": self.device.split(":")[0]}
 
     def describe(self) -> dict[str, object]:
         """Provenance: the server, its protocol and the model it serves (never the API key);
-        for a generic server, what the conformance probe measured."""
+        for a generic server, what the conformance probe measured; for ``llm-mia serve``, the
+        probe sentences' plausibility figures."""
         out: dict[str, object] = {"server": self.base, "protocol": self.protocol, "model": self.model_name, "identity": self.identity}
         out.update({"dtype": self.dtype, "device": self.device})
         if self.probe is not None:
             out["conformance_probe"] = self.probe.as_dict()
             out["prompts"] = "text, round trip checked" if self.text_prompts else "token ids"
+        elif self.plausible is not None:
+            out["plausibility"] = self.plausible.as_dict()
         return out
 
     def tokenize(self, texts: Sequence[str], special_tokens: bool = True) -> list[list[int]]:
@@ -281,11 +318,27 @@ class HTTPBackend:
         return self._forward_llm_mia(batch, k)
 
     def _forward_llm_mia(self, batch: Sequence[tuple[list[int], int]], topk: int | None = None) -> list[np.ndarray]:
+        """The batch in requests of at most the server's ``max_request_tokens`` tokens each (a
+        prompt longer than that goes alone, and the server refuses it)."""
+        limit = self.max_request_tokens if isinstance(self.max_request_tokens, int) else None
+        parts: list[list[tuple[list[int], int]]] = [[]]
+        used = 0
+        for item in batch:
+            if parts[-1] and limit is not None and used + len(item[0]) > limit:
+                parts.append([])
+                used = 0
+            parts[-1].append(item)
+            used += len(item[0])
+        return [arr for part in parts for arr in self._request_llm_mia(part, topk)]
+
+    def _request_llm_mia(self, batch: Sequence[tuple[list[int], int]], topk: int | None = None) -> list[np.ndarray]:
         extra: dict[str, Any] = {"score_from": [int(s) for _, s in batch]}
         if topk is not None:
             extra["topk"] = int(topk)
         body = {"model": self.model_name, "prompt": [list(ids) for ids, _ in batch], "echo": True, "max_tokens": 0, "logprobs": 0, "llm_mia": extra}
-        choices = sorted(self.post("/completions", body)["choices"], key=lambda c: c["index"])
+        answer = self.post("/completions", body)
+        self._check_served(answer.get("llm_mia"))
+        choices = sorted(answer["choices"], key=lambda c: c["index"])
         if len(choices) != len(batch):
             raise ServerError(200, f"{len(choices)} choices for {len(batch)} prompts")
         field, width = ("stats", 4) if topk is None else ("topk", 2)
@@ -294,8 +347,24 @@ class HTTPBackend:
             arr = np.asarray(choice["llm_mia"][field], dtype=np.float32).reshape(-1, width)
             if arr.shape[0] != len(ids) - max(1, start):
                 raise ServerError(200, f"statistics for {arr.shape[0]} positions where {len(ids) - max(1, start)} were asked")
+            if topk is None:
+                check_stats(arr, ids, max(1, start))
             out.append(arr)
         return out
+
+    def _check_served(self, served: object) -> None:
+        """Each answer of ``llm-mia serve`` repeats what it was computed with; a change (a server
+        restarted with other weights, dtype or device) stops the run before any of it is kept."""
+        now = {"identity": self.identity, "tokenizer_identity": self.tokenizer_identity, "dtype": self.dtype, "device": self.device}
+        if not isinstance(served, dict):
+            raise UntrustedServer(f"{self.root} does not say what it computed this answer with (an llm-mia serve older than this client): upgrade it")
+        if any(str(served.get(k)) != v for k, v in now.items()):
+            then = ", ".join(f"{now[k]}" for k in ("identity", "dtype", "device"))
+            later = ", ".join(f"{served.get(k)}" for k in ("identity", "dtype", "device"))
+            raise UntrustedServer(
+                f"{self.root} now serves {later}, not {then} as when this run began (restarted with other settings?); "
+                "nothing of this answer is kept: rerun against one server (finished texts are cached under the first one's key)"
+            )
 
     def _forward_generic(self, ids: list[int], score_from: int) -> np.ndarray:
         logprobs = 1 if TOP1 in self.capabilities else 0
@@ -306,6 +375,7 @@ class HTTPBackend:
             raise ServerError(200, str(exc)) from None
         if TOP1 not in self.capabilities:
             rows[:, 3] = np.nan  # a server may return top_logprobs unasked (the token itself): not the top-1
+        check_stats(rows, ids, max(1, score_from))
         return rows
 
     def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -345,7 +415,7 @@ class HTTPBackend:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
-        problem, tries, slept, first_failure = "", 0, 0.0, 0.0
+        problem, tries, slept, first_failure, timed_out = "", 0, 0.0, 0.0, False
         request = object()  # this request, for the waiting notes of requests in flight together
         while True:
             tries += 1
@@ -365,7 +435,8 @@ class HTTPBackend:
                 problem = f"{exc.code} {message}"
                 backoff = max(backoff, _retry_after(exc))
             except (urllib.error.URLError, HTTPException, ConnectionError, socket.timeout, TimeoutError, json.JSONDecodeError) as exc:
-                problem = _network_problem(exc)
+                timed_out = isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
+                problem = f"no answer within {_secs(self.timeout)}" if timed_out else _network_problem(exc)
             if tries == 1:
                 first_failure = time.monotonic()
             waited = max(slept, time.monotonic() - first_failure)  # at least the sleeps (an injected sleep may not sleep)
@@ -382,9 +453,10 @@ class HTTPBackend:
             self._sleep(wait)
             slept += wait
         took = "1 try" if tries == 1 else f"{tries} tries in {_secs(max(slept, time.monotonic() - first_failure))}"
+        longer = f"; one request may take {{request_timeout}} (it had {_secs(self.timeout)})" if problem.startswith("no answer within") else ""
         raise BackendUnavailable(
             f"{self.root} did not answer {method} {urlsplit(url).path} after {took} (last: {problem}); finished texts are cached, rerun to resume; "
-            f"give the server longer with {{server_wait}} (it had {_secs(self.server_wait)})"
+            f"give the server longer with {{server_wait}} (it had {_secs(self.server_wait)}){longer}"
         )
 
     def _note_waiting(self, request: object, message: str) -> None:
@@ -398,6 +470,35 @@ class HTTPBackend:
             self._last_note = (request, now)
         # no registry: a note with the text of an earlier one (the next outage) is shown again
         warnings.warn_explicit(message, ServerWaitWarning, __file__, sys._getframe().f_lineno, module=__name__, registry=None)
+
+
+STAT_TOLERANCE = 1e-4
+"""Rounding allowed past a statistic's bound (a log-probability of a certain token may round to +1e-7)."""
+
+
+def check_stats(arr: np.ndarray, ids: Sequence[int], first: int) -> None:
+    """Raise :class:`~llm_mia.errors.UntrustedServer` for statistics no model can give:
+    ``[lp, mu, var, top]`` rows with a log-probability that is NaN, infinite or above 0, a mean
+    log-probability above 0 or infinite, a variance below 0, or a top-1 log-probability below
+    the token's own (NaN stands for a statistic the server does not give, except in ``lp``)."""
+    lp, mu, var, top = (arr[:, c].astype(np.float64) for c in range(4))
+    with np.errstate(invalid="ignore"):  # comparisons with NaN or inf are the point
+        checks = (
+            ("log-probability", lp, ~np.isfinite(lp) | (lp > STAT_TOLERANCE), "above 0"),
+            ("mean log-probability", mu, np.isinf(mu) | (mu > STAT_TOLERANCE), "above 0"),
+            ("variance", var, np.isinf(var) | (var < -STAT_TOLERANCE), "below 0"),
+            ("top-1 log-probability", top, np.isinf(top) | (top > STAT_TOLERANCE), "above 0"),
+            ("top-1 log-probability", top, top < lp - 1e-3 - STAT_TOLERANCE * np.abs(lp), "below the token's own"),
+        )
+    for name, values, bad, bound in checks:
+        if bad.any():
+            row = int(np.argmax(bad))
+            v = float(values[row])
+            shown = "NaN" if math.isnan(v) else f"{v:g}" + ("" if math.isinf(v) else f" {bound}")
+            raise UntrustedServer(
+                f"the server sent a {name} {shown} (position {first + row} of a prompt of {len(ids)} tokens), which no model gives; "
+                "it is refused and nothing it sent is kept (a model whose weights did not load, a broken kernel, or half precision overflowing)"
+            )
 
 
 def _secs(seconds: float) -> str:

@@ -42,7 +42,7 @@ from typing import Any
 from ..errors import ModelLoadError
 from ..paths import cache_home, sha256_file
 from ..registry import Registry
-from .http import check_server_wait, is_url
+from .http import check_request_timeout, check_server_wait, is_url
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class LoadedModel:
 @dataclass(frozen=True)
 class SpecKind:
     """Model specs that a backend of its own serves, not a Hugging Face model: ``matches(spec)``
-    tells them, ``open(spec, device=, dtype=, server_wait=)`` returns the backend (a
+    tells them, ``open(spec, device=, dtype=, server_wait=, request_timeout=)`` returns the backend (a
     :class:`~llm_mia.backends.base.ScoringBackend`, which is also the tokenizer that
     :func:`load_tokenizer` gives for the spec). A new backend registers its kind in its own
     module: ``SPEC_KINDS.add("name", SpecKind(...))``."""
@@ -210,6 +210,7 @@ def load_model(
     trust_remote_code: bool = False,
     progress: bool = False,
     server_wait: float | None = None,
+    request_timeout: float | None = None,
 ) -> LoadedModel:
     """Load the model named by ``spec`` (see the module docstring) for scoring.
 
@@ -222,27 +223,29 @@ def load_model(
     every output (the scorer's settings and the cache key hold the dtype). ``progress`` shows
     transformers' own loading bars (on stderr). ``server_wait``: for a served model
     (``http://HOST:PORT/v1``), the seconds each request that fails is retried before the run
-    stops (default 120; 0: no retry; see :mod:`llm_mia.backends.http`).
+    stops (default 120; 0: no retry; see :mod:`llm_mia.backends.http`); ``request_timeout``, the
+    seconds one request may wait for its answer (default 300).
 
     ``test-backend`` (or ``test-backend:SEED``) gives the deterministic test backend of
     :mod:`llm_mia.backends.mock` instead: no model, no torch (for tests of what lies above
     the scorer).
     """
     server_wait = check_server_wait(server_wait)  # a bad value stops the run whatever the model
+    request_timeout = check_request_timeout(request_timeout)
     kind = spec_kind(spec)
     if kind is not None:
-        return kind.open(spec, device=device, dtype=dtype, server_wait=server_wait)
+        return kind.open(spec, device=device, dtype=dtype, server_wait=server_wait, request_timeout=request_timeout)
     with hf_progress(progress):
         return _load(spec, device, dtype, trust_remote_code)
 
 
-def _served(url: str, *, device: str | None = None, dtype: str | None = None, server_wait: float | None = None) -> Any:
+def _served(url: str, *, device: str | None = None, dtype: str | None = None, server_wait: float | None = None, request_timeout: float | None = None) -> Any:
     """A served model (:class:`~llm_mia.backends.http.HTTPBackend`: ``llm-mia serve`` or a
     generic OpenAI-compatible server); the server chose its device and dtype, so asking for
     others here is an error."""
     from .http import HTTPBackend
 
-    backend = HTTPBackend(url, server_wait=server_wait)
+    backend = HTTPBackend(url, server_wait=server_wait, timeout=request_timeout)
     for setting, asked, served in (("device", device, backend.device), ("dtype", dtype, backend.dtype)):
         if asked is not None and asked.split(":")[0] != served.split(":")[0]:
             raise ModelLoadError(f"{url} chooses its model's {setting} ({served}); set it where the server starts (llm-mia serve --{setting}), not here")
@@ -387,7 +390,7 @@ def load_tokenizer(spec: str = DEFAULT_MODEL, *, trust_remote_code: bool = False
     transformers' bars when ``progress``)."""
     kind = spec_kind(spec)
     if kind is not None:
-        return kind.open(spec, device=None, dtype=None, server_wait=None)  # the backend tokenizes (a server: with its tokenizer)
+        return kind.open(spec, device=None, dtype=None, server_wait=None, request_timeout=None)  # the backend tokenizes (a server: with its tokenizer)
     with hf_progress(progress):
         folder, _ = resolve_spec(spec, trust_remote_code)
     from transformers import AutoTokenizer
@@ -434,17 +437,37 @@ def _directory_identity(folder: Path) -> str:
     return digest.hexdigest()
 
 
+CHECKPOINT_FORMAT = 2
+"""The de-quantized folder's layout, recorded in its ``complete.json``. 2: saved by
+``save_pretrained`` (tied matrices stored once, as ``model.embed_tokens.weight``), a standard
+checkpoint that vLLM and plain transformers load; 1 (no ``format``) stored the tied matrix as
+``lm_head.weight`` only, which vLLM served as the uniform distribution: such folders are
+converted again."""
+
+
 def _from_gguf(gguf: Path) -> tuple[str, str]:
     digest = sha256_file(gguf)
-    folder = cache_home() / "models" / digest[:32]
-    if not (folder / "complete.json").exists():
+    folder = gguf_folder(digest)
+    if not _converted(folder):
         _convert_gguf(gguf, folder)
     return str(folder), "gguf:" + digest
 
 
+def gguf_folder(digest: str) -> Path:
+    """Where the GGUF file of sha256 ``digest`` is kept de-quantized."""
+    return cache_home() / "models" / digest[:32]
+
+
+def _converted(folder: Path) -> bool:
+    try:
+        return bool(json.loads((folder / "complete.json").read_text()).get("format") == CHECKPOINT_FORMAT)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _convert_gguf(gguf: Path, folder: Path) -> None:
-    """De-quantise ``gguf`` once and store it as a safetensors model directory."""
-    from safetensors.torch import save_model
+    """De-quantise ``gguf`` once and store it as a standard safetensors model folder
+    (``save_pretrained``; :data:`CHECKPOINT_FORMAT`), replacing an older or half-written one."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -456,14 +479,13 @@ def _convert_gguf(gguf: Path, folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     try:
-        save_model(model, str(tmp / "model.safetensors"))
-        config = model.config
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config  # the saved weights are plain float tensors
-        config.save_pretrained(tmp)
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config  # the weights are de-quantized: plain float tensors
+        setattr(model, "hf_quantizer", None)  # noqa: B010  (a marker of the GGUF origin only, which save_pretrained refuses)
+        model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        (tmp / "complete.json").write_text(json.dumps({"gguf": str(gguf), "sha256": sha256_file(gguf)}))
-        if folder.exists():  # a half-written folder from an interrupted conversion
+        (tmp / "complete.json").write_text(json.dumps({"gguf": str(gguf), "sha256": sha256_file(gguf), "format": CHECKPOINT_FORMAT}))
+        if folder.exists():  # an older layout, or a half-written folder from an interrupted conversion
             shutil.rmtree(folder)
         os.replace(tmp, folder)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,8 @@ from ..io import file_name, write_jsonl, write_text
 from ..pipeline import RunOptions, ScoringRun, open_run, resolve_detectors
 from ..pools import KIND
 from ..scoring import Scorer, ScorerConfig, WindowSettings, first_tokens, window_config
-from ..types import STATUS_OK, ScoreRecord, TokenStats, Unscorable, reason_code
+from ..types import REASONS, STATUS_OK, ScoreRecord, TokenStats, Unscorable, reason_code
+from ..types import held_out as is_held_out
 from .controlled import ControlledConfig
 from .suites import Split, Suite, open_suite
 
@@ -56,6 +57,20 @@ class SplitResult:
     records: list[ScoreRecord] = field(default_factory=list, repr=False)  # the split's scores, in input order
     memorization: dict[str, MemorizationEvidence] | None = None
     """Memorization evidence per class ("members", "non-members"), where asked for (``run_bench(memorization=...)``)."""
+
+    @property
+    def not_evaluated(self) -> dict[str, int]:
+        """Rows no detector's metrics count, by reason (:data:`~llm_mia.types.REASONS` words, or
+        "no label"); texts held out on purpose as a prefix are told apart (``label_use``)."""
+        out: Counter[str] = Counter()
+        for r in self.records:
+            if is_held_out(r):
+                continue
+            if r.status != STATUS_OK:
+                out[REASONS.get(reason_code(r.reason), REASONS["other"])] += 1
+            elif r.label not in (0, 1):
+                out["no label"] += 1
+        return dict(out)
 
     @property
     def best_auroc(self) -> float | None:
@@ -117,6 +132,10 @@ class BenchResult:
                     f"- **{s.split}: separable without the model.** The model-free classifier ({s.baseline.auroc:.3f}) "
                     f"matches or beats the best detector ({s.best_auroc:.3f}); this split's AUROC says little about membership."
                 )
+        for s in self.splits:
+            if s.not_evaluated:
+                reasons = "; ".join(f"{n} x {why}" for why, n in sorted(s.not_evaluated.items(), key=lambda kv: -kv[1]))
+                lines.append(f"- {s.split}: {sum(s.not_evaluated.values())} of {s.n_documents} rows not evaluated: {reasons}.")
         lines += [f"- {note}" for note in too_few_notes(s.evaluation for s in self.splits)]
         if any(s.memorization for s in self.splits):
             lines += ["", self.memorization_table(), ""]
@@ -248,6 +267,8 @@ def run_bench(
         seed=seed,
     )
     splits = [limit_split(s, limit, seed) for s in opened.splits]
+    for split in splits:
+        _check_classes(split)
     results, held_out = [], {}
     for split in splits:
         scored = run.score(split.documents, where=f"split {split.name}", groups=split.groups)
@@ -329,6 +350,18 @@ def _label_use(detectors: list[Detector], held_out: dict[str, dict[str, list[str
     (scored by no detector: every row of the table is computed without them)."""
     users = [d.key for d in detectors if d.uses_labels]
     return {"detectors": users, "held_out": held_out} if users else None
+
+
+def _check_classes(split: Split) -> None:
+    """Refuse, before anything is scored, a split without 2 members and 2 non-members among
+    the rows with text and a valid label: its evaluation would fail after all the work."""
+    labels = Counter(d.label for d in split.documents if d.error is None and d.text)
+    if labels[1] < 2 or labels[0] < 2:
+        others = len(split.documents) - labels[1] - labels[0]
+        raise EvaluationError(
+            f"split {split.name}: {labels[1]} members and {labels[0]} non-members with text and a valid label "
+            f"({others} other rows); evaluation needs at least 2 of each, so nothing was scored"
+        )
 
 
 def _evaluate_split(split: Split, records: list[ScoreRecord], n_bootstrap: int, seed: int) -> SplitResult:

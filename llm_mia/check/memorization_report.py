@@ -12,6 +12,7 @@ from typing import Any
 
 from ..evaluation import MEMORIZATION_THRESHOLDS, REPEAT_NGRAM, MemorizationEvidence, Passage, WindowCount
 from ..scoring import samples_needed
+from ..strings import printable
 from .shading import looks_like_code
 
 WHAT_IT_SHOWS = (
@@ -52,7 +53,7 @@ def _threshold_line(ev: MemorizationEvidence, i: int) -> str:
 
 
 def _where(p: Passage, ev: MemorizationEvidence) -> str:
-    return f"{p.text_id}, window {p.window} (tokens {p.start} to {p.start + ev.settings.prefix + ev.settings.suffix - 1})"
+    return f"{printable(p.text_id)}, window {p.window} (tokens {p.start} to {p.start + ev.settings.prefix + ev.settings.suffix - 1})"
 
 
 def _passage_numbers(p: Passage, ev: MemorizationEvidence) -> str:
@@ -166,7 +167,7 @@ def to_html(ev: MemorizationEvidence | None, problem: str | None) -> str:
         + "</p>"
     )
     if ev.left_out:
-        parts.append("<p>Left out: " + e("; ".join(f"{i} ({why})" for i, why in ev.left_out[:20])) + "</p>")
+        parts.append("<p>Left out: " + e("; ".join(f"{printable(i)} ({why})" for i, why in ev.left_out[:20])) + "</p>")
     return "\n".join(parts)
 
 
@@ -199,7 +200,7 @@ def position_map(ev: MemorizationEvidence, width: int = 640, height: int = 200) 
 
     dots = "".join(
         f"<circle cx='{x(xv):.1f}' cy='{y(lp):.1f}' r='{2.5 if hit else 1.5}' fill='{'#c0392b' if hit else '#2471a3'}'"
-        f" fill-opacity='0.7'><title>{html.escape(t)} token {st}: log p_z {lp:.1f}{' (memorized)' if hit else ''}</title></circle>"
+        f" fill-opacity='0.7'><title>{html.escape(printable(t))} token {st}: log p_z {lp:.1f}{' (memorized)' if hit else ''}</title></circle>"
         for (t, st, lp, hit), xv in zip(ev.positions, x_of)
     )
     lines = "".join(

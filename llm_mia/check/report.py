@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import name_settings
 from ..evaluation import histogram_svg, p_value, with_ci
+from ..strings import printable
 from ..types import STATUS_OK, held_out
 from . import memorization_report
 from .shading import looks_like_code
@@ -338,10 +339,10 @@ def to_html(result: CheckResult, names: dict[str, str] = PYTHON_NAMES) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
-        f"<title>llm-mia check: {e(result.suspect_source)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Was this in the training data of <code>{e(result.model)}</code>?</h1>",
-        f"<p>Suspect: <code>{e(result.suspect_source)}</code>"
-        + (f"<br>Reference (known non-members): <code>{e(result.reference_source or '')}</code>" if result.has_reference else "")
+        f"<title>llm-mia check: {e(printable(result.suspect_source))}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Was this in the training data of <code>{e(printable(result.model))}</code>?</h1>",
+        f"<p>Suspect: <code>{e(printable(result.suspect_source))}</code>"
+        + (f"<br>Reference (known non-members): <code>{e(printable(result.reference_source or ''))}</code>" if result.has_reference else "")
         + "</p>",
         f"<div class='verdict {cls}'>{e(verdict(result))}</div>",
         "<h2>Numbers</h2>",
@@ -480,7 +481,7 @@ def _excerpt(x: Any) -> str:
     scores = ", ".join(f"{k} {v:.3f}" for k, v in x.scores.items() if v is not None)
     corrected = "" if x.p_value is None else f" &middot; p-value {p_value(x.p_value)} (Holm over the detectors)"
     font = " code" if looks_like_code("".join(t for t, _ in x.pieces)) else ""
-    return f"<h3>{e(x.id)}</h3><p><small>scores: {e(scores)}{corrected}</small></p><div class='excerpt{font}'>{''.join(spans)}</div>"
+    return f"<h3>{e(printable(x.id))}</h3><p><small>scores: {e(scores)}{corrected}</small></p><div class='excerpt{font}'>{''.join(spans)}</div>"
 
 
 def _documents_table(result: CheckResult) -> str:
@@ -493,7 +494,7 @@ def _documents_table(result: CheckResult) -> str:
         + "</tr>"
     )
     body = "".join(
-        f"<tr><td>{e(t.id)}</td><td>{p_value(t.p_value)}</td><td>{p_value(t.q_value)}</td>"
+        f"<tr><td>{e(printable(t.id))}</td><td>{p_value(t.p_value)}</td><td>{p_value(t.q_value)}</td>"
         + "".join(f"<td>{p_value(t.p_values.get(d))}</td>" for d in result.detectors)
         + "</tr>"
         for t in rows

@@ -142,11 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the benchmark suites",
         description="List the benchmark suites of llm-mia bench, with their data folders and the models their labels hold for.",
     ).set_defaults(func=_cmd_suites)
-    sub.add_parser(
+    models = sub.add_parser(
         "models",
         help="list the embedded models and other model specs",
         description="List the embedded models (with their install commands) and the other specs --model takes.",
-    ).set_defaults(func=_cmd_models)
+    )
+    models.add_argument(
+        "--folder",
+        metavar="MODEL",
+        help="print the model folder that --model MODEL loads (an embedded model or a .gguf file: its de-quantized standard checkpoint, made if needed), "
+        "to hand to vLLM, llm-mia serve or transformers",
+    )
+    models.set_defaults(func=_cmd_models)
     sub.add_parser(
         "detectors",
         help="list detectors with formula and citation",
@@ -264,8 +271,12 @@ def _cmd_suites(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from ..backends import describe_aliases
+    from ..backends import describe_aliases, hf_progress, resolve_spec
 
+    if args.folder:
+        with hf_progress(True):
+            print(resolve_spec(args.folder)[0])
+        return 0
     print("Embedded models (work offline once their package is installed):")
     for name, desc, install in describe_aliases():
         print(f"  {name:<14} {desc}\n  {'':<14} install: {install}")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from ..backends import DEFAULT_MODEL
 from ..errors import InputError
-from ..io import check_output, write_text
+from ..io import check_output, read_text, write_text
 from ..marks import (
     DESIGNS,
     DEFAULT_DRAWS,
@@ -100,17 +99,6 @@ def add_marks_parsers(sub: argparse._SubParsersAction) -> None:
     te.set_defaults(func=_cmd_test)
 
 
-def _read(path: str) -> str:
-    """A text file's content (UTF-8), or :class:`InputError` saying why it cannot be read."""
-    p = Path(path).expanduser()
-    try:
-        return p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{printable(path)} is not valid UTF-8 (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{printable(path)} cannot be read ({exc.strerror or exc})") from None
-
-
 def _cmd_make(args: argparse.Namespace) -> int:
     from ..backends import get_model
     from ..scoring import ScorerConfig, as_backend
@@ -138,7 +126,7 @@ def _cmd_insert(args: argparse.Namespace) -> int:
     if not args.document or not args.output:
         raise InputError("marks insert needs a DOCUMENT and -o OUTPUT (or --list)")
     check_output(args.output, inputs=[args.document, args.marks], force=args.force, what="marked text")
-    text = _read(args.document)
+    text = read_text(args.document)
     marked = insert_marks(text, manifest, repeat=args.repeat)
     write_text(args.output, marked, replace=args.force)
     print(
@@ -150,7 +138,7 @@ def _cmd_insert(args: argparse.Namespace) -> int:
 def _cmd_test(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.manifest, commitment=args.commitment)
     if args.text:
-        lost = missing_marks(_read(args.text), manifest)
+        lost = missing_marks(read_text(args.text), manifest)
         if lost:
             raise InputError(
                 f"{printable(args.text)} lacks {len(lost)} of the {len(manifest.published)} published marks (e.g. mark {lost[0]}): "

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import cast
 
-from ..backends import DEFAULT_MODEL, SERVER_WAIT, check_server_wait, with_revision
+from ..backends import DEFAULT_MODEL, REQUEST_TIMEOUT, SERVER_WAIT, check_request_timeout, check_server_wait, with_revision
 from ..detectors import DEFAULT_K, default_detector_names
 from ..errors import LlmMiaError, SettingError
 from ..pipeline import RunOptions, detector_specs
@@ -53,6 +53,14 @@ def _seconds(value: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more (0: no retry), not {value!r}") from None
 
 
+def _timeout(value: str) -> float:
+    """An argparse type: a finite number of seconds above 0 (``--request-timeout``)."""
+    try:
+        return check_request_timeout(float(value))
+    except (ValueError, LlmMiaError):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {value!r}") from None
+
+
 def _names(value: str | None) -> list[str] | None:
     """``--detectors`` as a list of specs, split as the library splits one string
     (:func:`llm_mia.pipeline.detector_specs`; None when not given; an error when it names
@@ -87,6 +95,7 @@ FLAGS = {
     "keep_boilerplate": "--keep-boilerplate",
     "drop_overlap": "--drop-overlap",
     "server_wait": "--server-wait",
+    "request_timeout": "--request-timeout",
     "top_k": "--top-k",
     "window_prefix": "--window-prefix",
     "window_suffix": "--window-suffix",
@@ -125,6 +134,13 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents", default
         metavar="SECONDS",
         help=f"with --model http://...: seconds a request the server does not answer is retried before the run stops, exit code 4 (default {SERVER_WAIT:.0f}; 0: no retry)",
     )
+    p.add_argument(
+        "--request-timeout",
+        type=_timeout,
+        default=None,
+        metavar="SECONDS",
+        help=f"with --model http://...: seconds one request may wait for its answer before it counts as failed (default {REQUEST_TIMEOUT:.0f})",
+    )
     add_load_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -159,4 +175,5 @@ def run_options(args: argparse.Namespace) -> tuple[str, RunOptions]:
         dtype=args.dtype,
         trust_remote_code=args.trust_remote_code,
         server_wait=args.server_wait,
+        request_timeout=args.request_timeout,
     )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from ..backends import DEFAULT_MODEL
+from ..backends import DEFAULT_MODEL, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST_TOKENS
 from ..errors import InputError
-from .options import add_load_options
+from .options import POSITIVE, add_load_options
 
 TOKEN_ENV = "LLM_MIA_SERVE_TOKEN"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -39,9 +38,31 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help=f"require Authorization: Bearer TOKEN, the token read from ${TOKEN_ENV} (clients set it in $LLM_MIA_API_KEY)",
     )
+    sv.add_argument(
+        "--max-request-tokens",
+        type=POSITIVE,
+        default=MAX_REQUEST_TOKENS,
+        help=f"the most tokens one request may hold, its prompts together (default {MAX_REQUEST_TOKENS:,}); clients split their batches to fit",
+    )
+    sv.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT,
+        help=f"seconds each read of a request may wait before the connection is closed (default {IDLE_TIMEOUT:g})",
+    )
+    sv.add_argument(
+        "--max-connections", type=POSITIVE, default=MAX_CONNECTIONS, help=f"connections served at once; more are answered 503 (default {MAX_CONNECTIONS})"
+    )
     add_load_options(sv)
     sv.add_argument("--quiet", action="store_true", help="no line per request on stderr")
     sv.set_defaults(func=_cmd_serve)
+
+
+def server_token() -> str | None:
+    """The token in ``$LLM_MIA_SERVE_TOKEN``, without the line break a file leaves (see :func:`~llm_mia.backends.secret_from_env`)."""
+    from ..backends import secret_from_env
+
+    return secret_from_env(TOKEN_ENV, InputError)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -50,7 +71,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     token = None
     if args.require_token:
-        token = os.environ.get(TOKEN_ENV)
+        token = server_token()
         if not token:
             raise InputError(f"--require-token needs the token in the environment variable {TOKEN_ENV}")
     if args.host not in LOOPBACK and token is None:
@@ -58,10 +79,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if is_url(args.model):
         raise InputError("serve a model in this process (an alias, a file or a folder), not another server")
     lm = load_model(with_revision(args.model, args.revision), device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code, progress=True)
-    service = ScoringService(as_backend(lm, ScorerConfig()))
+    service = ScoringService(as_backend(lm, ScorerConfig()), max_request_tokens=args.max_request_tokens)
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        server = make_server(service, args.host, args.port, token=token, log=log)
+        server = make_server(service, args.host, args.port, token=token, log=log, idle_timeout=args.idle_timeout, max_connections=args.max_connections)
     except OSError as exc:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     port = server.server_address[1]

@@ -17,6 +17,7 @@ is named in outputs by :attr:`Detector.key`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing
 from collections.abc import Mapping, Sequence
@@ -210,10 +211,19 @@ def make_detector(name: str, **params: Any) -> Detector:
         raise UnknownNameError(f"detector {name!r} has no parameter {unknown[0]!r}. {hint}Its parameters: {known}.")
     hints = typing.get_type_hints(cls)
     values = {k: _convert(name, k, v, hints.get(k)) for k, v in params.items()}
+    check_finite(name, values)
     try:
         return cls(**values)
     except ValueError as exc:  # the detector's own check of a value (for example k outside (0, 1])
         raise ValueError(f"detector {name!r}: {exc}") from None
+
+
+def check_finite(name: str, params: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` for a number among ``params`` that is infinite or NaN: no detector
+    parameter means anything there, and a run would fail only once it writes its scores."""
+    for param, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"detector {name!r}: parameter {param} takes a finite number, not {value}")
 
 
 def parse_detector(spec: str, **defaults: Any) -> Detector:

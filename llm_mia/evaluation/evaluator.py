@@ -51,6 +51,7 @@ class EvaluationReport:
     seed: int
     confidence: float
     shared_ids: int = 0  # ids used by records that differ (all counted)
+    conflicting_ids: int = 0  # ids with label 1 and label 0 and the same scores (left out)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +73,11 @@ class EvaluationReport:
             which = "every detector" if len(dets) == len(self.rows) > 1 else ", ".join(dets)
             out.append(f"excluded from {which}: {count} x {reason}")
         out.extend(notes)
+        if self.conflicting_ids:
+            out.append(
+                f"note: {self.conflicting_ids} id(s) appear with label 1 and label 0 and the same scores (one document with two labels): "
+                "left out of every detector's metrics; fix their labels."
+            )
         if self.shared_ids:
             out.append(
                 f"note: {self.shared_ids} id(s) belong to more than one record with different labels or scores "
@@ -125,8 +131,8 @@ def evaluate(
     records = cast(Sequence[ScoreRecord], records)
     at_least("n_bootstrap", n_bootstrap, 1)
     at_least("seed", seed, 0)
-    repeated, shared_ids = _repeated(records)
-    labels = Counter(r.label for i, r in enumerate(records) if r.status == STATUS_OK and i not in repeated)
+    repeated, shared_ids, conflicts = _repeated(records)
+    labels = Counter(r.label for i, r in enumerate(records) if r.status == STATUS_OK and i not in repeated and i not in conflicts)
     if not records:
         raise EvaluationError("no score records to evaluate")
     if labels[1] < 2 or labels[0] < 2:
@@ -136,8 +142,9 @@ def evaluate(
             f"{labels[None]} unlabelled, {sum(r.status != STATUS_OK for r in records)} skipped"
         )
     names = list(detectors) if detectors else list(dict.fromkeys(n for r in records for n in r.scores))
-    rows = [_evaluate_one(name, records, repeated, n_bootstrap, seed, confidence) for name in names]
-    return EvaluationReport(rows, len(records), n_bootstrap, seed, confidence, shared_ids)
+    rows = [_evaluate_one(name, records, repeated, conflicts, n_bootstrap, seed, confidence) for name in names]
+    conflicting_ids = len({records[i].id for i in conflicts})
+    return EvaluationReport(rows, len(records), n_bootstrap, seed, confidence, shared_ids, conflicting_ids)
 
 
 def _records_of(labels: Sequence[Any], scores: Sequence[float] | Mapping[str, Sequence[float]]) -> list[ScoreRecord]:
@@ -158,11 +165,13 @@ def _records_of(labels: Sequence[Any], scores: Sequence[float] | Mapping[str, Se
     return out
 
 
-def _repeated(records: Sequence[ScoreRecord]) -> tuple[set[int], int]:
+def _repeated(records: Sequence[ScoreRecord]) -> tuple[set[int], int, set[int]]:
     """Indices of scored records that repeat an earlier one exactly (same id, label and
-    scores: a file concatenated with itself must not count its documents twice), and how many
-    ids are shared by records that differ (separately scored files whose ids were row numbers:
-    different documents, all counted, and the table says so)."""
+    scores: a file concatenated with itself must not count its documents twice); how many ids
+    are shared by records that differ in their scores (separately scored files whose ids were
+    row numbers: different documents, all counted, and the table says so); and the indices of
+    records whose id and scores also come with the other label (one document labelled both
+    ways: left out)."""
     seen: dict[str, set[tuple[object, ...]]] = {}
     repeats: set[int] = set()
     for i, r in enumerate(records):
@@ -172,7 +181,11 @@ def _repeated(records: Sequence[ScoreRecord]) -> tuple[set[int], int]:
         if key in seen.setdefault(r.id, set()):
             repeats.add(i)
         seen[r.id].add(key)
-    return repeats, sum(len(v) > 1 for v in seen.values())
+    both = {(doc_id, scores) for doc_id, keys in seen.items() for label, scores in keys if label in (0, 1) and (1 - label, scores) in keys}
+    conflicts = {i for i, r in enumerate(records) if r.status == STATUS_OK and (r.id, tuple(sorted((k, repr(v)) for k, v in r.scores.items()))) in both}
+    conflicting = {doc_id for doc_id, _ in both}
+    shared = sum(len({scores for _, scores in keys}) > 1 for doc_id, keys in seen.items() if doc_id not in conflicting)
+    return repeats, shared, conflicts - repeats
 
 
 def _why_no_score(note: str | None) -> str:
@@ -185,7 +198,9 @@ def _why_no_score(note: str | None) -> str:
     return str(note) if code == "undefined" and str(note) else REASONS[code]
 
 
-def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int], n_boot: int, seed: int, conf: float) -> DetectorEvaluation:
+def _evaluate_one(
+    name: str, records: Sequence[ScoreRecord], repeated: set[int], conflicts: set[int], n_boot: int, seed: int, conf: float
+) -> DetectorEvaluation:
     excluded: Counter[str] = Counter()
     y, s = [], []
     for i, r in enumerate(records):
@@ -194,6 +209,8 @@ def _evaluate_one(name: str, records: Sequence[ScoreRecord], repeated: set[int],
             excluded[f"skipped: {REASONS[reason_code(r.reason)]}"] += 1
         elif i in repeated:
             excluded["repeated record (same id, label and scores as an earlier one)"] += 1
+        elif i in conflicts:
+            excluded["two labels (the same id and scores with label 1 and label 0)"] += 1
         elif r.label not in (0, 1):
             excluded["no label"] += 1
         elif value is None:

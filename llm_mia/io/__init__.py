@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .documents import as_documents, fingerprint, mark_duplicates, read_documents, texts_of
+from .documents import UnreadableText, as_documents, fingerprint, mark_duplicates, read_documents, read_text, texts_of
 from .epub import html_to_text
 from .freq_tables import DEFAULT_MAX_TOKENS, FrequencyTable, build_table, check_tokenizer, load_table, save_table
 from .gutenberg import strip_gutenberg
@@ -13,6 +13,7 @@ from .writers import atomic_writer, check_output, check_output_folder, file_name
 __all__ = [
     "DEFAULT_MAX_TOKENS",
     "FrequencyTable",
+    "UnreadableText",
     "as_documents",
     "atomic_writer",
     "build_table",
@@ -27,6 +28,7 @@ __all__ = [
     "mark_duplicates",
     "read_documents",
     "read_score_file",
+    "read_text",
     "records_from_json",
     "save_table",
     "strip_gutenberg",

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..strings import safe_id, surrogate_problem
+from ..strings import printable, safe_id, surrogate_problem
 from ..types import Document, Reason
 from .readers import Row, csv_rows, json_rows, jsonl_rows, parquet_rows, tsv_rows
 
@@ -281,15 +281,32 @@ def _labelled(doc: Document, label: int | None) -> Document:
     return doc if doc.label is not None or label is None else Document(doc.id, doc.text, label, doc.error)
 
 
+class UnreadableText(InputError):
+    """A text file that cannot be read; ``code`` is the :class:`~llm_mia.types.Reason` code (``invalid_unicode`` or ``unreadable``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def read_text(path: str | Path, name: str | None = None) -> str:
+    """A text file's content (UTF-8, a leading byte-order mark dropped), or :class:`UnreadableText`
+    saying why it cannot be read; the message calls the file ``name`` (default: its path, printable)."""
+    name = printable(str(path)) if name is None else name
+    try:
+        return Path(path).expanduser().read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableText("invalid_unicode", f"{name} is not valid UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise UnreadableText("unreadable", f"{name} cannot be read ({exc.strerror or exc})") from None
+
+
 def _text_file(path: Path, doc_id: str) -> Document:
     doc_id = safe_id(doc_id)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return Document(doc_id, None, None, Reason("invalid_unicode", f"{doc_id} is not valid UTF-8 (byte {exc.start})"))
-    except OSError as exc:
-        return Document(doc_id, None, None, Reason("unreadable", f"{doc_id} cannot be read ({exc.strerror or exc})"))
-    return Document(doc_id, text)
+        return Document(doc_id, read_text(path, doc_id))
+    except UnreadableText as exc:
+        return Document(doc_id, None, None, Reason(exc.code, str(exc)))
 
 
 def _label_from_path(rel: Path) -> int | None:

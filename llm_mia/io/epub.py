@@ -7,6 +7,7 @@ library's HTML parser, block elements become paragraph breaks, scripts and style
 from __future__ import annotations
 
 import re
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from ..types import Document, Reason
 
 _BLOCKS = {"p", "div", "section", "article", "blockquote", "li", "tr", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "title"}
 _SKIP = {"script", "style", "head"}
+MAX_EPUB_BYTES = 256 * 1024 * 1024
+"""The most an EPUB may expand to, its files' sizes together, as its zip directory declares them
+(a book's text is a few MB, its images rarely 100 MB): beyond, it is refused before it is read.
+Python's zip reader stops at the declared size, so a file that understates it cannot bypass this."""
 
 
 class _Text(HTMLParser):
@@ -60,6 +65,13 @@ def read_epub(path: str | Path) -> Document:
         raise InputError('reading EPUB needs the epub extra: pip install "llm-mia[epub]"') from None
     p = Path(path)
     name = safe_id(p.name)
+    try:
+        with zipfile.ZipFile(p) as z:
+            expands = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"cannot read EPUB {name}: {exc}") from None
+    if expands > MAX_EPUB_BYTES:
+        raise InputError(f"{name} expands to {expands:,} bytes, more than the {MAX_EPUB_BYTES:,} llm-mia reads from one EPUB: a damaged or hostile file")
     try:
         book = epub.read_epub(str(p), options={"ignore_ncx": True})
     except Exception as exc:  # EbookLib raises many kinds for a damaged file

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluation import histogram_svg, p_value
+from ..strings import printable
 from .exact import MarkTest
 from .manifest import Manifest
 
@@ -120,7 +121,7 @@ def mark_html(result: MarkTest, manifest: Manifest) -> str:
             ".verdict{padding:.8em 1em;border-radius:6px;font-weight:600;border:1px solid}.sig{background:#fdecea;border-color:#e0a09a}"
             ".none{background:#f3f3f3;border-color:#bbb}td,th{padding:.2em .7em;border-bottom:1px solid #eee;text-align:left}"
             "pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:12px}</style></head><body>",
-            f"<h1>Did <code>{e(str(result.provenance.get('model_spec', '')))}</code> see the published marks?</h1>",
+            f"<h1>Did <code>{e(printable(result.provenance.get('model_spec', '')))}</code> see the published marks?</h1>",
             f"<div class='verdict {cls}'>{e(verdict(result))}</div>",
             "<h2>Numbers</h2><table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>",
             "<h2>Scores of published and secret marks</h2>",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends import GRADIENT, TOPK, HFBackend, LoadedModel, ScoringBackend
-from ..errors import BackendUnavailable, InputError, ScoringError, SettingError, at_least, require
+from ..errors import BackendUnavailable, InputError, ScoringError, SettingError, UntrustedServer, at_least, require
 from ..progress import Progress
 from ..strings import surrogate_problem
 from ..types import Reason, TokenStats, Unscorable
@@ -449,7 +449,7 @@ class Scorer:
             Scorer.forward_passes_total += 1
             self._failures_in_a_row = 0
             return out
-        except BackendUnavailable:  # a server that does not answer: splitting would not help
+        except (BackendUnavailable, UntrustedServer):  # a server that does not answer, or answers the impossible: splitting would not help
             raise
         except Exception as exc:  # noqa: BLE001  (a long run must not stop for one text)
             if len(batch) == 1:
