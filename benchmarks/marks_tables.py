@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import binom
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -215,7 +216,7 @@ PARTS = {"level": level, "power": power}
 PAPERS = (
     "Published figures, for scale: copyright traps of 100 tokens repeated 1,000 times in a 1.3B model's training data gave "
     "AUC 0.75 (Meeus et al., ICML 2024); random-sequence data watermarks were found in BLOOM-176B from about 90 occurrences "
-    "(Wei, Wang and Jia, 2024). The copies here are trained once over a corpus of about 100,000 tokens, not among billions: "
+    "(Wei, Wang and Jia, 2024). The copies here are trained once over corpora of 32,000 to 125,000 tokens, not among billions: "
     "a mark's trace is far easier to find than in a real pretraining run, so these are the least an owner needs, not enough."
 )
 
@@ -242,7 +243,18 @@ def _level_section(model: str, part: dict[str, Any]) -> list[str]:
         [f"p < {r['alpha']:g}", f"{r['hits']} of {part['seeds']}", f"{100 * ci['share']:.1f}% [{100 * ci['ci_low']:.1f}, {100 * ci['ci_high']:.1f}]"]
         for r, ci in zip(part["rows"], cis)
     ]
-    return lines + [markdown_table(["p-value", "manifests", "share [95% CI]"], rows)]
+    lines.append(markdown_table(["p-value", "manifests", "share [95% CI]"], rows))
+    for r, ci in zip(part["rows"], cis):
+        if not ci["ci_low"] <= r["alpha"] <= ci["ci_high"]:
+            tail = float(binom.sf(r["hits"] - 1, part["seeds"], r["alpha"]))
+            lines += [
+                "",
+                f"**Outside the nominal level:** the interval of p < {r['alpha']:g} excludes {r['alpha']:g} "
+                f"({r['hits']} or more of {part['seeds']} has probability {tail:.3f} at the nominal level). The test is exact by "
+                "construction (the published half is drawn independently of the marks), so this is chance or a defect not yet "
+                "found; it stays open until a replication on other seeds settles it.",
+            ]
+    return lines
 
 
 def _power_section(model: str, part: dict[str, Any]) -> list[str]:
