@@ -77,24 +77,26 @@ class ServerWaitWarning(UserWarning):
     folded into an earlier one with the same text)."""
 
 
+def _seconds(value: object, default: float, setting: str, zero_ok: bool, problem: str) -> float:
+    """``value`` as a number of seconds (``None``: ``default``): finite, and above 0 or (``zero_ok``)
+    at least 0; anything else is a :class:`~llm_mia.errors.SettingError` saying ``problem``."""
+    if value is None:
+        return default
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (value >= 0 if zero_ok else value > 0)
+    require(ok, setting, f"{problem}, not {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
 def check_server_wait(value: object) -> float:
     """``value`` as the retry window in seconds (``None``: ``SERVER_WAIT``); a negative,
     infinite or non-numeric value is a :class:`~llm_mia.errors.SettingError`."""
-    if value is None:
-        return SERVER_WAIT
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-    require(ok, "server_wait", f"must be a finite number of seconds, 0 or more (0: no retry), not {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return _seconds(value, SERVER_WAIT, "server_wait", True, "must be a finite number of seconds, 0 or more (0: no retry)")
 
 
 def check_request_timeout(value: object) -> float:
     """``value`` as one request's timeout in seconds (``None``: ``REQUEST_TIMEOUT``); anything but
     a finite positive number is a :class:`~llm_mia.errors.SettingError`."""
-    if value is None:
-        return REQUEST_TIMEOUT
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    require(ok, "request_timeout", f"must be a finite number of seconds above 0, not {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return _seconds(value, REQUEST_TIMEOUT, "request_timeout", False, "must be a finite number of seconds above 0")
 
 
 def is_url(spec: str) -> bool:
@@ -432,7 +434,7 @@ class HTTPBackend:
                     if exc.code == 401:
                         raise ModelLoadError(f"{self.root} refused the request (401): set its token in the environment variable named by api_key_env") from None
                     raise ServerError(exc.code, message) from None
-                problem = f"{exc.code} {message}"
+                problem, timed_out = f"{exc.code} {message}", False
                 backoff = max(backoff, _retry_after(exc))
             except (urllib.error.URLError, HTTPException, ConnectionError, socket.timeout, TimeoutError, json.JSONDecodeError) as exc:
                 timed_out = isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
@@ -453,7 +455,7 @@ class HTTPBackend:
             self._sleep(wait)
             slept += wait
         took = "1 try" if tries == 1 else f"{tries} tries in {_secs(max(slept, time.monotonic() - first_failure))}"
-        longer = f"; one request may take {{request_timeout}} (it had {_secs(self.timeout)})" if problem.startswith("no answer within") else ""
+        longer = f"; one request may take {{request_timeout}} (it had {_secs(self.timeout)})" if timed_out else ""
         raise BackendUnavailable(
             f"{self.root} did not answer {method} {urlsplit(url).path} after {took} (last: {problem}); finished texts are cached, rerun to resume; "
             f"give the server longer with {{server_wait}} (it had {_secs(self.server_wait)}){longer}"

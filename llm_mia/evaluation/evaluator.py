@@ -172,19 +172,17 @@ def _repeated(records: Sequence[ScoreRecord]) -> tuple[set[int], int, set[int]]:
     row numbers: different documents, all counted, and the table says so); and the indices of
     records whose id and scores also come with the other label (one document labelled both
     ways: left out)."""
+    keys = {i: (r.label, tuple(sorted((k, repr(v)) for k, v in r.scores.items()))) for i, r in enumerate(records) if r.status == STATUS_OK}
     seen: dict[str, set[tuple[object, ...]]] = {}
     repeats: set[int] = set()
-    for i, r in enumerate(records):
-        if r.status != STATUS_OK:
-            continue
-        key = (r.label, tuple(sorted((k, repr(v)) for k, v in r.scores.items())))
-        if key in seen.setdefault(r.id, set()):
+    for i, key in keys.items():
+        if key in seen.setdefault(records[i].id, set()):
             repeats.add(i)
-        seen[r.id].add(key)
-    both = {(doc_id, scores) for doc_id, keys in seen.items() for label, scores in keys if label in (0, 1) and (1 - label, scores) in keys}
-    conflicts = {i for i, r in enumerate(records) if r.status == STATUS_OK and (r.id, tuple(sorted((k, repr(v)) for k, v in r.scores.items()))) in both}
+        seen[records[i].id].add(key)
+    both = {(doc_id, scores) for doc_id, pairs in seen.items() for label, scores in pairs if label in (0, 1) and (1 - label, scores) in pairs}
+    conflicts = {i for i, (_, scores) in keys.items() if (records[i].id, scores) in both}
     conflicting = {doc_id for doc_id, _ in both}
-    shared = sum(len({scores for _, scores in keys}) > 1 for doc_id, keys in seen.items() if doc_id not in conflicting)
+    shared = sum(len({scores for _, scores in pairs}) > 1 for doc_id, pairs in seen.items() if doc_id not in conflicting)
     return repeats, shared, conflicts - repeats
 
 
