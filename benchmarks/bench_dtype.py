@@ -18,20 +18,19 @@ GPU check (writes results/dtype-cuda.json; run it when a GPU is at hand):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
-import shutil
-import socket
-import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 from bench_scorer import _texts, docs_per_second, throughput
 from readme_block import update_readme
+from vllm_server import VLLMFailed, vllm_server
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,43 +46,33 @@ def measure(spec: str, dtype: str, args: argparse.Namespace, texts: list[str]) -
 
 
 def vllm_side_by_side(spec: str, texts: list[str], batch_size: int) -> dict:
-    """``vllm serve`` on the model's folder (float32), scored through the HTTP backend, against
-    the in-process float32 scorer on the same texts."""
-    from llm_mia import Scorer, ScorerConfig, load_model, score_documents
+    """vLLM serving the model's folder (float32, compiled), scored through the HTTP backend,
+    against the in-process float32 scorer on the same texts."""
     from llm_mia.backends import resolve_spec
 
-    if shutil.which("vllm") is None:
+    if importlib.util.find_spec("vllm") is None:
         return {"skipped": "vllm is not installed here"}
     folder, _ = resolve_spec(spec)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["vllm", "serve", folder, "--dtype", "float32", "--port", str(port), "--max-logprobs", "5"], stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(url + "/models", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    return {"skipped": f"vllm serve exited with {proc.returncode}"}
-                time.sleep(1)
-        else:
-            return {"skipped": "vllm serve did not answer within 10 minutes"}
-        local = Scorer(load_model(spec, device="cuda")).score_texts(texts)
-        served = load_model(url)  # the conformance probe runs here, outside the timing
-        t = time.perf_counter()
-        score_documents(texts, model=served, use_cache=False, detectors=["loss", "zlib", "min_k"], config=ScorerConfig(batch_size=batch_size))
-        served_s = time.perf_counter() - t
-        remote = Scorer(served).score_texts(texts)
-        diffs = [float(np.abs(a.logprobs - b.logprobs).mean()) for a, b in zip(remote, local) if hasattr(a, "logprobs") and hasattr(b, "logprobs")]
-        if not diffs:
-            return {"skipped": "no text was scored both ways"}
-        return {"documents": len(texts), "served_docs_s": len(texts) / served_s, "mean_abs_lp_diff": float(np.mean(diffs)), "max_doc_lp_diff": max(diffs)}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        with vllm_server(sys.executable, folder, Path(tempfile.gettempdir()) / f"bench_dtype_vllm-{spec}.log", eager=False, max_logprobs=5) as url:
+            return _side_by_side(spec, url, texts, batch_size)
+    except VLLMFailed as exc:
+        return {"skipped": str(exc).splitlines()[0]}
+
+
+def _side_by_side(spec: str, url: str, texts: list[str], batch_size: int) -> dict:
+    from llm_mia import Scorer, ScorerConfig, load_model, score_documents
+
+    local = Scorer(load_model(spec, device="cuda")).score_texts(texts)
+    served = load_model(url)  # the conformance probe runs here, outside the timing
+    t = time.perf_counter()
+    score_documents(texts, model=served, use_cache=False, detectors=["loss", "zlib", "min_k"], config=ScorerConfig(batch_size=batch_size))
+    served_s = time.perf_counter() - t
+    remote = Scorer(served).score_texts(texts)
+    diffs = [float(np.abs(a.logprobs - b.logprobs).mean()) for a, b in zip(remote, local) if hasattr(a, "logprobs") and hasattr(b, "logprobs")]
+    if not diffs:
+        return {"skipped": "no text was scored both ways"}
+    return {"documents": len(texts), "served_docs_s": len(texts) / served_s, "mean_abs_lp_diff": float(np.mean(diffs)), "max_doc_lp_diff": max(diffs)}
 
 
 def table(r: dict) -> str:

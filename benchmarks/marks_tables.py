@@ -26,6 +26,7 @@ copies trained on texts that carry them, and its cost.
     python benchmarks/marks_tables.py --part power --model smollm2-135m --repeat 16 --published 16 --data-dir ../shared/data
     python benchmarks/marks_tables.py --part power --model gemma3-270m --repeat 1 --published 64 --max-tokens 256 --data-dir ../shared/data
     python benchmarks/marks_tables.py --part power --model gemma3-270m --repeat 4 --published 16 --max-tokens 256 --data-dir ../shared/data
+    python benchmarks/marks_tables.py --part power --model gemma3-270m --repeat 16 --published 16 --lengths 16 --max-tokens 256 --data-dir ../shared/data
     python benchmarks/marks_tables.py --render                 # writes benchmarks/MARKS.md
 """
 
@@ -213,12 +214,15 @@ def power(model: str, args: argparse.Namespace) -> dict[str, Any]:
 PARTS = {"level": level, "power": power}
 
 
-PAPERS = (
-    "Published figures, for scale: copyright traps of 100 tokens repeated 1,000 times in a 1.3B model's training data gave "
-    "AUC 0.75 (Meeus et al., ICML 2024); random-sequence data watermarks were found in BLOOM-176B from about 90 occurrences "
-    "(Wei, Wang and Jia, 2024). The copies here are trained once over corpora of 32,000 to 125,000 tokens, not among billions: "
-    "a mark's trace is far easier to find than in a real pretraining run, so these are the least an owner needs, not enough."
-)
+def _papers(power: dict[str, Any]) -> str:
+    tokens = [part["training_tokens"] for part in power.values()]
+    return (
+        "Published figures, for scale: copyright traps of 100 tokens repeated 1,000 times in a 1.3B model's training data gave "
+        "AUC 0.75 (Meeus et al., ICML 2024); random-sequence data watermarks were found in BLOOM-176B from about 90 occurrences "
+        f"(Wei, Wang and Jia, 2024). The copies here are trained once over corpora of {min(tokens):,} to {max(tokens):,} tokens, "
+        "not among billions: a mark's trace is far easier to find than in a real pretraining run, so these are the least an owner "
+        "needs, not enough."
+    )
 
 
 def _found(ps: list[float]) -> str:
@@ -252,7 +256,7 @@ def _level_section(model: str, part: dict[str, Any]) -> list[str]:
                 f"**Outside the nominal level:** the interval of p < {r['alpha']:g} excludes {r['alpha']:g} "
                 f"({r['hits']} or more of {part['seeds']} has probability {tail:.3f} at the nominal level). The test is exact by "
                 "construction (the published half is drawn independently of the marks), so this is chance or a defect not yet "
-                "found; it stays open until a replication on other seeds settles it.",
+                "found, which a replication on other seeds tells apart (this model's other level runs on this page).",
             ]
     return lines
 
@@ -322,7 +326,7 @@ def _guide(power: dict[str, Any]) -> list[str]:
         "",
         markdown_table(["model", "design", "statistic"] + [f"{r} time(s) each" for r in rs], rows),
         "",
-        PAPERS,
+        _papers(power),
     ]
 
 

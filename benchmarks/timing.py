@@ -18,15 +18,16 @@ def timed(scorer: Any, texts: list[str]) -> float:
 
 
 def alternate(scorers: dict[str, Any], texts: list[str], repeats: int) -> dict[str, list[float]]:
-    """Tokens/s of each of two scorers over ``repeats`` rounds, ABBA order, after a warm-up."""
-    first, second = scorers
+    """Tokens/s of each scorer over ``repeats`` rounds after a warm-up, the order rotated every
+    round (two scorers: ABBA)."""
+    names = list(scorers)
     for scorer in scorers.values():
         scorer.score_texts(texts[:8])  # warm-up
-    runs: dict[str, list[float]] = {first: [], second: []}
+    runs: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
-        for name in (first, second) if r % 2 == 0 else (second, first):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             runs[name].append(timed(scorers[name], texts))
-        print(f"{first} {runs[first][-1]:.0f} tok/s, {second} {runs[second][-1]:.0f} tok/s", file=sys.stderr)
+        print(", ".join(f"{name} {runs[name][-1]:.0f} tok/s" for name in names), file=sys.stderr)
     return runs
 
 

@@ -27,6 +27,7 @@ REASONS = {
     "too_short": "too short to score (fewer than 2 tokens)",
     "tokenizer_failed": "the tokenizer failed",
     "model_failed": "the model failed",
+    "out_of_memory": "more memory than the device has free",
     # a detector on a scored document
     "view_unscorable": "a view the detector needs could not be scored",
     "undefined": "the detector's score is undefined for this text",

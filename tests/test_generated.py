@@ -58,6 +58,8 @@ def test_readme_blocks(scripts) -> None:  # type: ignore[no-untyped-def]
         "dtype-speed-cpu": scripts("bench_dtype").table(_json("dtype-cpu.json")),
         "peer-agreement": scripts("peer_agreement").table(peers["results"], peers["command"]),
         "dtype": scripts("dtype_agreement").table(dtype) + "\n" + scripts("dtype_agreement").summary(dtype),
+        "gradient-memory": scripts("gradient_memory").table(_json("gradient-memory.json")["rows"]),
+        "shared-prefix": scripts("bench_shared_prefix").table(_json("shared-prefix.json")),
     }
     for name, md in tables.items():
         start, end = scripts("readme_block").markers(name)

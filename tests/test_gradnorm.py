@@ -11,8 +11,9 @@ import torch
 from conftest import random_sentences
 
 from llm_mia import Scorer, ScorerConfig, StatsCache, score_documents
-from llm_mia.backends import LOGPROBS, MOMENTS, TOP1, MockBackend
+from llm_mia.backends import LOGPROBS, MOMENTS, TOP1, HFBackend, MockBackend, cpu_available_bytes
 from llm_mia.errors import InputError
+from llm_mia.types import reason_code
 from llm_mia.views import TARGET_GRADIENT
 
 
@@ -91,3 +92,65 @@ def test_gradients_are_refused_with_windows_before_any_scoring():
     with pytest.raises(InputError, match="norm must be one of"):
         score_documents(["x"], model=backend, detectors=["gradnorm:norm=3"], use_cache=False)
     assert TARGET_GRADIENT.describe() == "text, with the loss's gradient"
+
+
+class TightBackend(MockBackend):
+    """The test backend on a device with ``free`` bytes, whose backward pass needs 1,000 bytes
+    per token (defect 11 of issue 27: nothing bounded gradnorm's memory)."""
+
+    def __init__(self, free: int | None) -> None:
+        super().__init__()
+        self.free = free
+        self.gradient_calls = 0
+
+    def gradient_memory(self, n: int) -> tuple[int, int | None]:
+        return 1000 * n, self.free
+
+    def forward_with_gradient(self, ids):  # type: ignore[no-untyped-def]
+        self.gradient_calls += 1
+        return super().forward_with_gradient(ids)
+
+
+def test_a_text_whose_gradient_would_not_fit_gets_a_status_before_it_runs():
+    short, long = "a short one", "a much longer text " * 10  # 12 and 191 tokens with the BOS
+    backend = TightBackend(free=100_000)
+    records = score_documents([short, long], model=backend, detectors=["loss", "gradnorm"], use_cache=False)
+    ok, refused = records
+    assert ok.status == "ok" and np.isfinite(ok.scores["gradnorm"])
+    assert refused.scores["loss"] is not None  # the text itself was scored; only its gradient was refused
+    assert refused.scores.get("gradnorm") is None
+    reason = refused.notes["gradnorm"]
+    assert reason_code(reason) == "view_unscorable"
+    assert "191 tokens needs about 191 kB and 100 kB is free" in reason and "about 100 tokens fit (--max-tokens 100)" in reason
+    assert backend.gradient_calls == 1  # the long text never ran
+    unknown = TightBackend(free=None)  # free memory unknown: no guard
+    score_documents([long], model=unknown, detectors=["gradnorm"], use_cache=False)
+    assert unknown.gradient_calls == 1
+
+
+def test_free_memory_is_bounded_by_the_control_group(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   20000000 kB\n")
+    limit, usage = tmp_path / "max", tmp_path / "current"
+    limit.write_text("8000000000\n")
+    usage.write_text("3000000000\n")
+    assert cpu_available_bytes(str(meminfo), ()) == 20_000_000 * 1024
+    assert cpu_available_bytes(str(meminfo), ((str(limit), str(usage)),)) == 5_000_000_000
+    limit.write_text("max\n")
+    assert cpu_available_bytes(str(meminfo), ((str(limit), str(usage)),)) == 20_000_000 * 1024
+    assert cpu_available_bytes(str(tmp_path / "missing"), ()) is None
+
+
+def test_the_real_backend_estimates_its_need_and_the_guard_uses_it(tiny_lm, monkeypatch):
+    """The in-process backend's estimate covers the weights' gradients and grows with the text;
+    with too little memory free, its texts get the out-of-memory reason instead of running."""
+    backend = HFBackend(tiny_lm)
+    weights = sum(p.numel() * p.element_size() for p in tiny_lm.model.parameters())
+    small, large = backend.gradient_memory(16)[0], backend.gradient_memory(64)[0]
+    assert weights < small < large
+    monkeypatch.setattr("llm_mia.backends.memory.available_bytes", lambda device: small)
+    assert backend.gradient_memory(16)[1] == small
+    texts = random_sentences(2, seed=33, length=(30, 40))
+    (rec, _) = score_documents(texts, model=backend, detectors=["loss", "gradnorm"], use_cache=False)
+    assert rec.scores["loss"] is not None and rec.scores.get("gradnorm") is None
+    assert "is free: about" in rec.notes["gradnorm"]

@@ -10,7 +10,7 @@ import pytest
 from conftest import random_sentences
 from reference import reference_token_stats
 
-from llm_mia.backends import MockBackend
+from llm_mia.backends import HFBackend, MockBackend
 from llm_mia.bench import run_bench
 from llm_mia.check import CheckSettings, run_check
 from llm_mia.detectors import TARGET, DetectorInput, DetectorSkip, make_detector
@@ -77,6 +77,33 @@ def test_recall_matches_a_float64_reference(tiny_lm):
         assert rec.scores["con_recall:gamma=0.3:shots=2"] == pytest.approx((non - 0.3 * mem) / plain, rel=2e-5)
         checked += 1
     assert checked == 8  # 12 documents, 2 non-members and 2 members held out
+
+
+def test_a_prefix_shared_by_the_batch_runs_once_and_changes_nothing_but_rounding(tiny_lm, monkeypatch):
+    """Issue 26, item 5: the prefix's key-value cache is computed once per batch and reused;
+    the statistics equal those of each sequence run whole, to float32 rounding."""
+    backend = HFBackend(tiny_lm)
+    prefix = backend.tokenize([SEPARATOR.join(random_sentences(4, seed=93))])[0]
+    texts = random_sentences(5, seed=94)
+    batch = [(prefix + backend.tokenize([t], special_tokens=False)[0], len(prefix)) for t in texts]
+    runs = []
+    monkeypatch.setattr(backend, "_prefix_cache", lambda ids, copies, f=backend._prefix_cache: runs.append((len(ids), copies)) or f(ids, copies))
+    backend.share_prefix = False
+    whole = backend.forward(batch)
+    assert runs == []
+    backend.share_prefix = True
+    shared = backend.forward(batch)
+    assert runs == [(len(prefix) - 1, len(texts))]  # once, for the whole batch
+    for a, b in zip(whole, shared):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, atol=1e-5)
+    monkeypatch.setattr(backend, "_prefix_cache", lambda ids, copies: {})  # a model whose cache cannot be repeated
+    for a, b in zip(whole, backend.forward(batch)):
+        np.testing.assert_array_equal(b, a)  # each sequence whole, as with share_prefix off
+    assert backend.share_prefix is False
+    backend.share_prefix = True
+    assert backend._shared_prefix([(ids, 1) for ids, _ in batch]) == 0  # scored tokens are never shared
+    assert backend._shared_prefix(batch[:1]) == 0 and backend._shared_prefix([(ids[:10], 9) for ids, _ in batch]) == 0  # one sequence; too short
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -26,6 +26,7 @@ from .loading import (
     with_revision,
 )
 from .mock import BOS, MockBackend
+from .memory import available_bytes, cpu_available_bytes
 from .openai import PROBE_TOLERANCE, NotConformant, Plausibility, plausibility
 from .protocol import MAX_REQUEST_TOKENS, secret_from_env
 from .serve import IDLE_TIMEOUT, MAX_CONNECTIONS, RequestError, ScoringService, make_server
@@ -61,8 +62,10 @@ __all__ = [
     "SpecKind",
     "TOP1",
     "TOPK",
+    "available_bytes",
     "check_request_timeout",
     "check_server_wait",
+    "cpu_available_bytes",
     "describe_aliases",
     "get_model",
     "hf_progress",

@@ -45,6 +45,9 @@ class HFBackend:
         self.spec, self.identity, self.tokenizer_identity = lm.spec, lm.identity, lm.tokenizer_identity
         self.tokenizer: Any = lm.tokenizer
         self.max_positions = lm.max_positions
+        self.share_prefix = True
+        """Run a context shared by a whole batch once (:meth:`_shared_prefix`); off: each
+        sequence runs whole (the numbers differ by float rounding only)."""
         self.head_ok: bool | None = None
         """Whether the output head can be applied to hidden states on its own (tile by tile);
         None until the first batch checks it, False for the full forward pass."""
@@ -95,9 +98,8 @@ class HFBackend:
             seeds = list(seeds) if seeds is not None else list(range(len(prefixes)))
             gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
         model = self.lm.model
-        params = inspect.signature(model.forward).parameters
-        key = "cache" if "cache" in params else "past_key_values"
-        last = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        key = self._cache_key(model)
+        last = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
         x = torch.tensor([list(p) for p in prefixes], dtype=torch.long, device=model.device)
         out: list[Any] = []
         with torch.inference_mode():
@@ -117,19 +119,35 @@ class HFBackend:
 
     def _batched(self, batch: Sequence[tuple[list[int], int]], reduce: Callable[[Any, Any, Callable[[Any, int, int], Any]], Any]) -> list[np.ndarray]:
         """Run the model over a padded batch and ``reduce(rows, targets, logits_of)`` the
-        scored positions (rows: hidden states or full logits) to one row of numbers each."""
+        scored positions (rows: hidden states or full logits) to one row of numbers each.
+
+        A context that every sequence of the batch starts with (ReCaLL's prefix: see
+        :meth:`_shared_prefix`) is run once, and its key-value cache serves every sequence."""
         import torch
 
         model = self.lm.model
         device = model.device
+        with torch.inference_mode():
+            if self.head_ok is None:
+                first = batch[0][0]
+                self.head_ok = self._check_head(torch.tensor([first[:16]], dtype=torch.long, device=device))
+        shared = self._shared_prefix(batch) if self.head_ok else 0
+        cache: dict[str, Any] = {}
+        if shared:
+            cache = self._prefix_cache(batch[0][0][:shared], len(batch))
+            if not cache:  # a model whose cache cannot be shared: every sequence runs whole, from now on
+                self.share_prefix, shared = False, 0
+        if shared:
+            batch = [(ids[shared:], start - shared) for ids, start in batch]
         lengths = [len(ids) for ids, _ in batch]
         width = max(lengths)
         pad_id = 0
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
+        side = "right" if shared else self.padding_side  # after a shared prefix, padding goes at the end
         for row, (ids, _) in enumerate(batch):
             n = len(ids)
-            cols = slice(0, n) if self.padding_side == "right" else slice(width - n, width)
+            cols = slice(0, n) if side == "right" else slice(width - n, width)
             input_ids[row, cols] = torch.tensor(ids)
             mask[row, cols] = 1
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -138,11 +156,14 @@ class HFBackend:
         scored = mask[:, 1:].bool() & mask[:, :-1].bool() & (position_ids[:, 1:] >= score_from[:, None])
         input_ids, mask, position_ids, scored = (t.to(device) for t in (input_ids, mask, position_ids, scored))
         with torch.inference_mode():
-            if self.head_ok is None:
-                self.head_ok = self._check_head(input_ids[:1, : min(width, 16)])
             logits_of: Callable[[Any, int, int], Any]
             if self.head_ok:
-                hidden = model.base_model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, use_cache=False).last_hidden_state  # [B, L, H]
+                extra: dict[str, Any] = {"use_cache": False}
+                if shared:
+                    extra = {"use_cache": True, **cache}
+                    mask = torch.cat([torch.ones((len(batch), shared), dtype=mask.dtype, device=device), mask], dim=1)
+                    position_ids = position_ids + shared
+                hidden = model.base_model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, **extra).last_hidden_state  # [B, L, H]
                 rows = hidden[:, :-1][scored]  # [M, H]
                 logits_of = self._head_logits
             else:  # full logits: the model's own head (see _check_head)
@@ -154,6 +175,42 @@ class HFBackend:
         out_np = out.cpu().numpy()
         counts = scored.sum(-1).tolist()
         return list(np.split(out_np, np.cumsum(counts)[:-1]))
+
+    def _shared_prefix(self, batch: Sequence[tuple[list[int], int]]) -> int:
+        """Tokens that every sequence of ``batch`` starts with and that none scores, less one
+        (the last context token is run with each sequence: its hidden state predicts the first
+        scored token); 0 below ``MIN_SHARED`` tokens, for a batch of one, or with
+        ``share_prefix`` off."""
+        if not self.share_prefix or len(batch) < 2:
+            return 0
+        first = batch[0][0]
+        n = min(start for _, start in batch) - 1
+        for ids, _ in batch[1:]:
+            n = next((i for i in range(min(n, len(ids))) if ids[i] != first[i]), min(n, len(ids)))
+        return n if n >= MIN_SHARED else 0
+
+    @staticmethod
+    def _cache_key(model: Any) -> str:
+        """The name under which ``model``'s forward takes and returns its key-value cache
+        (``cache``, or ``past_key_values`` in older transformers)."""
+        return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+    def _prefix_cache(self, ids: list[int], copies: int) -> dict[str, Any]:
+        """The key-value cache of ``ids`` run once, repeated for ``copies`` sequences, as the
+        keyword argument that hands it to the backbone; empty for a model whose cache cannot
+        be repeated so."""
+        import torch
+
+        backbone = self.lm.model.base_model
+        key = self._cache_key(backbone)
+        x = torch.tensor([ids], dtype=torch.long, device=self.lm.model.device)
+        with torch.inference_mode():
+            cache: Any = getattr(backbone(input_ids=x, use_cache=True), key, None)
+            repeat = getattr(cache, "batch_repeat_interleave", None)
+            if not callable(repeat):
+                return {}
+            repeat(copies)
+        return {key: cache}
 
     def forward_with_gradient(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """One sequence, every position after the first scored: its (n - 1, 4) statistics and
@@ -171,21 +228,39 @@ class HFBackend:
                 targets = x[0, 1:]
                 lp = torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
                 (-lp.mean()).backward()
-            grads = [p.grad.detach().double() for p in model.parameters() if p.grad is not None]
-            if not grads:
+            per_tensor = [_grad_norms(p.grad.detach()) for p in model.parameters() if p.grad is not None]
+            if not per_tensor:
                 raise RuntimeError("no weight of the model takes a gradient")
-            norms = np.array(
-                [
-                    float(torch.stack([g.abs().sum() for g in grads]).mean()),
-                    float(torch.stack([g.norm() for g in grads]).mean()),
-                    float(torch.stack([g.abs().max() for g in grads]).mean()),
-                ]
-            )
+            norms = np.mean(np.array(per_tensor), axis=0)
         finally:
             model.zero_grad(set_to_none=True)
         with torch.inference_mode():
             stats = token_stats(logits.detach(), targets, logits_columns, logits.shape[1], self.chunk_elements, self.vocab_tile)
         return stats.cpu().numpy(), norms
+
+    def gradient_memory(self, n: int) -> tuple[int, int | None]:
+        """(bytes a :meth:`forward_with_gradient` of ``n`` tokens adds at its peak, estimated
+        to err high; bytes the model's device has free, None if unknown).
+
+        needed = (P + 2 V H) s + n ((GRAD_VOCAB_COPIES 4 + 2 s') V + L (GRAD_WIDTHS[0] H + GRAD_WIDTHS[1] I) s),
+        with P weights of s bytes each (their gradients; 2 V H: the embedding's gradient from
+        the input and from the output head, summed where the two are tied), V the vocabulary, L
+        layers of width H and feed-forward width I (4 H where the configuration names none),
+        s' = s below float32 (the logits and their gradient in the model's dtype), else 0.
+        Checked against the measured peak by benchmarks/gradient_memory.py."""
+        from .memory import available_bytes
+
+        model = self.lm.model
+        config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+        size = next(model.parameters()).element_size()
+        weights = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        hidden = int(config.hidden_size)
+        width = int(getattr(config, "intermediate_size", None) or 4 * hidden)
+        layers = int(config.num_hidden_layers)
+        below_float32 = 2 * size if size != 4 else 0  # the logits and their gradient in the model's dtype too
+        vocab = self._vocab_size() * (GRAD_VOCAB_COPIES * 4 + below_float32)
+        per_token = vocab + layers * (GRAD_WIDTHS[0] * hidden + GRAD_WIDTHS[1] * width) * size
+        return (weights + 2 * self._vocab_size() * hidden) * size + n * per_token, available_bytes(self.lm.device)
 
     def _vocab_size(self) -> int:
         return int(self.lm.model.get_output_embeddings().weight.shape[0])
@@ -223,6 +298,31 @@ class HFBackend:
                 stacklevel=3,
             )
         return ok
+
+
+MIN_SHARED = 16
+"""A context shared by a batch is run once from this many tokens (shorter, the saving is nil)."""
+GRAD_VOCAB_COPIES = 4
+"""float32 (tokens x vocabulary) tensors a backward pass holds at once (logits, log-softmax, their gradients)."""
+GRAD_WIDTHS = (8, 6)
+"""Activations a backward pass keeps per layer and token: 8 of the hidden width, 6 of the feed-forward width."""
+GRAD_CHUNK = 1 << 22
+"""Elements of a gradient tensor taken into float64 at once (32 MiB) when its norms are summed."""
+
+
+def _grad_norms(grad) -> list[float]:  # type: ignore[no-untyped-def]
+    """[L1, L2, Linf] of one gradient tensor, summed in float64 a chunk at a time (a float64
+    copy of a whole embedding's gradient would cost twice its float32 memory)."""
+    import torch
+
+    l1 = sq = 0.0
+    top = 0.0
+    for part in grad.reshape(-1).split(GRAD_CHUNK):
+        a = part.abs().to(torch.float64)
+        l1 += float(a.sum())
+        sq += float((a * a).sum())
+        top = max(top, float(a.max()))
+    return [l1, sq**0.5, top]
 
 
 def logits_columns(logits, start: int, stop: int):  # type: ignore[no-untyped-def]

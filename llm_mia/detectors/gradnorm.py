@@ -25,7 +25,12 @@ class GradNorm(Detector):
 
     Cost: one forward and one backward pass per text, one text at a time, on a backend that
     gives gradients (the in-process Hugging Face backend; not a served model). Not with
-    sliding windows (``--stride``). Edge case: statistics without gradient norms are skipped.
+    sliding windows (``--stride``). Memory: the backward pass holds the weights' gradients and,
+    per token, the activations and (tokens x vocabulary) tensors: on SmolLM2-135M about 4.4 GB at
+    2,048 tokens, 9.2 GB at 4,096 (benchmarks/gradient_memory.py). A text whose estimated need
+    exceeds the memory free is not run: its score is missing with the reason (the needed and
+    free bytes, and the ``--max-tokens`` that fits). Edge case: statistics without gradient
+    norms are skipped.
 
     Wang et al. (2024), "Pandora's White-Box: Precise Training Data Detection and Extraction
     in Large Language Models", arXiv:2402.17012; the gradient-norm attack as run by MIMIR

@@ -24,7 +24,7 @@ import numpy as np
 from ..backends import GRADIENT, TOPK, HFBackend, LoadedModel, ScoringBackend
 from ..errors import BackendUnavailable, InputError, ScoringError, SettingError, UntrustedServer, at_least, require
 from ..progress import Progress
-from ..strings import surrogate_problem
+from ..strings import describe_bytes, surrogate_problem
 from ..types import Reason, TokenStats, Unscorable
 from .cache import StatsCache, stats_key
 
@@ -405,7 +405,8 @@ class Scorer:
         failed: set[int] = set()
         for b in range(0, len(order), bs):
             batch = [segments[s] for s in order[b : b + bs]]
-            stats = self._forward_or_split(batch, gradient)  # (n_scored, 4) and gradient norms, or a failure, per segment
+            too_big = self._gradient_refusal(len(batch[0].ids)) if gradient else None
+            stats = [too_big] if too_big else self._forward_or_split(batch, gradient)  # (n_scored, 4) and gradient norms, or a failure, per segment
             done: list[tuple[str, TokenStats]] = []
             for seg, out in zip(batch, stats):
                 if isinstance(out, Unscorable):
@@ -425,6 +426,28 @@ class Scorer:
                 self.cache.put_many(done)
             if progress is not None:
                 progress.update(sum(len(s.ids) for s in batch))
+
+    def _gradient_refusal(self, n: int) -> Unscorable | None:
+        """A text of ``n`` tokens whose backward pass would not fit in the device's free memory
+        (the backend's estimate against what is free now), refused before it runs: on a CPU,
+        running out of memory kills the process instead of raising an error."""
+        estimate = getattr(self.backend, "gradient_memory", None)
+        if estimate is None:
+            return None
+        needed, free = estimate(n)
+        if free is None or needed <= free:
+            return None
+        lo, hi = 1, n - 1  # the most tokens that fit
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if estimate(mid)[0] <= free else (lo, mid - 1)
+        hint = f"about {lo} tokens fit (--max-tokens {lo})" if lo >= 2 else "free memory first"
+        return Unscorable(
+            Reason(
+                "out_of_memory",
+                f"the gradient of this text's {n} tokens needs about {describe_bytes(needed)} and {describe_bytes(free)} is free: {hint}",
+            )
+        )
 
     def _forward(self, batch: list[_Segment], gradient: bool = False, topk: int | None = None) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """One forward pass over a batch: per segment an (n_scored, 4) float32 array (with
