@@ -120,7 +120,8 @@ def main() -> None:
         if args.vllm:
             served["vllm_tok_s"] = runs["vllm"]
             served["vllm_same_ids"] = all(np.array_equal(x.token_ids, y.token_ids) for x, y in zip(stats["vllm"], b))
-            served["vllm_max_lp_diff"] = max(float(np.abs(x.logprobs - y.logprobs).max()) for x, y in zip(stats["vllm"], b))
+            same = [(x, y) for x, y in zip(stats["vllm"], b) if np.array_equal(x.token_ids, y.token_ids)]
+            served["vllm_max_lp_diff"] = max((float(np.abs(x.logprobs - y.logprobs).max()) for x, y in same), default=float("nan"))
     import torch
 
     result = {

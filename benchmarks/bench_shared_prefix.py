@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -96,8 +97,8 @@ def main() -> None:
     RESULT.write_text(json.dumps(result, indent=1) + "\n")
     md = table(result)
     head = (
-        f"`{result['command']}` ({result['date']}, {args.model}, float32, 2 CPU cores, {len(docs)} excerpts of the controlled split, "
-        f"up to {args.max_tokens} tokens, batch 8, median of {args.repeats} runs each, the order swapped):"
+        f"`{result['command']}` ({result['date']}, {args.model}, {backend.lm.dtype}, {os.cpu_count()} CPU cores, {len(docs)} excerpts of the "
+        f"controlled split, up to {args.max_tokens} tokens, batch {ScorerConfig().batch_size}, median of {args.repeats} runs each, the order swapped):"
     )
     print(md)
     if args.update_readme:

@@ -1,5 +1,6 @@
-"""Timing two scorers fairly in one run: the same texts, no cache, the order swapped at every
-repeat (ABBA), so that the machine's drift affects both alike. Noise on a shared machine only
+"""Timing scorers fairly in one run: the same texts, no cache, the order rotated at every
+repeat (two scorers: ABBA; N scorers: each in every position once per N repeats, so take a
+multiple of N), so that the machine's drift affects all alike. Noise on a shared machine only
 ever slows a run, so the best run of each is the estimate of its cost (timeit's rule)."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ interpreter of vLLM's own environment (``$LLM_MIA_VLLM_PYTHON``; ``.ci/run`` ins
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -55,17 +56,29 @@ def vllm_server(
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", **os.environ, "HF_HUB_OFFLINE": "1"}
     url = f"http://127.0.0.1:{port}/v1"
     with log.open("w") as sink:
-        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # its own process group
         try:
             _wait(proc, url, log)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and its engine processes (the whole process group)."""
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            os.killpg(proc.pid, signal.SIGKILL)  # children that outlived the server
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        return
 
 
 def _wait(proc: subprocess.Popen, url: str, log: Path) -> None:

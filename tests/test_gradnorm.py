@@ -4,6 +4,7 @@ refused where a backend gives no gradients."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import torch
 from conftest import random_sentences
 
 from llm_mia import Scorer, ScorerConfig, StatsCache, score_documents
-from llm_mia.backends import LOGPROBS, MOMENTS, TOP1, HFBackend, MockBackend, cpu_available_bytes
+from llm_mia.backends import LOGPROBS, MOMENTS, TOP1, HFBackend, MockBackend, cgroup_files, cpu_available_bytes
 from llm_mia.errors import InputError
 from llm_mia.types import reason_code
 from llm_mia.views import TARGET_GRADIENT
@@ -128,17 +129,26 @@ def test_a_text_whose_gradient_would_not_fit_gets_a_status_before_it_runs():
     assert unknown.gradient_calls == 1
 
 
-def test_free_memory_is_bounded_by_the_control_group(tmp_path):
+def test_free_memory_is_bounded_by_the_control_groups_not_counting_their_page_cache(tmp_path):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   20000000 kB\n")
-    limit, usage = tmp_path / "max", tmp_path / "current"
-    limit.write_text("8000000000\n")
-    usage.write_text("3000000000\n")
-    assert cpu_available_bytes(str(meminfo), ()) == 20_000_000 * 1024
-    assert cpu_available_bytes(str(meminfo), ((str(limit), str(usage)),)) == 5_000_000_000
-    limit.write_text("max\n")
-    assert cpu_available_bytes(str(meminfo), ((str(limit), str(usage)),)) == 20_000_000 * 1024
-    assert cpu_available_bytes(str(tmp_path / "missing"), ()) is None
+    assert cpu_available_bytes(str(meminfo), []) == 20_000_000 * 1024
+    assert cpu_available_bytes(str(tmp_path / "missing"), []) is None
+    root = tmp_path / "cgroup"
+    service = root / "system.slice" / "job.service"
+    service.mkdir(parents=True)
+    (tmp_path / "self").write_text("0::/system.slice/job.service\n")
+    files = cgroup_files(str(tmp_path / "self"), str(root))
+    assert [Path(f[0]).parent for f in files[:3]] == [service, service.parent, root]  # the group, then its ancestors
+    (service / "memory.max").write_text("8000000000\n")
+    (service / "memory.current").write_text("7000000000\n")
+    (service / "memory.stat").write_text("anon 3000000000\ninactive_file 2500000000\n")
+    assert cpu_available_bytes(str(meminfo), files) == 3_500_000_000  # 8 - 7 + 2.5 GB of reclaimable cache
+    (service.parent / "memory.max").write_text("9000000000\n")
+    (service.parent / "memory.current").write_text("8800000000\n")
+    assert cpu_available_bytes(str(meminfo), files) == 200_000_000  # the parent's limit binds
+    (service.parent / "memory.max").write_text("max\n")
+    assert cpu_available_bytes(str(meminfo), files) == 3_500_000_000
 
 
 def test_the_real_backend_estimates_its_need_and_the_guard_uses_it(tiny_lm, monkeypatch):

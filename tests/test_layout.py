@@ -297,6 +297,7 @@ PUBLIC = {
         "TOP1",
         "TOPK",
         "available_bytes",
+        "cgroup_files",
         "check_request_timeout",
         "check_server_wait",
         "cpu_available_bytes",

@@ -26,7 +26,7 @@ from .loading import (
     with_revision,
 )
 from .mock import BOS, MockBackend
-from .memory import available_bytes, cpu_available_bytes
+from .memory import available_bytes, cgroup_files, cpu_available_bytes
 from .openai import PROBE_TOLERANCE, NotConformant, Plausibility, plausibility
 from .protocol import MAX_REQUEST_TOKENS, secret_from_env
 from .serve import IDLE_TIMEOUT, MAX_CONNECTIONS, RequestError, ScoringService, make_server
@@ -63,6 +63,7 @@ __all__ = [
     "TOP1",
     "TOPK",
     "available_bytes",
+    "cgroup_files",
     "check_request_timeout",
     "check_server_wait",
     "cpu_available_bytes",

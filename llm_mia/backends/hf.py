@@ -164,6 +164,7 @@ class HFBackend:
                     mask = torch.cat([torch.ones((len(batch), shared), dtype=mask.dtype, device=device), mask], dim=1)
                     position_ids = position_ids + shared
                 hidden = model.base_model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, **extra).last_hidden_state  # [B, L, H]
+                del extra, cache  # the repeated prefix and what the batch appended to it
                 rows = hidden[:, :-1][scored]  # [M, H]
                 logits_of = self._head_logits
             else:  # full logits: the model's own head (see _check_head)
@@ -206,10 +207,12 @@ class HFBackend:
         x = torch.tensor([ids], dtype=torch.long, device=self.lm.model.device)
         with torch.inference_mode():
             cache: Any = getattr(backbone(input_ids=x, use_cache=True), key, None)
-            repeat = getattr(cache, "batch_repeat_interleave", None)
-            if not callable(repeat):
+            layers = getattr(cache, "layers", None)
+            if not callable(getattr(cache, "batch_repeat_interleave", None)) or layers is None:
                 return {}
-            repeat(copies)
+            if any(type(layer).__name__ not in REPEATABLE_LAYERS for layer in layers):
+                return {}  # e.g. a hybrid model's convolution or recurrent state: not repeated with the keys and values
+            cache.batch_repeat_interleave(copies)
         return {key: cache}
 
     def forward_with_gradient(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -242,11 +245,12 @@ class HFBackend:
         """(bytes a :meth:`forward_with_gradient` of ``n`` tokens adds at its peak, estimated
         to err high; bytes the model's device has free, None if unknown).
 
-        needed = (P + 2 V H) s + n ((GRAD_VOCAB_COPIES 4 + 2 s') V + L (GRAD_WIDTHS[0] H + GRAD_WIDTHS[1] I) s),
+        needed = (P + 2 V H) s + n ((GRAD_VOCAB_COPIES 4 + 2 s') V + L (GRAD_WIDTHS[0] H + GRAD_WIDTHS[1] I) s) + n^2 A,
         with P weights of s bytes each (their gradients; 2 V H: the embedding's gradient from
         the input and from the output head, summed where the two are tied), V the vocabulary, L
         layers of width H and feed-forward width I (4 H where the configuration names none),
-        s' = s below float32 (the logits and their gradient in the model's dtype), else 0.
+        s' = s below float32 (the logits and their gradient in the model's dtype), else 0, and
+        A the bytes per pair of positions (:meth:`_attention_pair_bytes`).
         Checked against the measured peak by benchmarks/gradient_memory.py."""
         from .memory import available_bytes
 
@@ -257,10 +261,21 @@ class HFBackend:
         hidden = int(config.hidden_size)
         width = int(getattr(config, "intermediate_size", None) or 4 * hidden)
         layers = int(config.num_hidden_layers)
-        below_float32 = 2 * size if size != 4 else 0  # the logits and their gradient in the model's dtype too
+        below_float32 = 2 * size if size < 4 else 0  # the logits and their gradient in the model's dtype too
         vocab = self._vocab_size() * (GRAD_VOCAB_COPIES * 4 + below_float32)
         per_token = vocab + layers * (GRAD_WIDTHS[0] * hidden + GRAD_WIDTHS[1] * width) * size
-        return (weights + 2 * self._vocab_size() * hidden) * size + n * per_token, available_bytes(self.lm.device)
+        return (weights + 2 * self._vocab_size() * hidden) * size + n * per_token + n * n * self._attention_pair_bytes(config, layers), available_bytes(
+            self.lm.device
+        )
+
+    def _attention_pair_bytes(self, config: Any, layers: int) -> int:
+        """Bytes per (query, key) pair of a backward pass: a float32 mask (4) where attention
+        runs fused; ``GRAD_ATTENTION_COPIES`` float32 (heads x n x n) tensors per layer where it is
+        materialized (eager attention, or a mask beyond causal: sliding windows)."""
+        eager = getattr(config, "_attn_implementation", None) == "eager"
+        if eager or getattr(config, "sliding_window", None):
+            return GRAD_ATTENTION_COPIES * 4 * int(getattr(config, "num_attention_heads", 1)) * layers
+        return 4
 
     def _vocab_size(self) -> int:
         return int(self.lm.model.get_output_embeddings().weight.shape[0])
@@ -300,10 +315,14 @@ class HFBackend:
         return ok
 
 
+REPEATABLE_LAYERS = frozenset({"DynamicLayer", "DynamicSlidingWindowLayer"})
+"""Cache layers that hold keys and values alone, which ``batch_repeat_interleave`` repeats whole."""
 MIN_SHARED = 16
 """A context shared by a batch is run once from this many tokens (shorter, the saving is nil)."""
 GRAD_VOCAB_COPIES = 4
 """float32 (tokens x vocabulary) tensors a backward pass holds at once (logits, log-softmax, their gradients)."""
+GRAD_ATTENTION_COPIES = 4
+"""float32 (heads x tokens x tokens) tensors per layer a backward pass holds where attention is materialized."""
 GRAD_WIDTHS = (8, 6)
 """Activations a backward pass keeps per layer and token: 8 of the hidden width, 6 of the feed-forward width."""
 GRAD_CHUNK = 1 << 22

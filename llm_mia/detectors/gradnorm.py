@@ -26,8 +26,8 @@ class GradNorm(Detector):
     Cost: one forward and one backward pass per text, one text at a time, on a backend that
     gives gradients (the in-process Hugging Face backend; not a served model). Not with
     sliding windows (``--stride``). Memory: the backward pass holds the weights' gradients and,
-    per token, the activations and (tokens x vocabulary) tensors: on SmolLM2-135M about 4.4 GB at
-    2,048 tokens, 9.2 GB at 4,096 (benchmarks/gradient_memory.py). A text whose estimated need
+    per token, the activations and (tokens x vocabulary) tensors: on SmolLM2-135M about 4.7 GB at
+    2,048 tokens, 9.6 GB at 4,096 (benchmarks/gradient_memory.py). A text whose estimated need
     exceeds the memory free is not run: its score is missing with the reason (the needed and
     free bytes, and the ``--max-tokens`` that fits). Edge case: statistics without gradient
     norms are skipped.
