@@ -106,6 +106,27 @@ def test_a_prefix_shared_by_the_batch_runs_once_and_changes_nothing_but_rounding
     assert backend._shared_prefix(batch[:1]) == 0 and backend._shared_prefix([(ids[:10], 9) for ids, _ in batch]) == 0  # one sequence; too short
 
 
+def test_sharing_holds_with_left_padding_mixed_starts_and_top_k(tiny_model_dir):
+    """The shared path pads on the right whatever the setting; sequences that start scoring at
+    different positions share only what none of them scores; top-k statistics follow too."""
+    from llm_mia import load_model
+
+    backend = HFBackend(load_model(str(tiny_model_dir), device="cpu"), padding_side="left")
+    prefix = backend.tokenize([SEPARATOR.join(random_sentences(4, seed=95))])[0]
+    texts = [backend.tokenize([t], special_tokens=False)[0] for t in random_sentences(4, seed=96)]
+    batch = [(prefix + ids, len(prefix) + extra) for ids, extra in zip(texts, (0, 2, 0, 3))]
+    assert backend._shared_prefix(batch) == len(prefix) - 1
+    results = {}
+    for share in (False, True):
+        backend.share_prefix = share
+        results[share] = (backend.forward(batch), backend.forward_topk(batch, 5))
+    assert backend.share_prefix
+    for whole, shared in zip(results[False], results[True]):
+        for a, b in zip(whole, shared):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(b, a, atol=1e-5)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_no_scored_document_is_part_of_a_prefix(seed):
     """Whatever the seed, the pool is drawn from labelled documents, each detector's prefix is
