@@ -1,5 +1,5 @@
 """GradNorm's memory: the peak a backward pass adds, measured, against the estimate that the
-scorer's guard uses (``HFBackend.gradient_memory``; issue 27, defect 11).
+scorer's guard uses (``HFBackend.gradient_bytes``; issue 27, defect 11).
 
 Each (model, dtype, tokens) runs in a fresh process: the model is loaded, a 16-token pass warms
 it, the peak resident set is reset (``/proc/self/clear_refs``), one ``forward_with_gradient``
@@ -49,7 +49,7 @@ def one(model: str, dtype: str, n: int) -> dict:
     ids = backend.tokenize(["warm up " * 8])[0][:16]
     backend.forward_with_gradient(ids)
     ids = [ids[0]] + [(7 * i + 11) % 4000 + 100 for i in range(n - 1)]  # any ids: the cost depends on the length alone
-    needed, free = backend.gradient_memory(n)
+    needed = backend.gradient_bytes(n)
     gc.collect()
     before = _status("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak

@@ -42,7 +42,6 @@ def vllm_server(
     eager: bool = True,
     dtype: str = "float32",
     max_logprobs: int = 50,
-    extra: Sequence[str] = (),
 ) -> Iterator[str]:
     """Serve ``folder`` under ``names`` on a free loopback port; yields ``http://127.0.0.1:PORT/v1``.
 
@@ -52,7 +51,7 @@ def vllm_server(
     port = free_port()
     command = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", folder, "--served-model-name", *names]
     command += ["--dtype", dtype, "--max-model-len", "2048", "--max-logprobs", str(max_logprobs), "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--enable-prefix-caching" if caching else "--no-enable-prefix-caching", *(["--enforce-eager"] if eager else []), *extra]
+    command += ["--enable-prefix-caching" if caching else "--no-enable-prefix-caching", *(["--enforce-eager"] if eager else [])]
     env = {"VLLM_CPU_KVCACHE_SPACE": "1", **os.environ, "HF_HUB_OFFLINE": "1"}
     url = f"http://127.0.0.1:{port}/v1"
     with log.open("w") as sink:
@@ -65,20 +64,18 @@ def vllm_server(
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server and its engine processes (the whole process group)."""
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+    """Stop the server and its engine processes (the whole process group): terminate, wait up
+    to 30 s, then kill whatever is left."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            os.killpg(proc.pid, signal.SIGKILL)  # children that outlived the server
-        except ProcessLookupError:
-            return
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            continue
-        return
+            pass
+        os.killpg(proc.pid, signal.SIGKILL)  # the engine that outlived the server, or a server that would not stop
+    except ProcessLookupError:  # the group is gone
+        pass
+    proc.wait()
 
 
 def _wait(proc: subprocess.Popen, url: str, log: Path) -> None:

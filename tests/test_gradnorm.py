@@ -104,8 +104,11 @@ class TightBackend(MockBackend):
         self.free = free
         self.gradient_calls = 0
 
-    def gradient_memory(self, n: int) -> tuple[int, int | None]:
-        return 1000 * n, self.free
+    def gradient_bytes(self, n: int) -> int:
+        return 1000 * n
+
+    def free_bytes(self) -> int | None:
+        return self.free
 
     def forward_with_gradient(self, ids):  # type: ignore[no-untyped-def]
         self.gradient_calls += 1
@@ -156,10 +159,10 @@ def test_the_real_backend_estimates_its_need_and_the_guard_uses_it(tiny_lm, monk
     with too little memory free, its texts get the out-of-memory reason instead of running."""
     backend = HFBackend(tiny_lm)
     weights = sum(p.numel() * p.element_size() for p in tiny_lm.model.parameters())
-    small, large = backend.gradient_memory(16)[0], backend.gradient_memory(64)[0]
+    small, large = backend.gradient_bytes(16), backend.gradient_bytes(64)
     assert weights < small < large
     monkeypatch.setattr("llm_mia.backends.memory.available_bytes", lambda device: small)
-    assert backend.gradient_memory(16)[1] == small
+    assert backend.free_bytes() == small
     texts = random_sentences(2, seed=33, length=(30, 40))
     (rec, _) = score_documents(texts, model=backend, detectors=["loss", "gradnorm"], use_cache=False)
     assert rec.scores["loss"] is not None and rec.scores.get("gradnorm") is None

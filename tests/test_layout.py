@@ -382,6 +382,7 @@ PUBLIC = {
         "BaselineResult",
         "EvaluationReport",
         "FPR_BUDGETS",
+        "MIN_PER_CLASS",
         "NA",
         "N_BOOTSTRAP",
         "TprAtFpr",

@@ -176,6 +176,15 @@ def test_a_bad_server_wait_on_the_command_line_exits_2_naming_the_flag(value, tm
     assert "argument --server-wait: expected a number of seconds, 0 or more" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("flag", "value"), [("--request-timeout", "0"), ("--request-timeout", "inf"), ("--idle-timeout", "-1"), ("--idle-timeout", "nan")])
+def test_a_timeout_that_is_not_finite_and_above_0_exits_2_naming_the_flag(flag, value, tmp_path, capsys):
+    command = [*_inputs(tmp_path)["score"], "--model", "test-backend"] if flag == "--request-timeout" else ["serve", "--model", "test-backend"]
+    with pytest.raises(SystemExit) as info:
+        main([*command, flag, value])
+    assert info.value.code == 2
+    assert f"argument {flag}: expected a number of seconds, finite and above 0" in capsys.readouterr().err
+
+
 def test_a_server_lost_while_tokenizing_stops_the_run_after_one_window():
     """The texts are tokenized by the server: when it goes away then, the run stops with the
     server's error after one window, instead of waiting once a text and skipping every one."""

@@ -15,9 +15,9 @@ A backend with the ``GRADIENT`` capability also has ``forward_with_gradient(ids)
 sequence (every position after the first scored), the same ``(n - 1, 4)`` array and the
 norms of the gradient of the mean loss ``-mean_t lp_t`` with respect to the model's weights,
 a float64 array ``[L1, L2, Linf]``, each the mean over the weight tensors of that tensor's norm.
-It may also have ``gradient_memory(n)``: ``(needed, free)``, the bytes that pass needs for a
-sequence of ``n`` tokens (an estimate that errs high) and the bytes its device has free (None
-if unknown); the scorer then refuses, as a per-text status, a text that would not fit.
+It may also have ``gradient_bytes(n)``, the bytes that pass needs for a sequence of ``n`` tokens
+(an estimate that errs high), and ``free_bytes()``, the bytes its device has free (None if
+unknown); the scorer then refuses, as a per-text status, a text that would not fit.
 
 A backend with the ``TOPK`` capability also has ``forward_topk(batch, k)``: for each
 ``(ids, score_from)`` an ``(n_scored, 2)`` float32 array ``[log_mass, inside]`` of the same

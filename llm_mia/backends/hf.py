@@ -241,9 +241,15 @@ class HFBackend:
             stats = token_stats(logits.detach(), targets, logits_columns, logits.shape[1], self.chunk_elements, self.vocab_tile)
         return stats.cpu().numpy(), norms
 
-    def gradient_memory(self, n: int) -> tuple[int, int | None]:
-        """(bytes a :meth:`forward_with_gradient` of ``n`` tokens adds at its peak, estimated
-        to err high; bytes the model's device has free, None if unknown).
+    def free_bytes(self) -> int | None:
+        """Bytes the model's device has free (None if unknown: :func:`~llm_mia.backends.memory.available_bytes`)."""
+        from .memory import available_bytes
+
+        return available_bytes(self.lm.device)
+
+    def gradient_bytes(self, n: int) -> int:
+        """Bytes a :meth:`forward_with_gradient` of ``n`` tokens adds at its peak, estimated to
+        err high.
 
         needed = (P + 2 V H) s + n ((GRAD_VOCAB_COPIES 4 + 2 s') V + L (GRAD_WIDTHS[0] H + GRAD_WIDTHS[1] I) s) + n^2 A,
         with P weights of s bytes each (their gradients; 2 V H: the embedding's gradient from
@@ -252,8 +258,6 @@ class HFBackend:
         s' = s below float32 (the logits and their gradient in the model's dtype), else 0, and
         A the bytes per pair of positions (:meth:`_attention_pair_bytes`).
         Checked against the measured peak by benchmarks/gradient_memory.py."""
-        from .memory import available_bytes
-
         model = self.lm.model
         config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
         size = next(model.parameters()).element_size()
@@ -264,9 +268,7 @@ class HFBackend:
         below_float32 = 2 * size if size < 4 else 0  # the logits and their gradient in the model's dtype too
         vocab = self._vocab_size() * (GRAD_VOCAB_COPIES * 4 + below_float32)
         per_token = vocab + layers * (GRAD_WIDTHS[0] * hidden + GRAD_WIDTHS[1] * width) * size
-        return (weights + 2 * self._vocab_size() * hidden) * size + n * per_token + n * n * self._attention_pair_bytes(config, layers), available_bytes(
-            self.lm.device
-        )
+        return (weights + 2 * self._vocab_size() * hidden) * size + n * per_token + n * n * self._attention_pair_bytes(config, layers)
 
     def _attention_pair_bytes(self, config: Any, layers: int) -> int:
         """Bytes per (query, key) pair of a backward pass: a float32 mask (4) where attention

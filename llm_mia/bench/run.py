@@ -18,6 +18,7 @@ from ..errors import EvaluationError, at_least
 from ..evaluation import (
     MEMORIZATION_THRESHOLDS,
     FPR_BUDGETS,
+    MIN_PER_CLASS,
     MemorizationEvidence,
     memorization_evidence,
     N_BOOTSTRAP,
@@ -356,11 +357,11 @@ def _check_classes(split: Split) -> None:
     """Refuse, before anything is scored, a split without 2 members and 2 non-members among
     the rows with text and a valid label: its evaluation would fail after all the work."""
     labels = Counter(d.label for d in split.documents if d.error is None and d.text)
-    if labels[1] < 2 or labels[0] < 2:
+    if labels[1] < MIN_PER_CLASS or labels[0] < MIN_PER_CLASS:
         others = len(split.documents) - labels[1] - labels[0]
         raise EvaluationError(
             f"split {split.name}: {labels[1]} members and {labels[0]} non-members with text and a valid label "
-            f"({others} other rows); evaluation needs at least 2 of each, so nothing was scored"
+            f"({others} other rows); evaluation needs at least {MIN_PER_CLASS} of each, so nothing was scored"
         )
 
 

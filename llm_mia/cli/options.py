@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from ..backends import DEFAULT_MODEL, REQUEST_TIMEOUT, SERVER_WAIT, check_request_timeout, check_server_wait, with_revision
@@ -45,20 +45,21 @@ SEED = _count(0)
 POSITIVE = _count(1)
 
 
-def _seconds(value: str) -> float:
-    """An argparse type: a finite number of seconds, 0 or more (``--server-wait``)."""
-    try:
-        return check_server_wait(float(value))
-    except (ValueError, LlmMiaError):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more (0: no retry), not {value!r}") from None
+def _seconds(check: Callable[[object], float], expected: str):  # type: ignore[no-untyped-def]
+    """An argparse type: a number of seconds that ``check`` accepts (it raises otherwise),
+    refused as "expected a number of seconds, ``expected``"."""
+
+    def parse(value: str) -> float:
+        try:
+            return check(float(value))
+        except (ValueError, LlmMiaError):
+            raise argparse.ArgumentTypeError(f"expected a number of seconds, {expected}, not {value!r}") from None
+
+    return parse
 
 
-def _timeout(value: str) -> float:
-    """An argparse type: a finite number of seconds above 0 (``--request-timeout``)."""
-    try:
-        return check_request_timeout(float(value))
-    except (ValueError, LlmMiaError):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {value!r}") from None
+WAIT_SECONDS = _seconds(check_server_wait, "0 or more (0: no retry)")
+TIMEOUT_SECONDS = _seconds(check_request_timeout, "finite and above 0")
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -129,14 +130,14 @@ def add_run_options(p: argparse.ArgumentParser, what: str = "documents", default
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.add_argument(
         "--server-wait",
-        type=_seconds,
+        type=WAIT_SECONDS,
         default=None,
         metavar="SECONDS",
         help=f"with --model http://...: seconds a request the server does not answer is retried before the run stops, exit code 4 (default {SERVER_WAIT:.0f}; 0: no retry)",
     )
     p.add_argument(
         "--request-timeout",
-        type=_timeout,
+        type=TIMEOUT_SECONDS,
         default=None,
         metavar="SECONDS",
         help=f"with --model http://...: seconds one request may wait for its answer before it counts as failed (default {REQUEST_TIMEOUT:.0f})",

@@ -7,7 +7,7 @@ import sys
 
 from ..backends import DEFAULT_MODEL, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_REQUEST_TOKENS
 from ..errors import InputError
-from .options import POSITIVE, add_load_options
+from .options import POSITIVE, TIMEOUT_SECONDS, add_load_options
 
 TOKEN_ENV = "LLM_MIA_SERVE_TOKEN"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -46,7 +46,7 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     sv.add_argument(
         "--idle-timeout",
-        type=float,
+        type=TIMEOUT_SECONDS,
         default=IDLE_TIMEOUT,
         help=f"seconds each read of a request may wait before the connection is closed (default {IDLE_TIMEOUT:g})",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .baseline import BaselineResult, features, model_free_auroc
-from .evaluator import FPR_BUDGETS, EvaluationReport, TprAtFpr, detector_cells, evaluate, too_few_notes, tpr_cell
+from .evaluator import FPR_BUDGETS, MIN_PER_CLASS, EvaluationReport, TprAtFpr, detector_cells, evaluate, too_few_notes, tpr_cell
 from .frames import to_dataframe
 from .memorization import (
     DEFAULT_MAX_REPEAT,
@@ -34,6 +34,7 @@ __all__ = [
     "BaselineResult",
     "EvaluationReport",
     "FPR_BUDGETS",
+    "MIN_PER_CLASS",
     "NA",
     "N_BOOTSTRAP",
     "TprAtFpr",

@@ -21,6 +21,8 @@ from .metrics import N_BOOTSTRAP
 from .tables import NA, TOO_FEW_FLAG, html_table, markdown_table, metric_headers, percent, text_table, with_ci
 
 FPR_BUDGETS = (0.01, 0.001)
+MIN_PER_CLASS = 2
+"""Members and non-members each that an evaluation needs (AUROC and its bootstrap take at least 2 of a class)."""
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,9 @@ def evaluate(
     labels = Counter(r.label for i, r in enumerate(records) if r.status == STATUS_OK and i not in repeated and i not in conflicts)
     if not records:
         raise EvaluationError("no score records to evaluate")
-    if labels[1] < 2 or labels[0] < 2:
+    if labels[1] < MIN_PER_CLASS or labels[0] < MIN_PER_CLASS:
         raise EvaluationError(
-            "evaluation needs at least 2 members (label 1) and 2 non-members (label 0) among the scored "
+            f"evaluation needs at least {MIN_PER_CLASS} members (label 1) and {MIN_PER_CLASS} non-members (label 0) among the scored "
             f"documents; found {labels[1]} member(s), {labels[0]} non-member(s), "
             f"{labels[None]} unlabelled, {sum(r.status != STATUS_OK for r in records)} skipped"
         )
@@ -221,8 +223,8 @@ def _evaluate_one(
             s.append(float(value))
     y_arr, s_arr = np.asarray(y), np.asarray(s)
     n1, n0 = int((y_arr == 1).sum()), int((y_arr == 0).sum())
-    if n1 < 2 or n0 < 2:
-        problem = f"needs at least 2 members and 2 non-members with a score; has {n1} and {n0}"
+    if n1 < MIN_PER_CLASS or n0 < MIN_PER_CLASS:
+        problem = f"needs at least {MIN_PER_CLASS} members and {MIN_PER_CLASS} non-members with a score; has {n1} and {n0}"
         return DetectorEvaluation(name, None, None, [], n1, n0, dict(excluded), problem)
     boot: dict[str, Any] = dict(n_resamples=n_boot, confidence=conf, seed=seed)
     tprs = [

@@ -431,16 +431,16 @@ class Scorer:
         """A text of ``n`` tokens whose backward pass would not fit in the device's free memory
         (the backend's estimate against what is free now), refused before it runs: on a CPU,
         running out of memory kills the process instead of raising an error."""
-        estimate = getattr(self.backend, "gradient_memory", None)
-        if estimate is None:
+        estimate, free_bytes = getattr(self.backend, "gradient_bytes", None), getattr(self.backend, "free_bytes", None)
+        if estimate is None or free_bytes is None:
             return None
-        needed, free = estimate(n)
+        needed, free = estimate(n), free_bytes()
         if free is None or needed <= free:
             return None
         lo, hi = 1, n - 1  # the most tokens that fit
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if estimate(mid)[0] <= free else (lo, mid - 1)
+            lo, hi = (mid, hi) if estimate(mid) <= free else (lo, mid - 1)
         hint = f"about {lo} tokens fit (--max-tokens {lo})" if lo >= 2 else "free memory first"
         return Unscorable(
             Reason(
